@@ -1,0 +1,392 @@
+import { z } from 'zod';
+
+/**
+ * THE IPC contract: every request/response channel and every push event, defined once.
+ * The preload's `window.api`, the main-process handlers and the browser bridge are all derived
+ * from (and validated against) these objects, so they cannot drift apart.
+ *
+ * Adding a capability = adding entries to `channels` / `events` below (plus a handler in
+ * src/main/ipc/handlers.ts). Channel names are `group.method`; the client exposes them as
+ * `api.group.method(request)`. Payloads are plain JSON (timestamps are ISO-8601 strings).
+ *
+ * This module imports nothing but zod: it is loaded by main, preload, renderer and CLI alike.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Domain schemas
+// ---------------------------------------------------------------------------------------------
+
+export const RunStage = z.enum(['autoencoder', 'ldm', 'controlnet', 'evaluation']);
+export type RunStage = z.infer<typeof RunStage>;
+
+export const RunStatus = z.enum(['created', 'queued', 'running', 'completed', 'failed', 'cancelled']);
+export type RunStatus = z.infer<typeof RunStatus>;
+
+const Id = z.number().int().positive();
+const IsoTime = z.string();
+const JsonObject = z.record(z.string(), z.unknown());
+const MetricName = z.string().min(1).max(200);
+const SplitName = z.string().min(1).max(64);
+
+export const RunParent = z.object({
+  runId: Id,
+  /** What the parent provides: 'autoencoder' | 'ldm' | 'controlnet' | ... */
+  role: z.string().min(1).max(64),
+});
+export type RunParent = z.infer<typeof RunParent>;
+
+export const Run = z.object({
+  id: Id,
+  experimentId: Id.nullable(),
+  datasetId: Id.nullable(),
+  name: z.string().nullable(),
+  stage: RunStage,
+  status: RunStatus,
+  config: JsonObject,
+  backend: z.string().nullable(),
+  seed: z.number().int().nullable(),
+  error: z.string().nullable(),
+  createdAt: IsoTime,
+  startedAt: IsoTime.nullable(),
+  finishedAt: IsoTime.nullable(),
+  updatedAt: IsoTime,
+  parents: z.array(RunParent),
+});
+export type Run = z.infer<typeof Run>;
+
+export const MetricPoint = z.object({
+  step: z.number().int().nonnegative(),
+  epoch: z.number().int().nonnegative().nullable().optional(),
+  split: SplitName.optional(), // default 'train'
+  name: MetricName,
+  value: z.number().refine(Number.isFinite, 'must be a finite number'),
+  /** Seconds since the Unix epoch; defaults to the time of the append. */
+  wallTime: z.number().optional(),
+});
+export type MetricPoint = z.infer<typeof MetricPoint>;
+
+export const MetricStat = z.object({ step: z.number().int(), value: z.number() });
+
+export const MetricSummary = z.object({
+  name: z.string(),
+  split: z.string(),
+  /** 'min' for losses and errors, 'max' for psnr/ssim/ms_ssim-like scores. */
+  goal: z.enum(['min', 'max']),
+  count: z.number().int(),
+  last: MetricStat,
+  best: MetricStat,
+});
+export type MetricSummary = z.infer<typeof MetricSummary>;
+
+export const RunListItem = Run.extend({
+  datasetName: z.string().nullable(),
+  metrics: z.array(MetricSummary),
+});
+export type RunListItem = z.infer<typeof RunListItem>;
+
+export const MetricSeries = z.object({
+  name: z.string(),
+  split: z.string(),
+  steps: z.array(z.number()),
+  values: z.array(z.number()),
+  /** Points stored for this series in the queried step range (before downsampling). */
+  total: z.number().int(),
+  downsampled: z.boolean(),
+});
+export type MetricSeries = z.infer<typeof MetricSeries>;
+
+export const Checkpoint = z.object({
+  id: Id,
+  runId: Id,
+  kind: z.string(),
+  path: z.string(),
+  step: z.number().int(),
+  epoch: z.number().int().nullable(),
+  sha256: z.string(),
+  createdAt: IsoTime,
+});
+export type Checkpoint = z.infer<typeof Checkpoint>;
+
+export const Artefact = z.object({
+  id: Id,
+  runId: Id.nullable(),
+  datasetId: Id.nullable(),
+  kind: z.string(),
+  path: z.string(),
+  step: z.number().int().nullable(),
+  meta: JsonObject,
+  createdAt: IsoTime,
+});
+export type Artefact = z.infer<typeof Artefact>;
+
+export const Experiment = z.object({
+  id: Id,
+  name: z.string(),
+  description: z.string().nullable(),
+  createdAt: IsoTime,
+  runCount: z.number().int(),
+});
+export type Experiment = z.infer<typeof Experiment>;
+
+export const Dataset = z.object({
+  id: Id,
+  name: z.string(),
+  kind: z.enum(['imported', 'phantom', 'downloaded']),
+  source: z.string().nullable(),
+  attribution: z.string().nullable(),
+  synthetic: z.boolean(),
+  grid: z.string().nullable(),
+  normalisation: z.string().nullable(),
+  prepared: JsonObject.nullable(),
+  warnings: z.array(z.string()),
+  createdAt: IsoTime,
+  subjectCount: z.number().int(),
+  volumeCount: z.number().int(),
+});
+export type Dataset = z.infer<typeof Dataset>;
+
+export const AppInfo = z.object({
+  name: z.string(),
+  version: z.string(),
+  home: z.string(),
+  dbPath: z.string(),
+  schemaVersion: z.number().int(),
+  platform: z.string(),
+  nodeVersion: z.string(),
+  /** Which side answers: the Electron main process or the `brainsynth serve` bridge. */
+  host: z.enum(['electron', 'bridge', 'cli', 'test']),
+});
+export type AppInfo = z.infer<typeof AppInfo>;
+
+// ---------------------------------------------------------------------------------------------
+// Request/response channels
+// ---------------------------------------------------------------------------------------------
+
+const Empty = z.object({}).strict();
+const ById = z.object({ id: Id }).strict();
+const ByRunId = z.object({ runId: Id }).strict();
+
+/** The most points one metrics.append call may carry (bigger bursts: send several calls). */
+export const MAX_METRIC_BATCH = 100_000;
+
+function channel<Req extends z.ZodType, Res extends z.ZodType>(request: Req, response: Res) {
+  return { request, response };
+}
+
+export const channels = {
+  'app.info': channel(Empty, AppInfo),
+
+  'experiments.list': channel(Empty, z.object({ experiments: z.array(Experiment) })),
+  'experiments.create': channel(
+    z.object({ name: z.string().min(1).max(200), description: z.string().max(10_000).optional() }).strict(),
+    Experiment,
+  ),
+
+  'runs.list': channel(
+    z
+      .object({
+        stage: RunStage.optional(),
+        status: RunStatus.optional(),
+        experimentId: Id.optional(),
+        datasetId: Id.optional(),
+        limit: z.number().int().positive().max(10_000).optional(),
+        offset: z.number().int().nonnegative().optional(),
+      })
+      .strict(),
+    z.object({ runs: z.array(RunListItem), total: z.number().int() }),
+  ),
+  'runs.get': channel(ById, Run),
+  'runs.create': channel(
+    z
+      .object({
+        stage: RunStage,
+        name: z.string().max(200).optional(),
+        experimentId: Id.optional(),
+        datasetId: Id.optional(),
+        config: JsonObject.optional(),
+        backend: z.string().max(64).optional(),
+        seed: z.number().int().optional(),
+        parents: z.array(RunParent).max(16).optional(),
+        status: RunStatus.optional(),
+      })
+      .strict(),
+    Run,
+  ),
+  'runs.update': channel(
+    z
+      .object({
+        id: Id,
+        status: RunStatus.optional(),
+        name: z.string().max(200).nullable().optional(),
+        error: z.string().max(100_000).nullable().optional(),
+        backend: z.string().max(64).nullable().optional(),
+        config: JsonObject.optional(),
+      })
+      .strict(),
+    Run,
+  ),
+  'runs.summary': channel(ByRunId, z.object({ runId: Id, metrics: z.array(MetricSummary) })),
+
+  'metrics.append': channel(
+    z.object({ runId: Id, points: z.array(MetricPoint).min(1).max(MAX_METRIC_BATCH) }).strict(),
+    z.object({ appended: z.number().int() }),
+  ),
+  'metrics.query': channel(
+    z
+      .object({
+        runId: Id,
+        names: z.array(MetricName).optional(),
+        split: SplitName.optional(),
+        fromStep: z.number().int().optional(),
+        toStep: z.number().int().optional(),
+        /** Per series; larger series are downsampled (min/max per bucket, keeps extremes). */
+        maxPoints: z.number().int().min(2).max(1_000_000).optional(),
+      })
+      .strict(),
+    z.object({ runId: Id, series: z.array(MetricSeries) }),
+  ),
+
+  'checkpoints.list': channel(ByRunId, z.object({ checkpoints: z.array(Checkpoint) })),
+  'artefacts.list': channel(
+    z.object({ runId: Id.optional(), datasetId: Id.optional(), kind: z.string().optional() }).strict(),
+    z.object({ artefacts: z.array(Artefact) }),
+  ),
+
+  'datasets.list': channel(Empty, z.object({ datasets: z.array(Dataset) })),
+  'datasets.get': channel(ById, Dataset),
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// Push events (main -> renderer)
+// ---------------------------------------------------------------------------------------------
+
+export const events = {
+  /** Progress of a long job (import, training, generation). */
+  'job.progress': z.object({
+    jobId: z.string(),
+    kind: z.string(),
+    runId: Id.nullable().optional(),
+    phase: z.string(),
+    done: z.number(),
+    total: z.number().nullable(),
+    message: z.string().optional(),
+    etaSeconds: z.number().nullable().optional(),
+  }),
+  /** New metric points were committed for a run. */
+  'metrics.appended': z.object({
+    runId: Id,
+    count: z.number().int(),
+    names: z.array(z.string()),
+    lastStep: z.number().int(),
+  }),
+  /** A run was created or changed (status, error, ...). */
+  'run.updated': z.object({ run: Run }),
+  /** A dataset was imported, prepared or deleted. */
+  'dataset.updated': z.object({ datasetId: Id, deleted: z.boolean().optional() }),
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// Derived types
+// ---------------------------------------------------------------------------------------------
+
+export type Channels = typeof channels;
+export type ChannelName = keyof Channels;
+export type RequestOf<C extends ChannelName> = z.input<Channels[C]['request']>;
+export type ParsedRequestOf<C extends ChannelName> = z.output<Channels[C]['request']>;
+export type ResponseOf<C extends ChannelName> = z.output<Channels[C]['response']>;
+
+export type Events = typeof events;
+export type EventName = keyof Events;
+export type EventPayload<E extends EventName> = z.output<Events[E]>;
+export type EventMap = { [E in EventName]: EventPayload<E> };
+
+export function isChannelName(name: unknown): name is ChannelName {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(channels, name);
+}
+
+export function isEventName(name: unknown): name is EventName {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(events, name);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wire envelope: every invoke answers with one of these, over Electron IPC and WebSocket alike,
+// so errors keep their code and field list instead of Electron's "Error invoking remote method".
+// ---------------------------------------------------------------------------------------------
+
+export const ErrorCode = z.enum(['unknown_channel', 'invalid_request', 'invalid_response', 'not_found', 'conflict', 'failed']);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+export const WireError = z.object({
+  code: ErrorCode,
+  message: z.string(),
+  channel: z.string().optional(),
+  /** For invalid_request: each problem with its dotted field path. */
+  issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+});
+export type WireError = z.infer<typeof WireError>;
+
+export type Envelope<T = unknown> = { ok: true; data: T } | { ok: false; error: WireError };
+
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  readonly channel?: string;
+  readonly issues?: WireError['issues'];
+  constructor(error: WireError) {
+    super(error.message);
+    this.name = 'ApiError';
+    this.code = error.code;
+    this.channel = error.channel;
+    this.issues = error.issues;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client: the typed `window.api`, built from any transport
+// ---------------------------------------------------------------------------------------------
+
+/** How a client reaches main: Electron ipcRenderer (preload) or a WebSocket (bridge-client). */
+export interface Transport {
+  invoke(channel: ChannelName, payload: unknown): Promise<Envelope>;
+  subscribe(event: EventName, listener: (payload: unknown) => void): () => void;
+}
+
+type GroupOf<C> = C extends `${infer G}.${string}` ? G : never;
+type MethodOf<C, G extends string> = C extends `${G}.${infer M}` ? M : never;
+type MethodFn<C extends ChannelName> = Record<never, never> extends RequestOf<C>
+  ? (request?: RequestOf<C>) => Promise<ResponseOf<C>>
+  : (request: RequestOf<C>) => Promise<ResponseOf<C>>;
+
+export type Api = {
+  [G in GroupOf<ChannelName>]: { [M in MethodOf<ChannelName, G>]: MethodFn<Extract<`${G}.${M}`, ChannelName>> };
+} & {
+  /** Subscribes to a push event; returns the unsubscribe function. */
+  on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void;
+  /** Generic form of every method, for code that picks the channel at run time. */
+  invoke<C extends ChannelName>(channel: C, request: RequestOf<C>): Promise<ResponseOf<C>>;
+};
+
+export function unwrap<T>(channel: string, envelope: Envelope<T> | unknown): T {
+  const env = envelope as Envelope<T> | undefined;
+  if (env && typeof env === 'object' && 'ok' in env) {
+    if (env.ok) return env.data;
+    throw new ApiError(env.error);
+  }
+  throw new ApiError({ code: 'failed', channel, message: `${channel}: malformed reply from main process` });
+}
+
+export function createApi(transport: Transport): Api {
+  const invoke = async <C extends ChannelName>(channelName: C, request: RequestOf<C>): Promise<ResponseOf<C>> =>
+    unwrap<ResponseOf<C>>(channelName, await transport.invoke(channelName, request ?? {}));
+
+  const api: Record<string, unknown> = {
+    on: <E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void) =>
+      transport.subscribe(event, listener as (payload: unknown) => void),
+    invoke,
+  };
+  for (const name of Object.keys(channels) as ChannelName[]) {
+    const [group, method] = name.split('.') as [string, string];
+    const target = (api[group] ??= {}) as Record<string, unknown>;
+    target[method] = (request?: unknown) => invoke(name, (request ?? {}) as RequestOf<typeof name>);
+  }
+  return api as Api;
+}
