@@ -1,0 +1,81 @@
+import type { Api, MetricSummary, Run, RunListItem } from '../../../shared/contract';
+import type { LiveEvent, MetricSummaryRow, RunDetail, RunRow } from './types';
+
+/**
+ * The one place the views touch `window.api` (the shared contract's typed client, from the Electron
+ * preload or the browser bridge). It maps contract records onto the view shapes in ./types.
+ */
+function api(): Api {
+  if (!window.api) throw new Error('window.api is missing: the page was opened without the Electron preload or the bridge');
+  return window.api;
+}
+
+function toSummaryRow(m: MetricSummary): MetricSummaryRow {
+  return { name: m.name, split: m.split, last: m.last.value, lastStep: m.last.step, best: m.best.value, bestStep: m.best.step, count: m.count };
+}
+
+function toRunRow(run: Run, extra: { datasetName: string | null; metrics: MetricSummary[] | null }): RunRow {
+  return {
+    id: run.id,
+    name: run.name,
+    stage: run.stage,
+    status: run.status,
+    datasetId: run.datasetId,
+    datasetName: extra.datasetName,
+    backend: run.backend,
+    seed: run.seed,
+    error: run.error,
+    createdAt: run.createdAt,
+    startedAt: run.startedAt,
+    finishedAt: run.finishedAt,
+    updatedAt: run.updatedAt,
+    parents: run.parents.map((p) => ({ id: p.runId, role: p.role })),
+    summary: extra.metrics ? extra.metrics.map(toSummaryRow) : null,
+  };
+}
+
+/** The whole run list, newest first. The workstation holds hundreds of runs, not millions. */
+export async function listRuns(): Promise<RunRow[]> {
+  const { runs } = await api().runs.list({ limit: 10_000 });
+  return runs.map((r: RunListItem) => toRunRow(r, { datasetName: r.datasetName, metrics: r.metrics }));
+}
+
+export async function getRun(id: number): Promise<RunDetail> {
+  const run = await api().runs.get({ id });
+  let datasetName: string | null = null;
+  if (run.datasetId !== null) {
+    // The dataset name is a nicety: a deleted or unreadable dataset must not hide the run.
+    datasetName = await api()
+      .datasets.get({ id: run.datasetId })
+      .then((d) => d.name)
+      .catch(() => null);
+  }
+  return { ...toRunRow(run, { datasetName, metrics: null }), config: run.config };
+}
+
+export async function getRunSummary(runId: number): Promise<MetricSummaryRow[]> {
+  const { metrics } = await api().runs.summary({ runId });
+  return metrics.map(toSummaryRow);
+}
+
+/** The backend of the newest running run: what the workstation is computing on right now. */
+export async function activeBackend(): Promise<{ backend: string; runId: number } | null> {
+  const { runs } = await api().runs.list({ status: 'running', limit: 1 });
+  const run = runs[0];
+  return run && run.backend ? { backend: run.backend, runId: run.id } : null;
+}
+
+export async function appInfo(): Promise<{ host: string; version: string; home: string }> {
+  const info = await api().app.info();
+  return { host: info.host, version: info.version, home: info.home };
+}
+
+export function onLiveEvent(listener: (event: LiveEvent) => void): () => void {
+  if (!window.api) return () => undefined;
+  const offRun = api().on('run.updated', ({ run }) => listener({ kind: 'run', runId: run.id }));
+  const offMetrics = api().on('metrics.appended', ({ runId }) => listener({ kind: 'metrics', runId }));
+  return () => {
+    offRun();
+    offMetrics();
+  };
+}

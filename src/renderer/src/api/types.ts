@@ -1,0 +1,49 @@
+/**
+ * The shapes the views render. The adapter (./client) maps the shared IPC contract onto these, so a
+ * contract change touches one file, not every view.
+ */
+export type RunStage = 'autoencoder' | 'ldm' | 'controlnet' | 'evaluation';
+export type RunStatus = 'created' | 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+
+export interface MetricSummaryRow {
+  name: string;
+  split: string;
+  last: number | null;
+  lastStep: number | null;
+  best: number | null;
+  bestStep: number | null;
+  count: number;
+}
+
+export interface RunParentLink {
+  id: number;
+  role: string;
+}
+
+export interface RunRow {
+  id: number;
+  name: string | null;
+  stage: RunStage | string;
+  status: RunStatus | string;
+  datasetId: number | null;
+  datasetName: string | null;
+  backend: string | null;
+  seed: number | null;
+  error: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  updatedAt: string | null;
+  parents: RunParentLink[];
+  /** Per-metric last/best, when the list endpoint includes it (null = not loaded). */
+  summary: MetricSummaryRow[] | null;
+}
+
+export interface RunDetail extends RunRow {
+  config: unknown;
+}
+
+export type ConnectionState = 'connected' | 'connecting' | 'disconnected';
+
+/** Push events the views react to. */
+export type LiveEvent = { kind: 'run' ; runId: number | null } | { kind: 'metrics'; runId: number | null };
