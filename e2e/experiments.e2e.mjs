@@ -1,0 +1,246 @@
+// Experiments view against a real `brainsynth serve`: runs are created through the API (the same
+// typed client as the renderer, over the bridge's WebSocket), then read back through the UI.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  connectApi,
+  createRunWithMetrics,
+  launchBrowser,
+  openApp,
+  screenshot,
+  serveUrl,
+  startServe,
+  tableRowKeys,
+} from './helpers.mjs';
+
+const RUNS_TABLE = '[data-testid="runs-table"]';
+
+describe('Experiments view', () => {
+  let browser;
+  let client;
+  const created = {};
+
+  before(async () => {
+    client = connectApi(serveUrl());
+    browser = await launchBrowser();
+    const { api } = client;
+    // Names sort differently from ids and creation times, so the sort checks mean something.
+    created.ae = await createRunWithMetrics(api, {
+      stage: 'autoencoder',
+      name: 'e2e ae baseline',
+      seed: 42,
+      backend: 'wasm',
+      config: {
+        preset: 'desktop',
+        autoencoder: { spatial_dims: 2, num_channels: [64, 128, 128], latent_channels: 3, attention_levels: [false, false, true] },
+        optimizer: { lr_g: 5e-5, lr_d: 1e-4 },
+        n_epochs: 5,
+      },
+      start: 0.9,
+      steps: 60,
+    });
+    created.ldm = await createRunWithMetrics(api, {
+      stage: 'ldm',
+      name: 'e2e ldm warm start',
+      seed: 7,
+      backend: 'wasm',
+      config: { scheduler: { num_train_timesteps: 1000, schedule: 'scaled_linear_beta' }, scale_factor: 0.3 },
+      parents: [{ runId: created.ae.id, role: 'autoencoder' }],
+      start: 0.4,
+      steps: 40,
+    });
+    created.cn = await createRunWithMetrics(api, {
+      stage: 'controlnet',
+      name: 'e2e controlnet flair',
+      seed: 3,
+      backend: 'webgpu',
+      config: { conditioning_embedding_num_channels: [16, 32, 96, 256] },
+      parents: [{ runId: created.ldm.id, role: 'ldm' }],
+      start: 0.7,
+      steps: 30,
+      status: 'running',
+    });
+    created.failed = await createRunWithMetrics(api, {
+      stage: 'autoencoder',
+      name: 'e2e ae diverged',
+      seed: 1,
+      config: { optimizer: { lr_g: 0.1 } },
+      start: 2,
+      steps: 12,
+      valEvery: 100,
+      status: 'failed',
+      error: 'loss became NaN at step 12 (lr_g 0.1 is too high for this preset)',
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    client?.close();
+  });
+
+  it('lists the runs created through the API with stage, status, dataset, duration and losses', async () => {
+    const { page, problems } = browser;
+    await openApp(page, serveUrl(), '/experiments');
+    for (const run of Object.values(created)) {
+      await page.locator(`${RUNS_TABLE} tr[data-row-key="${run.id}"]`).waitFor();
+    }
+    const aeRow = page.locator(`${RUNS_TABLE} tr[data-row-key="${created.ae.id}"]`);
+    assert.equal(await aeRow.locator('td[data-column="stage"]').innerText(), 'autoencoder');
+    assert.equal(await aeRow.locator('td[data-column="status"] [data-status]').getAttribute('data-status'), 'completed');
+    assert.match(await aeRow.locator('td[data-column="duration"]').innerText(), /\d/);
+
+    // The table shows the summary the store computed: last train loss and best validation loss.
+    const { metrics } = await client.api.runs.summary({ runId: created.ae.id });
+    const trainLoss = metrics.find((m) => m.name === 'loss' && m.split === 'train');
+    const valLoss = metrics.find((m) => m.name === 'loss' && m.split === 'validation');
+    assert.ok(trainLoss && valLoss, 'the store summarised train and validation loss');
+    assert.equal(Number(await aeRow.locator('td[data-column="trainLoss"]').innerText()).toPrecision(3), trainLoss.last.value.toPrecision(3));
+    assert.equal(Number(await aeRow.locator('td[data-column="valLoss"]').innerText()).toPrecision(3), valLoss.best.value.toPrecision(3));
+
+    const failedRow = page.locator(`${RUNS_TABLE} tr[data-row-key="${created.failed.id}"]`);
+    assert.equal(await failedRow.locator('[data-status]').getAttribute('data-status'), 'failed');
+    assert.deepEqual(problems, []);
+  });
+
+  it('sorts by a column in both directions', async () => {
+    const { page } = browser;
+    const ours = new Set(Object.values(created).map((r) => String(r.id)));
+    const ourOrder = async () => (await tableRowKeys(page, 'runs-table')).filter((k) => ours.has(k));
+    const byName = Object.values(created)
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((r) => String(r.id));
+
+    await page.locator(`${RUNS_TABLE} th[data-column="name"] button`).click();
+    assert.equal(await page.locator(`${RUNS_TABLE} th[data-column="name"]`).getAttribute('aria-sort'), 'ascending');
+    assert.deepEqual(await ourOrder(), byName);
+
+    await page.locator(`${RUNS_TABLE} th[data-column="name"] button`).click();
+    assert.equal(await page.locator(`${RUNS_TABLE} th[data-column="name"]`).getAttribute('aria-sort'), 'descending');
+    assert.deepEqual(await ourOrder(), [...byName].reverse());
+
+    // Numeric column: best validation loss, smallest first; runs without one sink to the bottom.
+    await page.locator(`${RUNS_TABLE} th[data-column="valLoss"] button`).click();
+    const values = await page
+      .locator(`${RUNS_TABLE} tbody td[data-column="valLoss"]`)
+      .evaluateAll((cells) => cells.map((c) => c.textContent.trim()));
+    const numbers = values.filter((v) => v !== '—').map(Number);
+    assert.deepEqual(numbers, [...numbers].sort((a, b) => a - b));
+    assert.ok(values.indexOf('—') === -1 || values.slice(values.indexOf('—')).every((v) => v === '—'));
+
+    await page.locator(`${RUNS_TABLE} th[data-column="name"] button`).click();
+    await screenshot(page, 'experiments');
+  });
+
+  it('refreshes live when a run is created or its metrics arrive', async () => {
+    const { page } = browser;
+    const run = await client.api.runs.create({ stage: 'evaluation', name: 'e2e live evaluation', config: { split: 'test' } });
+    await page.locator(`${RUNS_TABLE} tr[data-row-key="${run.id}"]`).waitFor({ timeout: 10_000 });
+    const cell = page.locator(`${RUNS_TABLE} tr[data-row-key="${run.id}"] td[data-column="trainLoss"]`);
+    assert.equal((await cell.innerText()).trim(), '—');
+    await client.api.metrics.append({ runId: run.id, points: [{ step: 0, name: 'loss', value: 0.125 }] });
+    await page.waitForFunction(
+      (sel) => document.querySelector(sel)?.textContent?.trim() === '0.125',
+      `${RUNS_TABLE} tr[data-row-key="${run.id}"] td[data-column="trainLoss"]`,
+      { timeout: 10_000 },
+    );
+  });
+
+  it('opens a run page with header, parents, config tree and metric table', async () => {
+    const { page, problems } = browser;
+    await openApp(page, serveUrl(), '/experiments');
+    await page.locator(`${RUNS_TABLE} tr[data-row-key="${created.ldm.id}"]`).click();
+    await page.waitForURL(new RegExp(`#/runs/${created.ldm.id}$`));
+    assert.equal(await page.getByTestId('run-title').innerText(), 'e2e ldm warm start');
+
+    // Parent link leads to the autoencoder run.
+    const parent = page.locator(`a[data-parent-id="${created.ae.id}"]`);
+    assert.equal(await parent.innerText(), `#${created.ae.id}`);
+
+    // Config: nested groups with their leaves.
+    const tree = page.getByTestId('config-tree');
+    await tree.locator('dt[data-path="scheduler.num_train_timesteps"]').waitFor();
+    const configText = await tree.innerText();
+    assert.match(configText, /scheduler/);
+    assert.match(configText, /scaled_linear_beta/);
+    assert.match(configText, /1000/);
+
+    // Metric table: one row per metric and split, with counts matching what was appended.
+    const metricsTable = page.getByTestId('metrics-table');
+    const rowKeys = await tableRowKeys(page, 'metrics-table');
+    assert.deepEqual(rowKeys, ['l1_loss/train', 'loss/train', 'loss/validation']);
+    const lossRow = metricsTable.locator('tr[data-row-key="loss/train"]');
+    assert.equal(await lossRow.locator('td[data-column="count"]').innerText(), '40');
+    assert.equal(await lossRow.locator('td[data-column="lastStep"]').innerText(), '39');
+    assert.equal((await metricsTable.locator('tr[data-row-key="loss/validation"] td[data-column="count"]').innerText()), '4');
+    await screenshot(page, 'run');
+
+    await parent.click();
+    await page.waitForURL(new RegExp(`#/runs/${created.ae.id}$`));
+    assert.equal(await page.getByTestId('run-title').innerText(), 'e2e ae baseline');
+    assert.deepEqual(problems, []);
+  });
+
+  it('shows why a failed run failed', async () => {
+    const { page } = browser;
+    await openApp(page, serveUrl(), `/runs/${created.failed.id}`);
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    assert.match(await alert.innerText(), /loss became NaN at step 12/);
+  });
+
+  it('answers a malformed API call with a clear error and writes nothing', async () => {
+    const { page } = browser;
+    await openApp(page, serveUrl(), '/experiments');
+    const before = await client.api.runs.list({});
+    const outcome = await page.evaluate(async () => {
+      try {
+        await window.api.runs.create({ stage: 'diffusion', seed: 'forty-two' });
+        return { ok: true };
+      } catch (err) {
+        return { ok: false, name: err.name, code: err.code, message: err.message, issues: err.issues };
+      }
+    });
+    assert.equal(outcome.ok, false);
+    assert.equal(outcome.code, 'invalid_request');
+    assert.match(outcome.message, /runs\.create/);
+    const paths = (outcome.issues ?? []).map((i) => i.path);
+    assert.ok(paths.includes('stage') && paths.includes('seed'), `issues name the bad fields: ${JSON.stringify(outcome.issues)}`);
+
+    const unknown = await page.evaluate(async () => {
+      try {
+        await window.api.invoke('runs.drop', {});
+        return null;
+      } catch (err) {
+        return { code: err.code, message: err.message };
+      }
+    });
+    assert.equal(unknown?.code, 'unknown_channel');
+    assert.match(unknown.message, /runs\.drop/);
+
+    const afterList = await client.api.runs.list({});
+    assert.equal(afterList.total, before.total);
+  });
+});
+
+describe('a fresh workspace', () => {
+  it('tells a newcomer what to do next on every view', async () => {
+    const server = await startServe();
+    const { page, problems, close } = await launchBrowser();
+    try {
+      await openApp(page, server.url, '/experiments');
+      await page.getByText('No runs yet').waitFor();
+      assert.match(await page.locator('main').innerText(), /brainsynth train --stage autoencoder/);
+      await page.locator('a[data-nav="data"]').click();
+      await page.getByText('No datasets yet').waitFor();
+      assert.match(await page.locator('main').innerText(), /brainsynth data phantom --subjects 5 --name phantom/);
+      await page.locator('a[data-nav="train"]').click();
+      await page.getByText('Nothing is training').waitFor();
+      await page.locator('a[data-nav="generate"]').click();
+      await page.getByText('No trained ControlNet yet').waitFor();
+      assert.deepEqual(problems, []);
+    } finally {
+      await close();
+      await server.stop();
+    }
+  });
+});
