@@ -123,4 +123,9 @@ CREATE TABLE artefacts (
 CREATE INDEX artefacts_run ON artefacts(run_id, kind);
 `,
   },
+  {
+    version: 2,
+    description: 'runs.cancel_requested: cancel a training job from any process (polled by the job runner)',
+    sql: `ALTER TABLE runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;`,
+  },
 ];
