@@ -11,7 +11,7 @@ import {
   timestepList,
   type Timesteps,
 } from './ops';
-import type { NoiseGenerator } from './random';
+import { randnTensor, type NoiseGenerator } from './random';
 import { makeNoiseSchedule, type NoiseSchedule } from './schedule';
 import { inferenceTimesteps } from './timesteps';
 
@@ -96,7 +96,7 @@ export class DDIMScheduler {
     }
     const needsNoise = eta > 0 && noiseStd.some((s) => s !== 0);
     if (needsNoise && !generator) throw new Error('DDIM step with eta > 0 adds noise: pass a seeded generator');
-    const noise = needsNoise && generator ? generator.randn(sample.shape) : null;
+    const noise = needsNoise && generator ? randnTensor(generator, sample.shape) : null;
     try {
       return tf.tidy(() => {
         const pred = predictedOriginalAndEpsilon(this.config.predictionType, modelOutput, sample, alphaProdT);

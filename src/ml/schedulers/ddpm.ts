@@ -10,7 +10,7 @@ import {
   timestepList,
   type Timesteps,
 } from './ops';
-import type { NoiseGenerator } from './random';
+import { randnTensor, type NoiseGenerator } from './random';
 import { makeNoiseSchedule, type NoiseSchedule } from './schedule';
 import { inferenceTimesteps } from './timesteps';
 
@@ -105,7 +105,7 @@ export class DDPMScheduler {
     if (needsNoise && !generator) {
       throw new Error('DDPM step at t > 0 adds noise: pass a seeded generator (createGenerator(seed))');
     }
-    const noise = needsNoise && generator ? generator.randn(sample.shape) : null;
+    const noise = needsNoise && generator ? randnTensor(generator, sample.shape) : null;
     try {
       return tf.tidy(() => {
         let { x0 } = predictedOriginalAndEpsilon(this.config.predictionType, modelOutput, sample, alphaProdT);
