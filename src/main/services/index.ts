@@ -1,18 +1,29 @@
+import type { EventMap } from '../../shared/contract';
 import { ensureHome, homeLayout, resolveHome, type HomeLayout } from './home';
 import { openStore, type Store, type StoreOptions } from './store';
+import { getDataset, listDatasets } from './store/dataset-rows';
 import { EventHub } from './events';
+import { RunsService } from './runs';
+import { MetricsService } from './metrics';
+import { CheckpointsService } from './checkpoints';
+import { ArtefactsService } from './artefacts';
+import { ExperimentsService } from './experiments';
 
 /**
  * The composition root shared by the Electron main process, the browser bridge and the CLI:
- * one home folder, one store, one event hub and the services over them.
+ * one home folder, one store, one event hub and the services over them. Later capabilities
+ * (dataset import, training jobs, generation) add their service here.
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface PushEventMap {}
-
 export interface Services {
   home: HomeLayout;
   store: Store;
-  events: EventHub<PushEventMap>;
+  events: EventHub<EventMap>;
+  runs: RunsService;
+  metrics: MetricsService;
+  checkpoints: CheckpointsService;
+  artefacts: ArtefactsService;
+  experiments: ExperimentsService;
+  datasets: { list: () => ReturnType<typeof listDatasets>; get: (id: number) => ReturnType<typeof getDataset> };
   close(): void;
 }
 
@@ -26,11 +37,18 @@ export function openServices(opts: OpenServicesOptions | string = {}): Services 
   const options = typeof opts === 'string' ? { home: opts } : opts;
   const home = ensureHome(homeLayout(resolveHome({ home: options.home })));
   const store = openStore(home.dbPath, options.store);
-  const events = new EventHub<PushEventMap>();
+  const events = new EventHub<EventMap>();
+  const metrics = new MetricsService(store, events);
   return {
     home,
     store,
     events,
+    runs: new RunsService(store, events, metrics),
+    metrics,
+    checkpoints: new CheckpointsService(store),
+    artefacts: new ArtefactsService(store),
+    experiments: new ExperimentsService(store),
+    datasets: { list: () => listDatasets(store), get: (id) => getDataset(store, id) },
     close: () => store.close(),
   };
 }

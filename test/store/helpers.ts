@@ -1,0 +1,21 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openServices, type Services } from '../../src/main/services';
+
+/** A fresh home folder in the OS temp dir, removed by the returned cleanup. */
+export function tempHome(prefix = 'brainsynth-test-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export function tempServices(): Services & { cleanup: () => void } {
+  const home = tempHome();
+  const services = openServices({ home: home.dir });
+  return Object.assign(services, {
+    cleanup: () => {
+      services.close();
+      home.cleanup();
+    },
+  });
+}
