@@ -1,11 +1,14 @@
 /** Display formatting shared by views. Pure functions, unit-tested in test/renderer. */
 
-export function formatTimestamp(iso: string | null | undefined): string {
+/** Local time as `YYYY-MM-DD HH:MM[:SS]` (ISO-like: unambiguous across locales, sorts as text). */
+export function formatTimestamp(iso: string | null | undefined, { seconds = true }: { seconds?: boolean } = {}): string {
   if (!iso) return '—';
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return iso;
   const pad = (n: number): string => String(n).padStart(2, '0');
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+  const day = `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
+  const time = `${pad(date.getHours())}:${pad(date.getMinutes())}${seconds ? `:${pad(date.getSeconds())}` : ''}`;
+  return `${day} ${time}`;
 }
 
 /** Milliseconds -> "850 ms", "12.3 s", "4 min 05 s", "2 h 03 min", "3 d 4 h". */
