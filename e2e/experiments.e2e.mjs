@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
+  appUrl,
   connectApi,
   createRunWithMetrics,
   launchBrowser,
@@ -219,6 +220,23 @@ describe('Experiments view', () => {
 
     const afterList = await client.api.runs.list({});
     assert.equal(afterList.total, before.total);
+  });
+});
+
+describe('opening the bridge without its token', () => {
+  it('explains how to connect instead of showing a blank page', async () => {
+    const { page, close } = await launchBrowser();
+    try {
+      const url = new URL(serveUrl());
+      url.search = '';
+      await page.goto(appUrl(url.toString(), '/experiments'));
+      const banner = page.getByTestId('boot-error');
+      await banner.waitFor();
+      assert.match(await banner.innerText(), /token/);
+      await page.locator('[data-testid="connection-state"][data-status="disconnected"]').waitFor({ timeout: 10_000 });
+    } finally {
+      await close();
+    }
   });
 });
 

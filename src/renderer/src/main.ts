@@ -7,14 +7,15 @@ import './styles/theme.css';
 
 // In Electron the preload has already exposed `window.api`; in a plain browser (`brainsynth serve`)
 // the same typed API is built over the bridge's WebSocket, with the token from the page URL.
+let bootError: string | null = null;
 if (!window.api) {
   try {
     window.api = createApi(bridgeTransport());
   } catch (err) {
-    // Leave window.api unset: the status bar and views report the problem instead of a blank page.
-    console.error(err);
+    // Leave window.api unset and say why on the page rather than showing a blank window.
+    bootError = err instanceof Error ? err.message : String(err);
   }
 }
 
 startRouter();
-createApp(App).mount('#app');
+createApp(App, { bootError }).mount('#app');
