@@ -1,0 +1,107 @@
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { app, BrowserWindow, dialog, ipcMain, protocol } from 'electron';
+import { channels, type ChannelName } from '../shared/contract';
+import { IPC_EVENT_PREFIX, IPC_INVOKE_PREFIX } from '../shared/ipc-names';
+import { openServices, type Services } from './services';
+import { createDispatch, createHandlers } from './ipc/handlers';
+import { installSecurityPolicy, isTrustedSender } from './security';
+import { APP_HOST, APP_ORIGIN, APP_SCHEME, contentSecurityPolicy, securityHeaders } from './security-policy';
+import { defaultRendererDir, mimeType, resolveStaticPath } from './static-files';
+
+/**
+ * Electron main: one window on our app:// page, the services from the shared composition root,
+ * one ipcMain handler per contract channel, and push events forwarded to the window.
+ */
+
+// Must run before `ready`: app:// behaves like an https origin (fetch, CSP, secure context).
+protocol.registerSchemesAsPrivileged([
+  { scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true, stream: true } },
+]);
+
+function homeFromArgv(argv: readonly string[]): string | undefined {
+  const i = argv.indexOf('--home');
+  if (i >= 0 && argv[i + 1]) return argv[i + 1];
+  const eq = argv.find((a) => a.startsWith('--home='));
+  return eq?.slice('--home='.length);
+}
+
+function serveRenderer(): void {
+  const root = defaultRendererDir();
+  const headers = securityHeaders(contentSecurityPolicy());
+  protocol.handle(APP_SCHEME, async (request) => {
+    const url = new URL(request.url);
+    const file = url.host === APP_HOST ? resolveStaticPath(root, url.pathname) : undefined;
+    if (!file) return new Response('not found', { status: 404, headers });
+    return new Response(await readFile(file), { headers: { ...headers, 'Content-Type': mimeType(file) } });
+  });
+}
+
+function registerIpc(services: Services): void {
+  const dispatch = createDispatch(createHandlers({ services, host: 'electron' }));
+  for (const name of Object.keys(channels) as ChannelName[]) {
+    ipcMain.handle(IPC_INVOKE_PREFIX + name, (event, payload: unknown) => {
+      if (!isTrustedSender(event.senderFrame)) {
+        return { ok: false, error: { code: 'failed', channel: name, message: `${name}: refused: sender is not the brainsynth page` } };
+      }
+      return dispatch(name, payload);
+    });
+  }
+  services.events.onAny((event, payload) => {
+    for (const win of BrowserWindow.getAllWindows()) {
+      if (!win.isDestroyed()) win.webContents.send(IPC_EVENT_PREFIX + String(event), payload);
+    }
+  });
+}
+
+function createWindow(): BrowserWindow {
+  const win = new BrowserWindow({
+    width: 1400,
+    height: 900,
+    minWidth: 900,
+    minHeight: 600,
+    show: false,
+    backgroundColor: '#11151c',
+    title: 'brainsynth',
+    webPreferences: {
+      preload: fileURLToPath(new URL('../preload/index.cjs', import.meta.url)),
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      nodeIntegrationInWorker: false,
+      webSecurity: true,
+      allowRunningInsecureContent: false,
+      webviewTag: false,
+      spellcheck: false,
+    },
+  });
+  win.once('ready-to-show', () => win.show());
+  const dev = !app.isPackaged ? process.env.ELECTRON_RENDERER_URL : undefined;
+  void win.loadURL(dev ?? `${APP_ORIGIN}/index.html`);
+  return win;
+}
+
+async function start(): Promise<void> {
+  await app.whenReady();
+  installSecurityPolicy();
+  let services: Services;
+  try {
+    services = openServices({ home: homeFromArgv(process.argv) });
+  } catch (err) {
+    dialog.showErrorBox('brainsynth cannot open its database', err instanceof Error ? err.message : String(err));
+    app.exit(1);
+    return;
+  }
+  serveRenderer();
+  registerIpc(services);
+  createWindow();
+  app.on('activate', () => {
+    if (BrowserWindow.getAllWindows().length === 0) createWindow();
+  });
+  app.on('window-all-closed', () => {
+    if (process.platform !== 'darwin') app.quit();
+  });
+  app.on('will-quit', () => services.close());
+}
+
+void start();
