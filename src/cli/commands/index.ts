@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { register as registerData } from './data';
 
 /**
  * One entry per command module (runs, serve, data, forward, train, ...). Each module exports
@@ -6,4 +7,4 @@ import type { Command } from 'commander';
  */
 export type RegisterCommands = (program: Command) => void;
 
-export const COMMAND_MODULES: RegisterCommands[] = [];
+export const COMMAND_MODULES: RegisterCommands[] = [registerData];
