@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { register as registerData } from './data';
+import { register as registerRuns } from './runs';
+import { register as registerServe } from './serve';
 
 /**
  * One entry per command module (runs, serve, data, forward, train, ...). Each module exports
@@ -7,4 +9,4 @@ import { register as registerData } from './data';
  */
 export type RegisterCommands = (program: Command) => void;
 
-export const COMMAND_MODULES: RegisterCommands[] = [registerData];
+export const COMMAND_MODULES: RegisterCommands[] = [registerRuns, registerServe, registerData];

@@ -1,0 +1,18 @@
+import type { Command } from 'commander';
+import { openServices, type Services } from '../main/services';
+
+/** The --home given anywhere on the command line (global option), or undefined. */
+export function homeOption(cmd: Command): string | undefined {
+  return (cmd.optsWithGlobals() as { home?: string }).home;
+}
+
+/** Opens the composition root for one command and always closes it. */
+export async function withServices<T>(cmd: Command, fn: (s: Services) => T | Promise<T>): Promise<T> {
+  const home = homeOption(cmd);
+  const services = openServices(home !== undefined ? { home } : {});
+  try {
+    return await fn(services);
+  } finally {
+    services.close();
+  }
+}
