@@ -1,0 +1,5 @@
+export * from './parameters';
+export * from './layers';
+export * from './attention';
+export * from './layout';
+export { SeededRandom } from './random';

@@ -1,0 +1,229 @@
+import * as tf from '@tensorflow/tfjs';
+import type { InitSpec } from './parameters';
+import { Scope } from './parameters';
+
+/**
+ * Layers named like their MONAI/PyTorch counterparts. Activations are NHWC (tfjs convolutions are
+ * NHWC); weights are fetched from the store at call time, so loading new weights never leaves a
+ * layer holding stale tensors. Every op used here has a gradient on cpu, wasm and webgpu once the
+ * engine's kernel fixes are registered.
+ */
+
+/** PyTorch's default (kaiming_uniform with a = sqrt(5)) for weights and biases: U(+-1/sqrt(fan_in)). */
+export function torchDefaultInit(fanIn: number): InitSpec {
+  return { kind: 'uniform', bound: 1 / Math.sqrt(fanIn) };
+}
+
+export const ZEROS: InitSpec = { kind: 'zeros' };
+export const ONES: InitSpec = { kind: 'ones' };
+
+export interface Conv2dOptions {
+  inChannels: number;
+  outChannels: number;
+  kernelSize: number;
+  stride?: number;
+  padding?: number;
+  bias?: boolean;
+  /** Weight init; PyTorch default when omitted. */
+  weightInit?: InitSpec;
+  /** Bias init; PyTorch default when omitted. */
+  biasInit?: InitSpec;
+}
+
+/** A bare nn.Conv2d: keys `<scope>.weight` [out,in,k,k] and `<scope>.bias`. */
+export class Conv2d {
+  readonly weight: string;
+  readonly bias: string | null;
+  private readonly stride: number;
+  private readonly pad: 'valid' | 'same' | number;
+
+  constructor(
+    private readonly scope: Scope,
+    readonly opts: Conv2dOptions,
+  ) {
+    const { inChannels, outChannels, kernelSize: k } = opts;
+    const fanIn = inChannels * k * k;
+    this.weight = scope.param('weight', [outChannels, inChannels, k, k], 'conv2d', opts.weightInit ?? torchDefaultInit(fanIn));
+    this.bias = opts.bias === false ? null : scope.param('bias', [outChannels], 'plain', opts.biasInit ?? torchDefaultInit(fanIn));
+    this.stride = opts.stride ?? 1;
+    const p = opts.padding ?? 0;
+    // 'same' with stride 1 and an odd kernel is exactly symmetric padding (k-1)/2.
+    this.pad = p === 0 ? 'valid' : this.stride === 1 && k % 2 === 1 && p === (k - 1) / 2 ? 'same' : p;
+  }
+
+  apply(x: tf.Tensor4D): tf.Tensor4D {
+    const w = this.scope.store.get(this.weight) as tf.Tensor4D;
+    const y = tf.conv2d(x, w, this.stride, this.pad);
+    return this.bias ? tf.add(y, this.scope.store.get(this.bias)) : y;
+  }
+}
+
+/** MONAI `Convolution(conv_only=True)`: a Sequential whose child `conv` is the Conv2d. */
+export class Convolution extends Conv2d {
+  constructor(scope: Scope, opts: Conv2dOptions) {
+    super(scope.child('conv'), opts);
+  }
+}
+
+export class Linear {
+  readonly weight: string;
+  readonly bias: string | null;
+
+  constructor(
+    private readonly scope: Scope,
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    opts: { bias?: boolean; weightInit?: InitSpec; biasInit?: InitSpec } = {},
+  ) {
+    this.weight = scope.param('weight', [outFeatures, inFeatures], 'linear', opts.weightInit ?? torchDefaultInit(inFeatures));
+    this.bias = opts.bias === false ? null : scope.param('bias', [outFeatures], 'plain', opts.biasInit ?? torchDefaultInit(inFeatures));
+  }
+
+  /** x [..., in] -> [..., out]. Higher ranks are flattened to 2-D first: tfjs's 3-D x 2-D broadcast matMul has a broken gradient. */
+  apply<T extends tf.Tensor>(x: T): T {
+    const shape = x.shape;
+    const flat = shape.length === 2 ? (x as unknown as tf.Tensor2D) : tf.reshape(x, [-1, this.inFeatures]) as tf.Tensor2D;
+    let y: tf.Tensor = tf.matMul(flat, this.scope.store.get(this.weight) as tf.Tensor2D);
+    if (this.bias) y = tf.add(y, this.scope.store.get(this.bias));
+    return (shape.length === 2 ? y : tf.reshape(y, [...shape.slice(0, -1), this.outFeatures])) as T;
+  }
+}
+
+/** torch.nn.GroupNorm over NHWC activations (biased variance, as PyTorch). */
+export class GroupNorm {
+  readonly weight: string;
+  readonly bias: string;
+
+  constructor(
+    private readonly scope: Scope,
+    readonly numGroups: number,
+    readonly numChannels: number,
+    readonly eps = 1e-6,
+  ) {
+    if (numChannels % numGroups !== 0) {
+      throw new Error(`${scope.prefix || 'GroupNorm'}: ${numChannels} channels are not divisible into ${numGroups} groups`);
+    }
+    this.weight = scope.param('weight', [numChannels], 'plain', ONES);
+    this.bias = scope.param('bias', [numChannels], 'plain', ZEROS);
+  }
+
+  apply(x: tf.Tensor4D): tf.Tensor4D {
+    const [b, h, w, c] = x.shape;
+    const g = this.numGroups;
+    const grouped = tf.reshape(x, [b, h * w, g, c / g]);
+    const { mean, variance } = tf.moments(grouped, [1, 3], true);
+    const normed = tf.mul(tf.sub(grouped, mean), tf.rsqrt(tf.add(variance, this.eps)));
+    const y = tf.reshape(normed, [b, h, w, c]);
+    return tf.add(tf.mul(y, this.scope.store.get(this.weight)), this.scope.store.get(this.bias));
+  }
+}
+
+/** torch.nn.LayerNorm over the last axis (PyTorch default eps 1e-5). */
+export class LayerNorm {
+  readonly weight: string;
+  readonly bias: string;
+
+  constructor(
+    private readonly scope: Scope,
+    readonly dim: number,
+    readonly eps = 1e-5,
+  ) {
+    this.weight = scope.param('weight', [dim], 'plain', ONES);
+    this.bias = scope.param('bias', [dim], 'plain', ZEROS);
+  }
+
+  apply<T extends tf.Tensor>(x: T): T {
+    const { mean, variance } = tf.moments(x, -1, true);
+    const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.eps)));
+    return tf.add(tf.mul(normed, this.scope.store.get(this.weight)), this.scope.store.get(this.bias)) as T;
+  }
+}
+
+/**
+ * torch.nn.BatchNorm2d (eps 1e-5, momentum 0.1). Training mode normalises with batch statistics
+ * (biased variance) and updates the running buffers (unbiased variance) as PyTorch does; eval
+ * mode uses the running buffers.
+ */
+export class BatchNorm2d {
+  readonly weight: string;
+  readonly bias: string;
+  readonly runningMean: string;
+  readonly runningVar: string;
+  readonly numBatchesTracked: string;
+
+  constructor(
+    private readonly scope: Scope,
+    readonly numFeatures: number,
+    readonly eps = 1e-5,
+    readonly momentum = 0.1,
+    init: { weight?: InitSpec; bias?: InitSpec } = {},
+  ) {
+    this.weight = scope.param('weight', [numFeatures], 'plain', init.weight ?? ONES);
+    this.bias = scope.param('bias', [numFeatures], 'plain', init.bias ?? ZEROS);
+    this.runningMean = scope.param('running_mean', [numFeatures], 'plain', ZEROS, 'buffer');
+    this.runningVar = scope.param('running_var', [numFeatures], 'plain', ONES, 'buffer');
+    this.numBatchesTracked = scope.param('num_batches_tracked', [], 'plain', ZEROS, 'buffer');
+  }
+
+  apply(x: tf.Tensor4D, training: boolean): tf.Tensor4D {
+    const store = this.scope.store;
+    let mean: tf.Tensor;
+    let variance: tf.Tensor;
+    if (training) {
+      ({ mean, variance } = tf.moments(x, [0, 1, 2]));
+      const [b, h, w] = x.shape;
+      const n = b * h * w;
+      // Running statistics are state: updated in place, never part of the differentiated result.
+      const batchMean = mean;
+      tf.tidy(() => {
+        const bm = batchMean;
+        const bv = tf.mul(variance, n > 1 ? n / (n - 1) : 1);
+        const rm = store.get(this.runningMean);
+        const rv = store.get(this.runningVar);
+        const nb = store.get(this.numBatchesTracked);
+        rm.assign(tf.add(tf.mul(rm, 1 - this.momentum), tf.mul(bm, this.momentum)));
+        rv.assign(tf.add(tf.mul(rv, 1 - this.momentum), tf.mul(bv, this.momentum)));
+        nb.assign(tf.add(nb, 1));
+      });
+    } else {
+      mean = store.get(this.runningMean);
+      variance = store.get(this.runningVar);
+    }
+    const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.eps)));
+    return tf.add(tf.mul(normed, store.get(this.weight)), store.get(this.bias));
+  }
+}
+
+export function silu<T extends tf.Tensor>(x: T): T {
+  return tf.mul(x, tf.sigmoid(x));
+}
+
+/** Exact (erf) GELU, as torch.nn.functional.gelu's default. */
+export function geluExact<T extends tf.Tensor>(x: T): T {
+  return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
+}
+
+export function leakyRelu<T extends tf.Tensor>(x: T, alpha = 0.2): T {
+  return tf.leakyRelu(x, alpha);
+}
+
+/**
+ * Nearest-neighbour x2 upsampling (PyTorch mode="nearest") built from concat + reshape: its
+ * gradient is a slice, which is correct on every backend, unlike tfjs-cpu's
+ * ResizeNearestNeighborGrad for batch > 1.
+ */
+export function upsampleNearest2x(x: tf.Tensor4D): tf.Tensor4D {
+  const [b, h, w, c] = x.shape;
+  const wide = tf.reshape(tf.concat([x, x], 3), [b, h, w * 2, c]);
+  return tf.reshape(tf.concat([wide, wide], 2), [b, h * 2, w * 2, c]);
+}
+
+/** Zero padding on the bottom and right only (F.pad(x, (0, 1, 0, 1))), used by the AE Downsample. */
+export function padBottomRight(x: tf.Tensor4D, amount = 1): tf.Tensor4D {
+  return tf.pad(x, [
+    [0, 0],
+    [0, amount],
+    [0, amount],
+    [0, 0],
+  ]);
+}
