@@ -168,9 +168,15 @@ export function checkVolume(info: NiftiHeaderInfo, data?: Float32Array, opts: { 
   };
 }
 
-/** Whether two volumes share a voxel grid exactly (shape + affine within tolerance). */
+/**
+ * Whether two volumes share a voxel grid (shape + affine within tolerance) once both are
+ * reoriented to LAS: a RAS-stored T1w on the FLAIR's grid is the same grid, since every slice is
+ * taken after that exact reorientation.
+ */
 export function sameGrid(a: { dims: readonly number[]; affine: Affine }, b: { dims: readonly number[]; affine: Affine }): boolean {
-  return a.dims.length === b.dims.length && a.dims.every((n, i) => n === b.dims[i]) && affinesClose(a.affine, b.affine);
+  const pa = planReorientation(a.affine, a.dims, 'LAS');
+  const pb = planReorientation(b.affine, b.dims, 'LAS');
+  return pa.dims.every((n, i) => n === pb.dims[i]) && affinesClose(pa.affine, pb.affine);
 }
 
 export function formatAffine(a: Affine): string {
