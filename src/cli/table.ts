@@ -1,7 +1,8 @@
 /** Plain-text tables for the CLI: left-aligned columns, numbers right-aligned, one header rule. */
 export function formatTable(headers: string[], rows: (string | number | null | undefined)[][]): string {
   const cells = rows.map((row) => row.map((c) => (c === null || c === undefined ? '-' : String(c))));
-  const numeric = headers.map((_, i) => cells.length > 0 && cells.every((r) => /^-?[\d.,e+-]+$|^-$/.test(r[i] ?? '')));
+  const isNumber = (c: string) => /^-?\d[\d.,e+-]*$/.test(c);
+  const numeric = headers.map((_, i) => cells.some((r) => isNumber(r[i] ?? '')) && cells.every((r) => isNumber(r[i] ?? '') || r[i] === '-'));
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
   const line = (row: string[]) =>
     row

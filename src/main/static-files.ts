@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { extname, join, normalize, resolve, sep } from 'node:path';
+import { basename, dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** MIME types for what the built renderer contains. */
@@ -56,6 +56,6 @@ export function resolveStaticPath(root: string, urlPath: string): string | undef
  */
 export function defaultRendererDir(): string {
   const here = fileURLToPath(new URL('.', import.meta.url));
-  const candidates = [resolve(here, '../renderer'), resolve(here, '../../out/renderer')];
-  return candidates.find((dir) => existsSync(join(dir, 'index.html'))) ?? candidates[1]!;
+  const bundled = basename(here) === 'main' && basename(dirname(here)) === 'out';
+  return bundled ? resolve(here, '../renderer') : resolve(here, '../../out/renderer');
 }

@@ -125,7 +125,11 @@ export async function startBridge(opts: BridgeOptions = {}): Promise<Bridge> {
     if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 405, 'method not allowed');
     if (!hasRenderer) {
       res.writeHead(503, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' });
-      res.end(`brainsynth serve: ${rendererMissingMessage(rendererDir ?? defaultRendererDir())}\n`);
+      res.end(
+        rendererDir === null
+          ? 'brainsynth serve: API only (started with --api-only); POST /api/invoke/<channel> or connect a WebSocket to /api\n'
+          : `brainsynth serve: ${rendererMissingMessage(rendererDir)}\n`,
+      );
       return;
     }
     const file = resolveStaticPath(rendererDir!, url.pathname);

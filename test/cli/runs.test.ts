@@ -1,0 +1,92 @@
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openServices } from '../../src/main/services';
+import { tempHome } from '../store/helpers';
+
+const run = promisify(execFile);
+const bin = resolve(__dirname, '../../bin/brainsynth.mjs');
+let home: ReturnType<typeof tempHome>;
+let ids: { ae: number; ldm: number };
+
+async function cli(args: string[], env: Record<string, string> = {}) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { env: { ...process.env, BRAINSYNTH_HOME: '', ...env } });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+beforeAll(() => {
+  home = tempHome();
+  const s = openServices({ home: home.dir });
+  const ae = s.runs.create({ stage: 'autoencoder', name: 'ae-base', config: { lr: 5e-5, epochs: 3 }, seed: 42, backend: 'tensorflow' });
+  s.runs.update({ id: ae.id, status: 'running' });
+  s.metrics.append(ae.id, [
+    { step: 0, name: 'loss', value: 0.5 },
+    { step: 10, name: 'loss', value: 0.1 },
+    { step: 10, name: 'psnr', value: 27.5, split: 'validation' },
+  ]);
+  s.checkpoints.add(ae.id, { path: 'runs/1/last.safetensors', step: 10, sha256: 'ab'.repeat(32) });
+  s.runs.update({ id: ae.id, status: 'completed' });
+  const ldm = s.runs.create({ stage: 'ldm', parents: [{ runId: ae.id, role: 'autoencoder' }] });
+  ids = { ae: ae.id, ldm: ldm.id };
+  s.close();
+});
+afterAll(() => home.cleanup());
+
+describe('brainsynth runs', () => {
+  it('runs list prints a table, newest first, from --home', async () => {
+    const { code, stdout } = await cli(['--home', home.dir, 'runs', 'list']);
+    expect(code).toBe(0);
+    const lines = stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^ID\s+STAGE\s+STATUS\s+NAME\s+DATASET\s+CREATED \(UTC\)\s+DURATION\s+KEY METRICS$/);
+    expect(lines[2]).toMatch(new RegExp(`^\\s*${ids.ldm}\\s+ldm\\s+created`));
+    expect(lines[3]).toMatch(new RegExp(`^\\s*${ids.ae}\\s+autoencoder\\s+completed\\s+ae-base`));
+    expect(lines[3]).toContain('validation/psnr=27.5');
+    expect(lines[3]).toContain('loss=0.1');
+  });
+
+  it('runs list --json prints the contract shape and honours BRAINSYNTH_HOME', async () => {
+    const { code, stdout } = await cli(['runs', 'list', '--json', '--stage', 'autoencoder'], { BRAINSYNTH_HOME: home.dir });
+    expect(code).toBe(0);
+    const runs = JSON.parse(stdout);
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({ id: ids.ae, stage: 'autoencoder', status: 'completed', seed: 42, config: { lr: 5e-5, epochs: 3 } });
+    expect(runs[0].metrics.find((m: { name: string }) => m.name === 'loss')).toMatchObject({ last: { step: 10, value: 0.1 }, best: { value: 0.1 } });
+  });
+
+  it('runs show prints config, parents, metric summary and checkpoints', async () => {
+    const { code, stdout } = await cli(['--home', home.dir, 'runs', 'show', String(ids.ae)]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^run \d+ "ae-base": autoencoder, completed/);
+    expect(stdout).toContain('"lr": 0.00005');
+    expect(stdout).toMatch(/loss\s+train\s+2\s+0\.1\s+10\s+0\.1\s+10\s+min/);
+    expect(stdout).toMatch(/psnr\s+validation\s+1\s+27\.5/);
+    expect(stdout).toContain('runs/1/last.safetensors');
+    const child = await cli(['--home', home.dir, 'runs', 'show', String(ids.ldm), '--json']);
+    expect(JSON.parse(child.stdout).run.parents).toEqual([{ runId: ids.ae, role: 'autoencoder' }]);
+  });
+
+  it('runs show of a missing or malformed id fails with a clear message', async () => {
+    const missing = await cli(['--home', home.dir, 'runs', 'show', '999']);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain('run 999 does not exist');
+    const bad = await cli(['--home', home.dir, 'runs', 'show', 'abc']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain("run id must be a positive integer, got 'abc'");
+  });
+
+  it('an empty home tells the newcomer what to do', async () => {
+    const empty = tempHome();
+    try {
+      const { stdout } = await cli(['--home', empty.dir, 'runs', 'list']);
+      expect(stdout).toMatch(/No runs yet/);
+    } finally {
+      empty.cleanup();
+    }
+  });
+});
