@@ -10,7 +10,7 @@ import { tempHome } from '../store/helpers';
 
 let home: ReturnType<typeof tempHome>;
 let bridge: Bridge;
-let closers: (() => void)[] = [];
+const closers: (() => void)[] = [];
 
 beforeEach(async () => {
   home = tempHome();
