@@ -158,6 +158,32 @@ export const AppInfo = z.object({
 });
 export type AppInfo = z.infer<typeof AppInfo>;
 
+/** Training detail carried by 'job.progress' for training jobs (live curves, ETA, memory). */
+export const TrainingProgress = z.object({
+  stage: z.enum(['autoencoder', 'ldm', 'controlnet']),
+  epoch: z.number().int(),
+  epochs: z.number().int(),
+  step: z.number().int(),
+  totalSteps: z.number().int(),
+  losses: z.record(z.string(), z.number()),
+  stepsPerSecond: z.number().nullable(),
+  memory: z.object({ tensors: z.number(), bytes: z.number(), rssBytes: z.number() }),
+  backend: z.string().nullable(),
+});
+export type TrainingProgress = z.infer<typeof TrainingProgress>;
+
+export const TrainStage = z.enum(['autoencoder', 'ldm', 'controlnet']);
+
+/** A training job of the answering process: queued or running. */
+export const JobInfo = z.object({
+  runId: Id,
+  stage: TrainStage,
+  state: z.enum(['queued', 'running']),
+  backend: z.string().nullable(),
+  progress: TrainingProgress.nullable(),
+});
+export type JobInfo = z.infer<typeof JobInfo>;
+
 // ---------------------------------------------------------------------------------------------
 // Request/response channels
 // ---------------------------------------------------------------------------------------------
@@ -252,6 +278,29 @@ export const channels = {
     z.object({ artefacts: z.array(Artefact) }),
   ),
 
+  /** Starts a training run (validated before any work; refused with the reason). */
+  'jobs.start': channel(
+    z
+      .object({
+        stage: TrainStage,
+        datasetId: Id,
+        preset: z.enum(['desktop', 'reference']),
+        parentRunId: Id.optional(),
+        epochs: z.number().int().positive().max(100_000).optional(),
+        seed: z.number().int().optional(),
+        backend: z.string().max(64).optional(),
+        /** `key=value` config overrides (dotted paths), as the CLI's --set. */
+        overrides: z.array(z.string().max(2000)).max(200).optional(),
+        name: z.string().max(200).optional(),
+        experimentId: Id.optional(),
+      })
+      .strict(),
+    Run,
+  ),
+  'jobs.cancel': channel(ById, Run),
+  'jobs.resume': channel(ById, Run),
+  'jobs.list': channel(Empty, z.object({ jobs: z.array(JobInfo) })),
+
   'datasets.list': channel(Empty, z.object({ datasets: z.array(Dataset) })),
   'datasets.get': channel(ById, Dataset),
 } as const;
@@ -271,6 +320,7 @@ export const events = {
     total: z.number().nullable(),
     message: z.string().optional(),
     etaSeconds: z.number().nullable().optional(),
+    training: TrainingProgress.optional(),
   }),
   /** New metric points were committed for a run. */
   'metrics.appended': z.object({

@@ -54,6 +54,11 @@ export function createHandlers({ services: s, host }: HandlerContext): HandlerTa
     'checkpoints.list': (req) => ({ checkpoints: s.checkpoints.list(req.runId) }),
     'artefacts.list': (req) => ({ artefacts: s.artefacts.list(req) }),
 
+    'jobs.start': (req) => s.jobs.start(req),
+    'jobs.cancel': (req) => s.jobs.cancel(req.id),
+    'jobs.resume': (req) => s.jobs.resume(req.id),
+    'jobs.list': () => ({ jobs: s.jobs.list() }),
+
     'datasets.list': () => ({ datasets: s.datasets.list() }),
     'datasets.get': (req) => s.datasets.get(req.id),
   };

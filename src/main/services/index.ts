@@ -8,6 +8,7 @@ import { MetricsService } from './metrics';
 import { CheckpointsService } from './checkpoints';
 import { ArtefactsService } from './artefacts';
 import { ExperimentsService } from './experiments';
+import { JobsService } from './jobs';
 
 /**
  * The composition root shared by the Electron main process, the browser bridge and the CLI:
@@ -24,6 +25,8 @@ export interface Services {
   artefacts: ArtefactsService;
   experiments: ExperimentsService;
   datasets: { list: () => ReturnType<typeof listDatasets>; get: (id: number) => ReturnType<typeof getDataset> };
+  /** Training jobs (one queue per process, worker threads). */
+  jobs: JobsService;
   close(): void;
 }
 
@@ -39,7 +42,7 @@ export function openServices(opts: OpenServicesOptions | string = {}): Services 
   const store = openStore(home.dbPath, options.store);
   const events = new EventHub<EventMap>();
   const metrics = new MetricsService(store, events);
-  return {
+  const services: Services = {
     home,
     store,
     events,
@@ -49,6 +52,12 @@ export function openServices(opts: OpenServicesOptions | string = {}): Services 
     artefacts: new ArtefactsService(store),
     experiments: new ExperimentsService(store),
     datasets: { list: () => listDatasets(store), get: (id) => getDataset(store, id) },
-    close: () => store.close(),
+    jobs: undefined as unknown as JobsService,
+    close: () => {
+      services.jobs.closeSync();
+      store.close();
+    },
   };
+  services.jobs = new JobsService(services);
+  return services;
 }

@@ -75,6 +75,13 @@ export function clipByGlobalNorm(grads: NamedTensors, maxNorm: number): { grads:
   return { grads: clipped, norm };
 }
 
+/** tf.variable shares its initial tensor's data and leaves that tensor alive; release it. */
+export function ownedVariable(initial: tf.Tensor, trainable = false): tf.Variable {
+  const v = tf.variable(initial, trainable);
+  initial.dispose();
+  return v;
+}
+
 export class Adam {
   readonly kind: 'adam' | 'adamw';
   lr: number;
@@ -112,8 +119,8 @@ export class Adam {
     let m = this.m.get(name);
     let v = this.v.get(name);
     if (!m || !v) {
-      m = tf.variable(tf.zerosLike(like), false);
-      v = tf.variable(tf.zerosLike(like), false);
+      m = ownedVariable(tf.zerosLike(like));
+      v = ownedVariable(tf.zerosLike(like));
       this.m.set(name, m);
       this.v.set(name, v);
     }
@@ -171,7 +178,7 @@ export class Adam {
       if (p.shape.join('x') !== plain.shape.join('x')) {
         throw new Error(`optimiser state: ${key} has shape [${plain.shape}] but the parameter is [${p.shape}]`);
       }
-      const variable = tf.variable(tf.tensor(plain.data, plain.shape, 'float32'), false);
+      const variable = ownedVariable(tf.tensor(plain.data, plain.shape, 'float32'));
       (which === 'm' ? this.m : this.v).set(name, variable);
     }
     for (const name of this.m.keys()) {

@@ -1,0 +1,188 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { readSafetensors, writeFileAtomic, writeSafetensors, type StateDict } from '../io';
+import type { RngState } from '../util/rng';
+
+/**
+ * Training checkpoints on disk. One checkpoint is a folder `checkpoints/step-<n>/` holding
+ *   model.safetensors    the trained network's state_dict in MONAI names (loadable on its own),
+ *   state.safetensors    everything else needed to continue (optimiser moments, discriminator
+ *                        and its optimiser, learned context), keys prefixed by owner,
+ *   context.safetensors  (LDM) the prompt / null context embeddings, the format a user supplies,
+ *   meta.json            step, epoch, RNG state, config, best validation loss, file hashes.
+ * Each file is written atomically (temp + fsync + rename). The folder only becomes "last" or
+ * "best" when the small pointer file checkpoints/<kind>.json is atomically replaced after all its
+ * files are on disk, so a crash at any moment leaves the previous checkpoint intact. Folders no
+ * pointer references any more are deleted afterwards.
+ */
+
+export type CheckpointKind = 'last' | 'best';
+
+export interface CheckpointMeta {
+  format: 'brainsynth-checkpoint';
+  version: 1;
+  stage: string;
+  /** Optimiser steps completed (metrics with a larger step are not covered by this checkpoint). */
+  step: number;
+  /** Epoch the next step belongs to, and how many of its batches are done. */
+  epoch: number;
+  stepInEpoch: number;
+  rng: RngState;
+  bestValLoss: number | null;
+  lastValLoss: number | null;
+  config: Record<string, unknown>;
+  files: Record<string, { sha256: string; bytes: number }>;
+  createdAt: string;
+}
+
+export interface CheckpointPayload {
+  model: StateDict;
+  state: StateDict;
+  context?: StateDict;
+  meta: Omit<CheckpointMeta, 'format' | 'version' | 'files' | 'createdAt'>;
+}
+
+export interface WrittenCheckpoint {
+  dir: string;
+  modelPath: string;
+  /** sha256 of model.safetensors. */
+  sha256: string;
+  meta: CheckpointMeta;
+}
+
+export interface LoadedCheckpoint {
+  dir: string;
+  model: StateDict;
+  state: StateDict;
+  context: StateDict | null;
+  meta: CheckpointMeta;
+}
+
+export function checkpointsDir(runDir: string): string {
+  return join(runDir, 'checkpoints');
+}
+
+function sha256File(path: string): { sha256: string; bytes: number } {
+  const buf = readFileSync(path);
+  return { sha256: createHash('sha256').update(buf).digest('hex'), bytes: buf.byteLength };
+}
+
+/** Writes a checkpoint folder (not yet referenced by any pointer). */
+export function writeCheckpoint(runDir: string, payload: CheckpointPayload): WrittenCheckpoint {
+  const root = checkpointsDir(runDir);
+  const dir = join(root, `step-${String(payload.meta.step).padStart(8, '0')}`);
+  mkdirSync(dir, { recursive: true });
+  const files: CheckpointMeta['files'] = {};
+  const modelPath = join(dir, 'model.safetensors');
+  writeSafetensors(modelPath, payload.model, { stage: payload.meta.stage, step: String(payload.meta.step) });
+  files['model.safetensors'] = sha256File(modelPath);
+  writeSafetensors(join(dir, 'state.safetensors'), payload.state);
+  files['state.safetensors'] = sha256File(join(dir, 'state.safetensors'));
+  if (payload.context) {
+    writeSafetensors(join(dir, 'context.safetensors'), payload.context);
+    files['context.safetensors'] = sha256File(join(dir, 'context.safetensors'));
+  }
+  const meta: CheckpointMeta = {
+    format: 'brainsynth-checkpoint',
+    version: 1,
+    ...payload.meta,
+    files,
+    createdAt: new Date().toISOString(),
+  };
+  writeFileAtomic(join(dir, 'meta.json'), new TextEncoder().encode(JSON.stringify(meta, null, 1)));
+  return { dir, modelPath, sha256: files['model.safetensors']!.sha256, meta };
+}
+
+interface Pointer {
+  dir: string;
+  step: number;
+}
+
+function pointerPath(runDir: string, kind: CheckpointKind): string {
+  return join(checkpointsDir(runDir), `${kind}.json`);
+}
+
+function readPointer(runDir: string, kind: CheckpointKind): Pointer | null {
+  const p = pointerPath(runDir, kind);
+  if (!existsSync(p)) return null;
+  try {
+    const parsed = JSON.parse(readFileSync(p, 'utf8')) as Pointer;
+    return typeof parsed.dir === 'string' ? parsed : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Makes a written checkpoint the current `kind` (atomic pointer swap), then prunes. */
+export function promoteCheckpoint(runDir: string, written: WrittenCheckpoint, kinds: CheckpointKind[]): void {
+  const name = written.dir.slice(checkpointsDir(runDir).length + 1);
+  for (const kind of kinds) {
+    writeFileAtomic(pointerPath(runDir, kind), new TextEncoder().encode(JSON.stringify({ dir: name, step: written.meta.step })));
+  }
+  pruneCheckpoints(runDir);
+}
+
+/** Deletes checkpoint folders that no pointer references (and stale temp files). */
+export function pruneCheckpoints(runDir: string): void {
+  const root = checkpointsDir(runDir);
+  if (!existsSync(root)) return;
+  const keep = new Set<string>();
+  for (const kind of ['last', 'best'] as const) {
+    const p = readPointer(runDir, kind);
+    if (p) keep.add(p.dir);
+  }
+  for (const entry of readdirSync(root)) {
+    if (entry.startsWith('step-') && !keep.has(entry)) rmSync(join(root, entry), { recursive: true, force: true });
+  }
+}
+
+/** The folder of the current `kind` checkpoint, or null when there is none yet. */
+export function checkpointDir(runDir: string, kind: CheckpointKind = 'last'): string | null {
+  const p = readPointer(runDir, kind);
+  if (!p) return null;
+  const dir = join(checkpointsDir(runDir), p.dir);
+  return existsSync(join(dir, 'meta.json')) ? dir : null;
+}
+
+export function readCheckpointMeta(dir: string): CheckpointMeta {
+  const path = join(dir, 'meta.json');
+  let meta: CheckpointMeta;
+  try {
+    meta = JSON.parse(readFileSync(path, 'utf8')) as CheckpointMeta;
+  } catch (err) {
+    throw new Error(`${path}: cannot read checkpoint metadata (${(err as Error).message})`);
+  }
+  if (meta.format !== 'brainsynth-checkpoint') throw new Error(`${path}: not a brainsynth checkpoint`);
+  return meta;
+}
+
+/** Loads a checkpoint folder, verifying every file against the hashes in meta.json. */
+export function loadCheckpoint(dir: string): LoadedCheckpoint {
+  const meta = readCheckpointMeta(dir);
+  for (const [file, expected] of Object.entries(meta.files)) {
+    const got = sha256File(join(dir, file));
+    if (got.sha256 !== expected.sha256) throw new Error(`${join(dir, file)}: checksum mismatch (file damaged or replaced)`);
+  }
+  const context = existsSync(join(dir, 'context.safetensors')) ? readSafetensors(join(dir, 'context.safetensors')).tensors : null;
+  return {
+    dir,
+    meta,
+    model: readSafetensors(join(dir, 'model.safetensors')).tensors,
+    state: readSafetensors(join(dir, 'state.safetensors')).tensors,
+    context,
+  };
+}
+
+/** Splits `prefix.<rest>` entries out of a state file. */
+export function subDict(sd: StateDict, prefix: string): StateDict {
+  const out: StateDict = new Map();
+  const p = `${prefix}.`;
+  for (const [k, v] of sd) if (k.startsWith(p)) out.set(k.slice(p.length), v);
+  return out;
+}
+
+export function withPrefix(sd: StateDict, prefix: string, into: StateDict = new Map()): StateDict {
+  for (const [k, v] of sd) into.set(`${prefix}.${k}`, v);
+  return into;
+}

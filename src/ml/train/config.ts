@@ -1,0 +1,210 @@
+import type { LoopConfig, TrainStage } from './session';
+
+/**
+ * Training configuration: plain JSON data, recorded with the run, reproducible with its seed.
+ * Two presets: "reference" (the published hyper-parameters, reference-pipeline.md B-D, on the full
+ * 160x224 grid) and "desktop" (the same code paths with small networks on 80x112 slices, the
+ * 160x224 cache downsampled by 2, so each stage trains in minutes on 2 CPU cores).
+ * Network shapes come from the network presets (src/ml/networks) and can be overridden with
+ * `--set key=value` like any other field.
+ */
+
+export type TrainPreset = 'desktop' | 'reference';
+export const TRAIN_STAGES: readonly TrainStage[] = ['autoencoder', 'ldm', 'controlnet'];
+export const TRAIN_PRESETS: readonly TrainPreset[] = ['desktop', 'reference'];
+
+export type NetworkParams = Record<string, unknown>;
+
+export interface AutoencoderStageConfig {
+  network: NetworkParams;
+  discriminator: NetworkParams;
+  lr: number;
+  discLr: number;
+  klWeight: number;
+  /** 0 is valid: no feature network is loaded and the loss is L1 + KL (+ adversarial). */
+  perceptualWeight: number;
+  /** TF.js layers model.json the user points at; null means perceptual weight 0 is used. */
+  perceptualNetwork: string | null;
+  advWeight: number;
+  /** 0-based epoch from which the adversarial terms and discriminator steps run. */
+  advStartEpoch: number;
+  gradClip: number;
+}
+
+export interface SchedulerParams {
+  numTrainTimesteps: number;
+  schedule: 'scaled_linear_beta' | 'linear_beta';
+  betaStart: number;
+  betaEnd: number;
+  predictionType: 'v_prediction' | 'epsilon';
+}
+
+export interface DiffusionStageConfig {
+  network: NetworkParams;
+  lr: number;
+  weightDecay: number;
+  promptDropout: number;
+  scheduler: SchedulerParams;
+  /** DDIM steps for the validation figures (the reference logs 1000-step DDPM samples). */
+  sampleSteps: number;
+  /** Classifier-free guidance for validation figures. */
+  guidanceScale: number;
+  /** Examples per validation figure. */
+  figureExamples: number;
+}
+
+export interface LdmStageConfig extends DiffusionStageConfig {
+  /** latent = scale * z; 'auto' computes 1/std of sampled z over the first training batch. */
+  latentScale: number | 'auto';
+  /** Learned context length (tokens); ignored with a context file. */
+  contextTokens: number;
+  /** Precomputed context (safetensors with prompt / null) for imported MONAI checkpoints. */
+  contextFile: string | null;
+}
+
+export interface ControlNetStageConfig extends DiffusionStageConfig {
+  conditioningScale: number;
+}
+
+export interface TrainConfig {
+  stage: TrainStage;
+  preset: TrainPreset;
+  /** [height, width] the slices are trained at (must divide 160x224 by whole factors). */
+  imageSize: [number, number];
+  augment: boolean;
+  loop: LoopConfig;
+  autoencoder?: AutoencoderStageConfig;
+  ldm?: LdmStageConfig;
+  controlnet?: ControlNetStageConfig;
+}
+
+export const REFERENCE_SCHEDULER: SchedulerParams = {
+  numTrainTimesteps: 1000,
+  schedule: 'scaled_linear_beta',
+  betaStart: 0.0015,
+  betaEnd: 0.0205,
+  predictionType: 'v_prediction',
+};
+
+/** Reference loop settings per stage (B.2, C.4, D.3), batch as the per-process batch we can afford. */
+export function defaultLoop(stage: TrainStage, preset: TrainPreset): LoopConfig {
+  if (preset === 'reference') {
+    return {
+      epochs: stage === 'autoencoder' ? 100 : 150,
+      batchSize: stage === 'autoencoder' ? 256 : stage === 'ldm' ? 512 : 384,
+      seed: 42,
+      checkpointEvery: 500,
+      valEvery: stage === 'autoencoder' ? 5 : 10,
+      valAtStart: true,
+      maxStepsPerEpoch: 0,
+      maxValBatches: 0,
+    };
+  }
+  return {
+    epochs: stage === 'autoencoder' ? 8 : 10,
+    batchSize: 8,
+    seed: 42,
+    checkpointEvery: 50,
+    valEvery: 2,
+    valAtStart: false,
+    maxStepsPerEpoch: 40,
+    maxValBatches: 4,
+  };
+}
+
+export function defaultStageConfig(
+  stage: TrainStage,
+  preset: TrainPreset,
+  networks: { autoencoder: NetworkParams; discriminator: NetworkParams; unet: NetworkParams; controlnet: NetworkParams },
+): Pick<TrainConfig, 'autoencoder' | 'ldm' | 'controlnet'> {
+  const diffusion = {
+    lr: 2.5e-5,
+    weightDecay: 0.01,
+    promptDropout: 0.1,
+    scheduler: { ...REFERENCE_SCHEDULER },
+    sampleSteps: preset === 'reference' ? 200 : 25,
+    guidanceScale: 7.0,
+    figureExamples: preset === 'reference' ? 2 : 3,
+  };
+  if (stage === 'autoencoder') {
+    return {
+      autoencoder: {
+        network: networks.autoencoder,
+        discriminator: networks.discriminator,
+        // The desktop preset trains far fewer steps, so it uses larger (documented) learning rates.
+        lr: preset === 'reference' ? 1e-5 : 2e-4,
+        discLr: preset === 'reference' ? 5e-5 : 5e-4,
+        klWeight: 1e-8,
+        perceptualWeight: 0.002,
+        perceptualNetwork: null,
+        advWeight: 0.005,
+        advStartEpoch: preset === 'reference' ? 10 : 4,
+        gradClip: 1.0,
+      },
+    };
+  }
+  if (stage === 'ldm') {
+    return {
+      ldm: {
+        network: networks.unet,
+        ...diffusion,
+        lr: preset === 'reference' ? 2.5e-5 : 2e-4,
+        latentScale: 0.3,
+        contextTokens: preset === 'reference' ? 77 : 4,
+        contextFile: null,
+      },
+    };
+  }
+  return {
+    controlnet: {
+      network: networks.controlnet,
+      ...diffusion,
+      lr: preset === 'reference' ? 2.5e-5 : 2e-4,
+      conditioningScale: 1.0,
+    },
+  };
+}
+
+/**
+ * Applies `key=value` overrides (dotted paths into the config, JSON values or bare strings).
+ * Unknown keys and type changes are refused, naming the key, so a typo never silently trains
+ * with defaults.
+ */
+export function applyOverrides<T extends object>(config: T, overrides: string[]): T {
+  const out = structuredClone(config) as Record<string, unknown>;
+  for (const raw of overrides) {
+    const eq = raw.indexOf('=');
+    if (eq <= 0) throw new Error(`--set ${raw}: expected key=value`);
+    const key = raw.slice(0, eq).trim();
+    const text = raw.slice(eq + 1).trim();
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      value = text;
+    }
+    const parts = key.split('.');
+    let node: Record<string, unknown> = out;
+    for (let i = 0; i < parts.length - 1; i++) {
+      const next = node[parts[i]!];
+      if (next === null || typeof next !== 'object' || Array.isArray(next)) {
+        throw new Error(`--set ${key}: unknown config key (no section "${parts.slice(0, i + 1).join('.')}")`);
+      }
+      node = next as Record<string, unknown>;
+    }
+    const leaf = parts[parts.length - 1]!;
+    if (!(leaf in node)) {
+      throw new Error(`--set ${key}: unknown config key (known here: ${Object.keys(node).join(', ')})`);
+    }
+    const current = node[leaf];
+    const kind = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
+    const compatible =
+      kind(current) === kind(value) ||
+      current === null ||
+      value === null ||
+      (key.endsWith('latentScale') && (typeof value === 'number' || value === 'auto'));
+    if (!compatible) throw new Error(`--set ${key}: expected a ${kind(current)}, got ${JSON.stringify(value)}`);
+    node[leaf] = value;
+  }
+  return out as T;
+}

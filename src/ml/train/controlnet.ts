@@ -1,0 +1,175 @@
+import * as tf from '@tensorflow/tfjs';
+import type { StateDict } from '../io';
+import { mseLoss } from '../losses/basic';
+import type { AutoencoderKL } from '../networks/autoencoder-kl';
+import { ControlNet, type ControlNetConfig } from '../networks/controlnet';
+import { DiffusionModelUNet, type DiffusionUNetConfig } from '../networks/diffusion-unet';
+import type { NoiseSchedule } from '../schedulers';
+import type { Rng } from '../util/rng';
+import { AUGMENT_DIFFUSION } from './augment';
+import type { LoadedCheckpoint } from './checkpoint';
+import type { ControlNetStageConfig, TrainConfig } from './config';
+import { ConditioningContext } from './context';
+import { makeBatch, type TrainingData } from './data';
+import {
+  augmentFor,
+  batchIndices,
+  disposeNoised,
+  encodeLatent,
+  latentShape,
+  loadFrozenAutoencoder,
+  loadParentCheckpoint,
+  noiseLatents,
+  noiseSchedule,
+} from './diffusion-common';
+import { splitBatch } from './images';
+import { adamw, namedGrads, type Adam } from './optim';
+import { allFinite, disposeNamed, namedParams, optimizerFromStateDict, optimizerToStateDict, readImages, readScalars } from './runtime-util';
+import { ddimSample } from './sampler';
+import type { StageRuntime, ValidationResult } from './session';
+
+/**
+ * Stage 3 (reference-pipeline.md D.2-D.3): a ControlNet initialised from the parent LDM's UNet
+ * (load_state_dict(unet, strict=False): encoder copied, zero convs and conditioning embedding
+ * kept), UNet, autoencoder and context frozen, the FLAIR slice as condition, v-prediction MSE on
+ * the controlled UNet's output, AdamW. Figures: FLAIR | generated | real T1w.
+ */
+export class ControlNetRuntime implements StageRuntime {
+  readonly stage = 'controlnet' as const;
+  private readonly opt: Adam;
+  private readonly sched: NoiseSchedule;
+
+  private constructor(
+    private readonly cfg: ControlNetStageConfig,
+    private readonly train: TrainConfig,
+    private readonly data: TrainingData,
+    private readonly ae: AutoencoderKL,
+    private readonly unet: DiffusionModelUNet,
+    readonly controlnet: ControlNet,
+    private readonly context: ConditioningContext,
+    private readonly latentScale: number,
+  ) {
+    this.opt = adamw(namedParams(controlnet), { lr: cfg.lr, weightDecay: cfg.weightDecay });
+    this.sched = noiseSchedule(cfg.scheduler);
+  }
+
+  static async create(train: TrainConfig, data: TrainingData, parents: { autoencoder?: string; ldm?: string }): Promise<ControlNetRuntime> {
+    const cfg = train.controlnet;
+    if (!cfg) throw new Error('controlnet config section missing');
+    if (!parents.ldm || !parents.autoencoder) throw new Error('the ControlNet stage needs an LDM run (and its autoencoder)');
+    const ldm = loadParentCheckpoint(parents.ldm, 'LDM');
+    const ldmConfig = ldm.meta.config as unknown as TrainConfig;
+    if (ldmConfig.stage !== 'ldm' || !ldmConfig.ldm) throw new Error(`${ldm.dir}: not an LDM checkpoint`);
+    const { ae } = loadFrozenAutoencoder(parents.autoencoder);
+    const unet = new DiffusionModelUNet(ldmConfig.ldm.network as unknown as DiffusionUNetConfig);
+    unet.loadStateDict(ldm.model, { source: `${ldm.dir}/model.safetensors` });
+    if (!ldm.context) throw new Error(`${ldm.dir}: LDM checkpoint has no context.safetensors`);
+    const context = ConditioningContext.fromStateDict(ldm.context, { trainable: false, source: `${ldm.dir}/context.safetensors` });
+    const scale = ldm.state.get('latent_scale')?.data[0] ?? (typeof ldmConfig.ldm.latentScale === 'number' ? ldmConfig.ldm.latentScale : 0.3);
+    const controlnet = new ControlNet(cfg.network as unknown as ControlNetConfig).initialize(train.loop.seed);
+    // The reference's strict=False copy: every UNet tensor whose name exists in the ControlNet.
+    controlnet.loadStateDict(ldm.model, { strict: false, source: `${ldm.dir}/model.safetensors (UNet -> ControlNet copy)` });
+    return new ControlNetRuntime(cfg, train, data, ae, unet, controlnet, context, scale);
+  }
+
+  private controlled(xt: tf.Tensor4D, timesteps: tf.Tensor1D, ctx: tf.Tensor3D, flair: tf.Tensor4D): tf.Tensor4D {
+    const { down, mid } = this.controlnet.forward(xt, timesteps, ctx, flair, this.cfg.conditioningScale);
+    return this.unet.forward(xt, timesteps, ctx, { down, mid });
+  }
+
+  async trainStep(indices: number[], _epoch: number, _step: number, rng: Rng): Promise<Record<string, number>> {
+    const batch = makeBatch(this.data.train, indices, augmentFor(this.train, AUGMENT_DIFFUSION), rng);
+    const latent = encodeLatent(this.ae, batch.t1w, this.latentScale, rng);
+    const noised = noiseLatents(this.sched, this.cfg.scheduler, latent, rng);
+    const dropped = indices.map(() => rng.bernoulli(this.cfg.promptDropout));
+    const ctx = this.context.batch(dropped);
+    const { value, grads } = namedGrads(
+      () => mseLoss(this.controlled(noised.xt, noised.timesteps, ctx, batch.flair), noised.target),
+      namedParams(this.controlnet),
+    );
+    try {
+      const scalars = await readScalars({ loss: value });
+      if (allFinite(scalars)) this.opt.apply(grads);
+      return scalars;
+    } finally {
+      disposeNamed(grads);
+      disposeNoised(noised);
+      [batch.t1w, batch.flair, latent, ctx].forEach((t) => t.dispose());
+    }
+  }
+
+  async validate(_epoch: number, rng: Rng): Promise<ValidationResult> {
+    const set = this.data.validation;
+    const bs = this.train.loop.batchSize;
+    const maxBatches = this.train.loop.maxValBatches > 0 ? this.train.loop.maxValBatches : Infinity;
+    let sum = 0;
+    let n = 0;
+    for (let b = 0; b * bs < set.count && b < maxBatches; b++) {
+      const idx = batchIndices(b * bs, set.count, bs);
+      const batch = makeBatch(set, idx, null, null);
+      const latent = encodeLatent(this.ae, batch.t1w, this.latentScale, rng);
+      const noised = noiseLatents(this.sched, this.cfg.scheduler, latent, rng);
+      const loss = tf.tidy(() =>
+        mseLoss(this.controlled(noised.xt, noised.timesteps, this.context.repeat('prompt', idx.length), batch.flair), noised.target),
+      );
+      sum += (await readScalars({ loss })).loss! * idx.length;
+      n += idx.length;
+      disposeNoised(noised);
+      [batch.t1w, batch.flair, latent].forEach((t) => t.dispose());
+    }
+    const loss = n > 0 ? sum / n : NaN;
+    return { loss, metrics: n > 0 ? { loss } : {} };
+  }
+
+  /** One row per validation pair: FLAIR | generated T1w | real T1w (DDIM + guidance, as D.4). */
+  async figures(_epoch: number, rng: Rng) {
+    const set = this.data.validation.count > 0 ? this.data.validation : this.data.train;
+    const k = Math.min(this.cfg.figureExamples, set.count);
+    if (k <= 0) return null;
+    const { height: h, width: w } = set;
+    const batch = makeBatch(set, batchIndices(0, set.count, k), null, null);
+    const flair2 = tf.concat([batch.flair, batch.flair], 0);
+    const denoise = (xt: tf.Tensor4D, t: number, ctx: tf.Tensor3D) =>
+      tf.tidy(() => {
+        const ts = tf.fill([xt.shape[0]], t, 'int32') as tf.Tensor1D;
+        return this.controlled(xt, ts, ctx, xt.shape[0] === k ? batch.flair : (flair2 as tf.Tensor4D));
+      });
+    const cond = this.context.repeat('prompt', k);
+    const uncond = this.context.repeat('null', k);
+    const z = ddimSample(denoise, {
+      scheduler: this.cfg.scheduler,
+      steps: this.cfg.sampleSteps,
+      shape: latentShape(this.ae, k, h, w),
+      cond,
+      uncond,
+      guidanceScale: this.cfg.guidanceScale,
+      rng,
+    });
+    const img = tf.tidy(() => tf.clipByValue(this.ae.decode(tf.div(z, this.latentScale) as tf.Tensor4D), 0, 1));
+    const flair = splitBatch(await readImages(batch.flair), k, h, w);
+    const generated = splitBatch(await readImages(img), k, h, w);
+    const real = splitBatch(await readImages(batch.t1w), k, h, w);
+    [batch.t1w, batch.flair, flair2, cond, uncond, z, img].forEach((t) => t.dispose());
+    return { name: 'flair-generated-real', rows: flair.map((f, i) => [f, generated[i]!, real[i]!]) };
+  }
+
+  async checkpointPayload(): Promise<{ model: StateDict; state: StateDict; context: StateDict }> {
+    const state: StateDict = new Map();
+    await optimizerToStateDict(this.opt, 'optimizer', state);
+    state.set('latent_scale', { shape: [1], data: Float32Array.of(this.latentScale) });
+    return { model: await this.controlnet.stateDict(), state, context: await this.context.stateDict() };
+  }
+
+  restore(ckpt: LoadedCheckpoint): void {
+    this.controlnet.loadStateDict(ckpt.model, { source: `${ckpt.dir}/model.safetensors` });
+    optimizerFromStateDict(this.opt, ckpt.state, 'optimizer');
+  }
+
+  dispose(): void {
+    this.opt.dispose();
+    this.controlnet.dispose();
+    this.unet.dispose();
+    this.ae.dispose();
+    this.context.dispose();
+  }
+}

@@ -1,0 +1,164 @@
+import * as tf from '@tensorflow/tfjs';
+import type { StateDict } from '../io';
+import { mseLoss } from '../losses/basic';
+import type { AutoencoderKL } from '../networks/autoencoder-kl';
+import { DiffusionModelUNet, type DiffusionUNetConfig } from '../networks/diffusion-unet';
+import type { NoiseSchedule } from '../schedulers';
+import { Rng } from '../util/rng';
+import { AUGMENT_DIFFUSION } from './augment';
+import type { LoadedCheckpoint } from './checkpoint';
+import type { LdmStageConfig, TrainConfig } from './config';
+import { ConditioningContext } from './context';
+import { makeBatch, type TrainingData } from './data';
+import {
+  augmentFor,
+  batchIndices,
+  computeLatentScale,
+  disposeNoised,
+  encodeLatent,
+  latentShape,
+  loadFrozenAutoencoder,
+  noiseLatents,
+  noiseSchedule,
+} from './diffusion-common';
+import { splitBatch } from './images';
+import { adamw, namedGrads, type Adam } from './optim';
+import { allFinite, disposeNamed, namedParams, optimizerFromStateDict, optimizerToStateDict, readImages, readScalars } from './runtime-util';
+import { ddimSample } from './sampler';
+import type { StageRuntime, ValidationResult } from './session';
+
+/**
+ * Stage 2 (reference-pipeline.md C.4): a DiffusionModelUNet on latents of the frozen parent
+ * autoencoder (latent = scale * sampled z), v-prediction MSE, AdamW (weight decay 0.01), prompt
+ * dropout swapping in the null context. New runs learn the prompt/null context with the UNet;
+ * a precomputed context file keeps it fixed.
+ */
+export class LdmRuntime implements StageRuntime {
+  readonly stage = 'ldm' as const;
+  private readonly opt: Adam;
+  private readonly sched: NoiseSchedule;
+
+  private constructor(
+    private readonly cfg: LdmStageConfig,
+    private readonly train: TrainConfig,
+    private readonly data: TrainingData,
+    private readonly ae: AutoencoderKL,
+    readonly unet: DiffusionModelUNet,
+    readonly context: ConditioningContext,
+    private latentScale: number,
+  ) {
+    this.opt = adamw({ ...namedParams(unet), ...context.params() }, { lr: cfg.lr, weightDecay: cfg.weightDecay });
+    this.sched = noiseSchedule(cfg.scheduler);
+  }
+
+  static async create(train: TrainConfig, data: TrainingData, parents: { autoencoder?: string }): Promise<LdmRuntime> {
+    const cfg = train.ldm;
+    if (!cfg) throw new Error('ldm config section missing');
+    if (!parents.autoencoder) throw new Error('the LDM stage needs an autoencoder run');
+    const { ae } = loadFrozenAutoencoder(parents.autoencoder);
+    const unetCfg = cfg.network as unknown as DiffusionUNetConfig;
+    const unet = new DiffusionModelUNet(unetCfg).initialize(train.loop.seed);
+    const dim = Number(unetCfg.cross_attention_dim);
+    const context = cfg.contextFile
+      ? ConditioningContext.fromFile(cfg.contextFile, dim)
+      : ConditioningContext.learned(cfg.contextTokens, dim, Rng.fromSeed(train.loop.seed + 3));
+    const scale =
+      cfg.latentScale === 'auto'
+        ? await computeLatentScale(ae, data.train, train.loop.batchSize, train.loop.seed, (s) => Rng.fromSeed(s))
+        : cfg.latentScale;
+    return new LdmRuntime(cfg, train, data, ae, unet, context, scale);
+  }
+
+  get scale(): number {
+    return this.latentScale;
+  }
+
+  async trainStep(indices: number[], _epoch: number, _step: number, rng: Rng): Promise<Record<string, number>> {
+    const batch = makeBatch(this.data.train, indices, augmentFor(this.train, AUGMENT_DIFFUSION), rng);
+    const latent = encodeLatent(this.ae, batch.t1w, this.latentScale, rng);
+    const noised = noiseLatents(this.sched, this.cfg.scheduler, latent, rng);
+    const dropped = indices.map(() => rng.bernoulli(this.cfg.promptDropout));
+    const params = { ...namedParams(this.unet), ...this.context.params() };
+    const { value, grads } = namedGrads(() => {
+      const ctx = this.context.batch(dropped);
+      return mseLoss(this.unet.forward(noised.xt, noised.timesteps, ctx), noised.target);
+    }, params);
+    try {
+      const scalars = await readScalars({ loss: value });
+      if (allFinite(scalars)) this.opt.apply(grads);
+      return scalars;
+    } finally {
+      disposeNamed(grads);
+      disposeNoised(noised);
+      [batch.t1w, batch.flair, latent].forEach((t) => t.dispose());
+    }
+  }
+
+  async validate(_epoch: number, rng: Rng): Promise<ValidationResult> {
+    const set = this.data.validation;
+    const bs = this.train.loop.batchSize;
+    const maxBatches = this.train.loop.maxValBatches > 0 ? this.train.loop.maxValBatches : Infinity;
+    let sum = 0;
+    let n = 0;
+    for (let b = 0; b * bs < set.count && b < maxBatches; b++) {
+      const idx = batchIndices(b * bs, set.count, bs);
+      const batch = makeBatch(set, idx, null, null);
+      const latent = encodeLatent(this.ae, batch.t1w, this.latentScale, rng);
+      const noised = noiseLatents(this.sched, this.cfg.scheduler, latent, rng);
+      const loss = tf.tidy(() => mseLoss(this.unet.forward(noised.xt, noised.timesteps, this.context.repeat('prompt', idx.length)), noised.target));
+      sum += (await readScalars({ loss })).loss! * idx.length;
+      n += idx.length;
+      disposeNoised(noised);
+      [batch.t1w, batch.flair, latent].forEach((t) => t.dispose());
+    }
+    const loss = n > 0 ? sum / n : NaN;
+    return { loss, metrics: n > 0 ? { loss } : {} };
+  }
+
+  /** Row 1: unconditional samples (null context, no guidance); row 2: prompt with guidance. */
+  async figures(_epoch: number, rng: Rng) {
+    const k = this.cfg.figureExamples;
+    if (k <= 0) return null;
+    const { height: h, width: w } = this.data.train;
+    const shape = latentShape(this.ae, k, h, w);
+    const denoise = (xt: tf.Tensor4D, t: number, ctx: tf.Tensor3D) =>
+      tf.tidy(() => this.unet.forward(xt, tf.fill([xt.shape[0]], t, 'int32') as tf.Tensor1D, ctx));
+    const rows = [];
+    for (const guided of [false, true]) {
+      const cond = this.context.repeat(guided ? 'prompt' : 'null', k);
+      const uncond = guided ? this.context.repeat('null', k) : null;
+      const z = ddimSample(denoise, { scheduler: this.cfg.scheduler, steps: this.cfg.sampleSteps, shape, cond, uncond, guidanceScale: guided ? this.cfg.guidanceScale : 1, rng });
+      const img = tf.tidy(() => tf.clipByValue(this.ae.decode(tf.div(z, this.latentScale) as tf.Tensor4D), 0, 1));
+      rows.push(splitBatch(await readImages(img), k, h, w));
+      [cond, z, img].forEach((t) => t.dispose());
+      uncond?.dispose();
+    }
+    return { name: 'samples', rows };
+  }
+
+  async checkpointPayload(): Promise<{ model: StateDict; state: StateDict; context: StateDict }> {
+    const state: StateDict = new Map();
+    await optimizerToStateDict(this.opt, 'optimizer', state);
+    state.set('latent_scale', { shape: [1], data: Float32Array.of(this.latentScale) });
+    return { model: await this.unet.stateDict(), state, context: await this.context.stateDict() };
+  }
+
+  restore(ckpt: LoadedCheckpoint): void {
+    this.unet.loadStateDict(ckpt.model, { source: `${ckpt.dir}/model.safetensors` });
+    if (!ckpt.context) throw new Error(`${ckpt.dir}: LDM checkpoint without context.safetensors`);
+    const saved = ConditioningContext.fromStateDict(ckpt.context, { trainable: this.context.trainable, source: `${ckpt.dir}/context.safetensors` });
+    this.context.prompt.assign(saved.prompt);
+    this.context.nullEmbedding.assign(saved.nullEmbedding);
+    saved.dispose();
+    const scale = ckpt.state.get('latent_scale');
+    if (scale) this.latentScale = scale.data[0]!;
+    optimizerFromStateDict(this.opt, ckpt.state, 'optimizer');
+  }
+
+  dispose(): void {
+    this.opt.dispose();
+    this.unet.dispose();
+    this.ae.dispose();
+    this.context.dispose();
+  }
+}

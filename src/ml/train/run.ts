@@ -1,0 +1,76 @@
+import { loadPreparedSlices } from '../data/prepare';
+import { initEngine } from '../engine';
+import { AutoencoderRuntime } from './autoencoder';
+import { ControlNetRuntime } from './controlnet';
+import { checkSliceSet, type TrainingData } from './data';
+import { LdmRuntime } from './ldm';
+import { runSession, type StageRuntime, type TrainHooks, type TrainResult } from './session';
+import type { TrainJobSpec } from './spec';
+
+/**
+ * One training job from a plain spec: picks the backend, loads the prepared slices (train and
+ * validation split at the configured size), builds the stage and runs or resumes it. Used by the
+ * worker thread; tests call it directly too.
+ */
+
+export interface RunHooks extends TrainHooks {
+  started?(backend: string): void;
+}
+
+export function loadTrainingData(datasetDir: string, size: [number, number]): TrainingData {
+  const train = loadPreparedSlices(datasetDir, { split: 'train', size });
+  const validation = loadPreparedSlices(datasetDir, { split: 'validation', size });
+  const data: TrainingData = { train, validation, description: `${datasetDir} (${size[0]}x${size[1]})` };
+  checkSliceSet(train, `${datasetDir} train split`);
+  checkSliceSet(validation, `${datasetDir} validation split`);
+  return data;
+}
+
+export async function createRuntime(spec: Pick<TrainJobSpec, 'config' | 'parents'>, data: TrainingData): Promise<StageRuntime> {
+  switch (spec.config.stage) {
+    case 'autoencoder':
+      return AutoencoderRuntime.create(spec.config, data);
+    case 'ldm':
+      return LdmRuntime.create(spec.config, data, spec.parents);
+    case 'controlnet':
+      return ControlNetRuntime.create(spec.config, data, spec.parents);
+    default:
+      throw new Error(`unknown stage ${String((spec.config as { stage: unknown }).stage)}`);
+  }
+}
+
+export async function runTraining(
+  spec: TrainJobSpec,
+  hooks: RunHooks = {},
+  data?: TrainingData,
+): Promise<{ result: TrainResult; summary: Record<string, unknown> }> {
+  const engine = await initEngine({ backend: spec.backend === 'auto' ? undefined : (spec.backend as never) });
+  hooks.started?.(engine.backend);
+  const slices = data ?? loadTrainingData(spec.datasetDir, spec.config.imageSize);
+  const runtime = await createRuntime(spec, slices);
+  try {
+    const result = await runSession(
+      runtime,
+      { runDir: spec.runDir, loop: spec.config.loop, data: slices, config: spec.config as unknown as Record<string, unknown>, resume: spec.resume },
+      hooks,
+    );
+    const summary: Record<string, unknown> = {
+      stage: spec.config.stage,
+      backend: engine.backend,
+      status: result.status,
+      step: result.step,
+      epoch: result.epoch,
+      wallSeconds: result.wallSeconds,
+      lastLosses: result.lastLosses,
+      lastValLoss: result.lastValLoss,
+      bestValLoss: result.bestValLoss,
+      trainSlices: slices.train.count,
+      validationSlices: slices.validation.count,
+    };
+    if (runtime instanceof LdmRuntime) summary.latentScale = runtime.scale;
+    if (runtime instanceof AutoencoderRuntime) summary.perceptualNetwork = runtime.perceptualInfo;
+    return { result, summary };
+  } finally {
+    runtime.dispose();
+  }
+}
