@@ -1,12 +1,5 @@
 /// <reference types="vite/client" />
-import type { Api } from '../../shared/contract';
-
-declare global {
-  interface Window {
-    /** Set by the Electron preload, or by main.ts from the browser bridge client. */
-    api?: Api;
-  }
-}
+// `window.api` is declared once, next to the contract, in src/shared/window-api.d.ts.
 
 declare module '*.vue' {
   import type { DefineComponent } from 'vue';
