@@ -1,0 +1,63 @@
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { readFileSync } from 'node:fs';
+import { readSafetensors, type HostTensor, type SafetensorsFile } from '../../src/ml/io';
+import { hasShared, sharedPath } from '../helpers/shared';
+
+/** Shared helpers for the MONAI fixture tests (../shared/fixtures/monai, read in place). */
+export { hasShared };
+
+export const fixturePath = (name: string): string => sharedPath('fixtures/monai', name);
+
+export interface FixtureManifest {
+  autoencoderkl: Record<string, unknown>;
+  diffusion_unet: Record<string, unknown>;
+  controlnet: Record<string, unknown>;
+  patch_discriminator: Record<string, unknown>;
+  controlnet_conditioning_scale: number;
+}
+
+export function manifest(): FixtureManifest {
+  return JSON.parse(readFileSync(fixturePath('manifest.json'), 'utf8')) as FixtureManifest;
+}
+
+const cache = new Map<string, SafetensorsFile>();
+export function fixture(name: string): SafetensorsFile {
+  let f = cache.get(name);
+  if (!f) {
+    f = readSafetensors(fixturePath(name));
+    cache.set(name, f);
+  }
+  return f;
+}
+
+export function tensorOf(file: SafetensorsFile, name: string): HostTensor {
+  const t = file.tensors.get(name);
+  if (!t) throw new Error(`fixture tensor ${name} missing`);
+  return t;
+}
+
+/** ||a - b|| / ||b||, in float64. */
+export function relativeL2(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  if (actual.length !== expected.length) throw new Error(`length ${actual.length} != ${expected.length}`);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < expected.length; i++) {
+    num += (actual[i] - expected[i]) ** 2;
+    den += expected[i] ** 2;
+  }
+  return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
+}
+
+export type TestBackend = 'cpu' | 'wasm';
+
+/** Activates a backend for numerical tests. */
+export async function useBackend(name: TestBackend): Promise<void> {
+  if (!(await tf.setBackend(name))) throw new Error(`backend ${name} failed to initialise`);
+  await tf.ready();
+}
+
+/** Whether the active backend can backpropagate through conv2d weights (stock wasm cannot). */
+export function canTrainConvs(name: TestBackend): boolean {
+  return tf.getKernel('Conv2DBackpropFilter', name) !== undefined;
+}
