@@ -4,6 +4,8 @@ import { app, BrowserWindow, dialog, ipcMain, protocol } from 'electron';
 import { channels, type ChannelName } from '../shared/contract';
 import { IPC_EVENT_PREFIX, IPC_INVOKE_PREFIX } from '../shared/ipc-names';
 import { openServices, type Services } from './services';
+import { setDefaultWorkerFactory } from './services/jobs';
+import { electronWorkerFactory } from './jobs/electron-worker';
 import { createDispatch, createHandlers } from './ipc/handlers';
 import { installSecurityPolicy, isTrustedSender } from './security';
 import { APP_HOST, APP_ORIGIN, APP_SCHEME, contentSecurityPolicy, securityHeaders } from './security-policy';
@@ -86,6 +88,7 @@ async function start(): Promise<void> {
   installSecurityPolicy();
   let services: Services;
   try {
+    setDefaultWorkerFactory(electronWorkerFactory);
     services = openServices({ home: homeFromArgv(process.argv) });
   } catch (err) {
     dialog.showErrorBox('brainsynth cannot open its database', err instanceof Error ? err.message : String(err));

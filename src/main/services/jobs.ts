@@ -81,9 +81,17 @@ interface ActiveJob {
   summary: Record<string, unknown> | null;
 }
 
-export function defaultWorkerFactory(input: WorkerInput): Worker {
+/** Dev, CLI and tests: the TypeScript worker through the tsx shim. */
+export function tsxWorkerFactory(input: WorkerInput): Worker {
   const shim = new URL('../jobs/worker-shim.mjs', import.meta.url);
   return new Worker(shim, { workerData: input });
+}
+
+let defaultWorkerFactory: (input: WorkerInput) => Worker = tsxWorkerFactory;
+
+/** The Electron main installs its bundled worker (src/main/jobs/electron-worker.ts) before opening services. */
+export function setDefaultWorkerFactory(factory: (input: WorkerInput) => Worker): void {
+  defaultWorkerFactory = factory;
 }
 
 function toTrainingProgress(p: TrainProgress, backend: string | null): TrainingProgress {
@@ -122,6 +130,11 @@ export class JobsService {
     private readonly opts: JobsOptions = {},
   ) {
     this.createWorker = opts.createWorker ?? defaultWorkerFactory;
+    try {
+      this.recoverStale();
+    } catch {
+      /* a read-only store cannot be repaired; the next writer will do it */
+    }
   }
 
   /** The poll timer runs only while this process has jobs. */
