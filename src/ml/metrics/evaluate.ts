@@ -4,7 +4,7 @@
  * columns, and mean +- population std per column.
  */
 import { pairLayout, type ImageBatch } from './images';
-import { lesionRegions, maskedRegression, maskedSsim } from './masked';
+import { lesionRegions, maskedRegression, maskedSsimRegions } from './masked';
 import { mae, psnr } from './regression';
 import { msSsim, msSsimSizeProblem, REFERENCE_SSIM_KERNEL_SIZE, MS_SSIM_WEIGHTS } from './ssim';
 import { summarize, type MetricSummary } from './summary';
@@ -41,11 +41,12 @@ export function evaluatePairs(pred: ImageBatch, target: ImageBatch, options: Pai
   else values.ms_ssim = msSsim(pred, target, { kernelSize, dataRange });
   if (options.lesion) {
     const regions = lesionRegions(options.lesion, options.brain);
-    for (const [suffix, mask] of [['lesion', regions.inside], ['nonlesion', regions.outside]] as const) {
+    const ssims = maskedSsimRegions(pred, target, [regions.inside, regions.outside], { kernelSize, dataRange });
+    for (const [k, [suffix, mask]] of ([['lesion', regions.inside], ['nonlesion', regions.outside]] as const).entries()) {
       const r = maskedRegression(pred, target, mask, dataRange);
       values[`psnr_${suffix}`] = r.psnr;
       values[`mae_${suffix}`] = r.mae;
-      values[`ssim_${suffix}`] = maskedSsim(pred, target, mask, { kernelSize, dataRange });
+      values[`ssim_${suffix}`] = ssims[k];
     }
   }
   const columns = Object.keys(values);

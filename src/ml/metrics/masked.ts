@@ -78,26 +78,35 @@ export function maskedRegression(pred: ImageBatch, target: ImageBatch, mask: Reg
 
 /** Mean SSIM over the valid windows whose centre pixel lies in the region, per image. */
 export function maskedSsim(pred: ImageBatch, target: ImageBatch, mask: RegionMask, options: SsimOptions = {}): Float64Array {
+  return maskedSsimRegions(pred, target, [mask], options)[0];
+}
+
+/** maskedSsim for several regions at once (each SSIM map is computed once). */
+export function maskedSsimRegions(pred: ImageBatch, target: ImageBatch, masks: RegionMask[], options: SsimOptions = {}): Float64Array[] {
   const { batch, channels, height, width } = pairLayout(pred, target);
-  checkMask(mask, pred);
+  for (const m of masks) checkMask(m, pred);
   const plane = height * width;
-  const out = new Float64Array(batch);
+  const out = masks.map(() => new Float64Array(batch));
   for (let b = 0; b < batch; b++) {
-    let sum = 0;
-    let count = 0;
+    const sums = new Float64Array(masks.length);
+    const counts = new Float64Array(masks.length);
     for (let ch = 0; ch < channels; ch++) {
       const o = (b * channels + ch) * plane;
       const maps = ssimMapsOfPlane(pred.data.subarray(o, o + plane), target.data.subarray(o, o + plane), height, width, options);
       const half = (height - maps.height) / 2;
       for (let r = 0; r < maps.height; r++) {
         for (let c = 0; c < maps.width; c++) {
-          if (!mask.data[o + (r + half) * width + c + half]) continue;
-          sum += maps.ssim[r * maps.width + c];
-          count++;
+          const at = o + (r + half) * width + c + half;
+          const v = maps.ssim[r * maps.width + c];
+          for (let k = 0; k < masks.length; k++) {
+            if (!masks[k].data[at]) continue;
+            sums[k] += v;
+            counts[k]++;
+          }
         }
       }
     }
-    out[b] = count ? sum / count : NaN;
+    for (let k = 0; k < masks.length; k++) out[k][b] = counts[k] ? sums[k] / counts[k] : NaN;
   }
   return out;
 }
