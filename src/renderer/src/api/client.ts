@@ -1,5 +1,5 @@
 import type { Api, MetricSummary, Run, RunListItem } from '../../../shared/contract';
-import type { LiveEvent, MetricSummaryRow, RunDetail, RunRow } from './types';
+import type { LiveEvent, MetricSummaryRow, RunDetail, RunProgress, RunRow } from './types';
 
 /**
  * The one place the views touch `window.api` (the shared contract's typed client, from the Electron
@@ -58,11 +58,35 @@ export async function getRunSummary(runId: number): Promise<MetricSummaryRow[]> 
   return metrics.map(toSummaryRow);
 }
 
-/** The backend of the newest running run: what the workstation is computing on right now. */
+/**
+ * What the workstation computes on right now: the backend of the running training job, else of
+ * the newest run marked running (e.g. by another process such as the CLI).
+ */
 export async function activeBackend(): Promise<{ backend: string; runId: number } | null> {
+  const { jobs } = await api().jobs.list();
+  const job = jobs.find((j) => j.state === 'running' && j.backend);
+  if (job?.backend) return { backend: job.backend, runId: job.runId };
   const { runs } = await api().runs.list({ status: 'running', limit: 1 });
   const run = runs[0];
   return run && run.backend ? { backend: run.backend, runId: run.id } : null;
+}
+
+/** Live progress of a run's job, as pushed by main ('job.progress'). */
+export function onRunProgress(runId: number, listener: (progress: RunProgress) => void): () => void {
+  if (!window.api) return () => undefined;
+  return api().on('job.progress', (p) => {
+    if (p.runId !== runId) return;
+    listener({
+      phase: p.phase,
+      done: p.done,
+      total: p.total,
+      message: p.message ?? null,
+      etaSeconds: p.etaSeconds ?? null,
+      epoch: p.training ? { current: p.training.epoch, total: p.training.epochs } : null,
+      stepsPerSecond: p.training?.stepsPerSecond ?? null,
+      backend: p.training?.backend ?? null,
+    });
+  });
 }
 
 export async function appInfo(): Promise<{ host: string; version: string; home: string }> {

@@ -46,4 +46,15 @@ export interface RunDetail extends RunRow {
 export type ConnectionState = 'connected' | 'connecting' | 'disconnected';
 
 /** Push events the views react to. */
-export type LiveEvent = { kind: 'run' ; runId: number | null } | { kind: 'metrics'; runId: number | null };
+export type LiveEvent = { kind: 'run'; runId: number | null } | { kind: 'metrics'; runId: number | null };
+
+export interface RunProgress {
+  phase: string;
+  done: number;
+  total: number | null;
+  message: string | null;
+  etaSeconds: number | null;
+  epoch: { current: number; total: number } | null;
+  stepsPerSecond: number | null;
+  backend: string | null;
+}
