@@ -1,0 +1,154 @@
+import * as tf from '@tensorflow/tfjs';
+import {
+  BACKEND_ORDER,
+  type BackendName,
+  type WebgpuAdapterInfo,
+  errorMessage,
+  initCpu,
+  initTensorflow,
+  initWasm,
+  initWebgpu,
+  lastWebgpuAdapter,
+} from './backends';
+import { registerKernelFixes } from './kernels';
+
+/**
+ * The one place that picks and initialises the TensorFlow.js backend. Order unless overridden
+ * (argument, then env BRAINSYNTH_BACKEND): tensorflow (tfjs-node-gpu / tfjs-node when they load),
+ * webgpu (Dawn, real GPU adapters only unless forced), wasm, cpu. The project's kernel fixes are
+ * registered for the chosen backend before it runs anything. Import `@tensorflow/tfjs` (not
+ * tfjs-core) everywhere: only the full package registers gradients.
+ */
+
+export type { BackendName, WebgpuAdapterInfo } from './backends';
+export { BACKEND_ORDER } from './backends';
+export { assertNoLeak, disposeAll, liveTensors, withTidy, type LeakReport } from './memory';
+export { kernelFixesFor, registerKernelFixes } from './kernels';
+
+export type BackendRequest = 'auto' | BackendName;
+
+export interface EngineOptions {
+  /** 'auto' (default) walks BACKEND_ORDER; a name uses exactly that backend or throws. */
+  backend?: BackendRequest;
+  /** Use a software WebGPU adapter (lavapipe, llvmpipe, SwiftShader) instead of skipping it. */
+  forceWebgpu?: boolean;
+  /** Extra Dawn options for the `webgpu` package, e.g. ['backend=opengles']. */
+  dawnFlags?: string[];
+}
+
+export interface EngineInfo {
+  backend: BackendName;
+  requested: BackendRequest;
+  /** Why each backend other than the active one is not used. */
+  reasons: Partial<Record<BackendName, string>>;
+  /** Kernels the project registered for the active backend. */
+  kernelFixes: string[];
+  webgpuAdapter: WebgpuAdapterInfo | null;
+  tfjsVersion: string;
+}
+
+let current: EngineInfo | null = null;
+let pending: Promise<EngineInfo> | null = null;
+
+function parseRequest(value: string | undefined, source: string): BackendRequest | undefined {
+  if (value === undefined || value === '') return undefined;
+  const v = value.trim().toLowerCase();
+  if (v === 'auto' || (BACKEND_ORDER as readonly string[]).includes(v)) return v as BackendRequest;
+  throw new Error(`${source}: unknown backend '${value}' (expected auto, ${BACKEND_ORDER.join(', ')})`);
+}
+
+async function tryBackend(name: BackendName, opts: EngineOptions): Promise<void> {
+  switch (name) {
+    case 'tensorflow':
+      await initTensorflow(registerKernelFixes);
+      return;
+    case 'webgpu':
+      await initWebgpu(registerKernelFixes, Boolean(opts.forceWebgpu) || process.env.BRAINSYNTH_FORCE_WEBGPU === '1', opts.dawnFlags ?? dawnFlagsFromEnv());
+      return;
+    case 'wasm':
+      await initWasm(registerKernelFixes);
+      return;
+    case 'cpu':
+      await initCpu(registerKernelFixes);
+      return;
+  }
+}
+
+function dawnFlagsFromEnv(): string[] {
+  const raw = process.env.BRAINSYNTH_DAWN_FLAGS;
+  return raw ? raw.split(/\s+/).filter(Boolean) : [];
+}
+
+async function select(requested: BackendRequest, opts: EngineOptions): Promise<EngineInfo> {
+  const reasons: Partial<Record<BackendName, string>> = {};
+  const candidates = requested === 'auto' ? BACKEND_ORDER : [requested];
+  let chosen: BackendName | null = null;
+  for (const name of candidates) {
+    try {
+      // Each init registers the kernel fixes after loading its module, before the first op.
+      await tryBackend(name, opts);
+      chosen = name;
+      break;
+    } catch (e) {
+      reasons[name] = errorMessage(e);
+    }
+  }
+  if (chosen === null) {
+    const detail = Object.entries(reasons).map(([k, v]) => `${k}: ${v}`).join('; ');
+    throw new Error(`engine: no usable backend for request '${requested}' (${detail})`);
+  }
+  if (requested !== 'auto') {
+    for (const name of BACKEND_ORDER) if (name !== chosen) reasons[name] = `not tried: backend '${requested}' was requested`;
+  } else {
+    for (const name of BACKEND_ORDER.slice(BACKEND_ORDER.indexOf(chosen) + 1)) reasons[name] ??= `lower priority than ${chosen}`;
+  }
+  return {
+    backend: chosen,
+    requested,
+    reasons,
+    kernelFixes: registerKernelFixes(chosen),
+    webgpuAdapter: lastWebgpuAdapter(),
+    tfjsVersion: tf.version_core,
+  };
+}
+
+/**
+ * Initialises the engine. Idempotent: a repeated or concurrent call returns the same info, and an
+ * 'auto' request never switches an engine that is already initialised (so library code may call it
+ * freely without undoing a CLI --backend choice). A different explicit backend switches to it.
+ */
+export async function initEngine(opts: EngineOptions = {}): Promise<EngineInfo> {
+  const requested = parseRequest(opts.backend, 'initEngine') ?? parseRequest(process.env.BRAINSYNTH_BACKEND, 'BRAINSYNTH_BACKEND') ?? 'auto';
+  if (pending) await pending.catch(() => undefined);
+  if (current && (requested === 'auto' || requested === current.backend) && tf.getBackend() === current.backend) return current;
+  pending = select(requested, opts);
+  try {
+    current = await pending;
+    return current;
+  } finally {
+    pending = null;
+  }
+}
+
+/** The active backend and why the others were skipped; null before initEngine. */
+export function engineInfo(): EngineInfo | null {
+  return current;
+}
+
+/**
+ * Reads a tensor's values as float32 on every backend (webgpu has no synchronous readback, so
+ * never use dataSync/arraySync in project code). Does not dispose `t`.
+ */
+export async function readFloat32(t: tf.Tensor): Promise<Float32Array> {
+  const values = await t.data();
+  return values instanceof Float32Array ? values : Float32Array.from(values as ArrayLike<number>);
+}
+
+/** Reads a tensor's values as float32, then disposes it. */
+export async function readFloat32AndDispose(t: tf.Tensor): Promise<Float32Array> {
+  try {
+    return await readFloat32(t);
+  } finally {
+    t.dispose();
+  }
+}
