@@ -128,4 +128,30 @@ CREATE INDEX artefacts_run ON artefacts(run_id, kind);
     description: 'runs.cancel_requested: cancel a training job from any process (polled by the job runner)',
     sql: `ALTER TABLE runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;`,
   },
+  {
+    version: 3,
+    description: 'metric_summaries: last/min/max per (run, name, split), kept by MetricsService so listings need not scan metrics',
+    sql: `
+CREATE TABLE metric_summaries (
+  run_id     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  name       TEXT NOT NULL,
+  split      TEXT NOT NULL,
+  count      INTEGER NOT NULL,
+  last_step  INTEGER NOT NULL,
+  last_value REAL NOT NULL,
+  min_step   INTEGER NOT NULL,
+  min_value  REAL NOT NULL,
+  max_step   INTEGER NOT NULL,
+  max_value  REAL NOT NULL,
+  PRIMARY KEY (run_id, name, split)
+) WITHOUT ROWID;
+
+-- Backfill. SQLite fills the bare column (step/value) from the row holding the min()/max().
+INSERT INTO metric_summaries
+SELECT l.run_id, l.name, l.split, l.n, l.step, l.value, lo.step, lo.value, hi.step, hi.value
+FROM (SELECT run_id, name, split, count(*) AS n, max(step) AS step, value FROM metrics GROUP BY run_id, name, split) AS l
+JOIN (SELECT run_id, name, split, min(value) AS value, step FROM metrics GROUP BY run_id, name, split) AS lo USING (run_id, name, split)
+JOIN (SELECT run_id, name, split, max(value) AS value, step FROM metrics GROUP BY run_id, name, split) AS hi USING (run_id, name, split);
+`,
+  },
 ];
