@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { register as registerData } from './data';
+import { register as registerForward } from './forward';
 import { register as registerMetrics } from './metrics';
 import { register as registerRuns } from './runs';
 import { register as registerServe } from './serve';
@@ -10,4 +11,4 @@ import { register as registerServe } from './serve';
  */
 export type RegisterCommands = (program: Command) => void;
 
-export const COMMAND_MODULES: RegisterCommands[] = [registerRuns, registerServe, registerData, registerMetrics];
+export const COMMAND_MODULES: RegisterCommands[] = [registerRuns, registerServe, registerData, registerMetrics, registerForward];

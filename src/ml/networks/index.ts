@@ -5,3 +5,4 @@ export * from './controlnet';
 export * from './patch-discriminator';
 export * from './presets';
 export { timestepEmbedding } from './unet-blocks';
+export * from './forward-check';
