@@ -5,6 +5,7 @@ import {
   fitIntensityLookupTable,
   fitReferenceDistribution,
   formatSummary,
+  histogramMatchedFlair,
   invertedHistogramMatchedFlair,
   lesionRegions,
   maskedRegression,
@@ -148,6 +149,15 @@ describe('model-free baselines', () => {
     let err = 0;
     for (let i = 40; i < 400; i++) err += Math.abs(pred[i] - test.t1w[i]);
     expect(err / 360).toBeLessThan(0.03);
+  });
+
+  it('histogram matching without inversion preserves the FLAIR ordering', () => {
+    const ref = fitReferenceDistribution(train.map((p) => p.t1w));
+    const pred = histogramMatchedFlair(test.flair, ref, { invert: false });
+    const fg = Array.from({ length: 360 }, (_, k) => k + 40).sort((a, b) => test.flair[a] - test.flair[b]);
+    for (let k = 1; k < fg.length; k++) expect(pred[fg[k]]).toBeGreaterThanOrEqual(pred[fg[k - 1]]);
+    expect(pred[fg[0]]).toBeCloseTo(ref.quantiles[0], 6);
+    expect(pred[fg[fg.length - 1]]).toBeCloseTo(ref.quantiles[ref.quantiles.length - 1], 6);
   });
 
   it('the lookup table E[T1w | FLAIR bin] recovers a deterministic relation', () => {

@@ -3,7 +3,8 @@
  * clever" (measured in ../shared/docs/data.md: raw FLAIR and a FLAIR->T1w lookup table already
  * reach ~15.4 dB on patient19 under min-max scaling).
  *  (a) inverted + histogram-matched FLAIR: 1 - FLAIR inside the brain, then its ranks mapped onto
- *      a reference T1w intensity distribution (e.g. the training T1w brain voxels);
+ *      a reference T1w intensity distribution (e.g. the training T1w brain voxels); also without
+ *      the inversion;
  *  (b) a lookup table E[T1w | FLAIR intensity bin] fitted on training pairs.
  * Pixels whose FLAIR is <= the foreground threshold (background) are predicted as 0.
  * Images are [0,1] float slices, processed one [H, W] image (or any flat image) at a time.
@@ -40,16 +41,19 @@ function interpolateQuantile(q: Float64Array, p: number): number {
 }
 
 /**
- * Baseline (a): invert the FLAIR foreground (1 - v) and histogram-match it to `reference`: each
- * foreground pixel's rank in the image becomes a probability, read off the reference quantiles.
+ * Baseline (a): histogram-match the FLAIR foreground to `reference`: each foreground pixel's rank
+ * in the image (by 1 - FLAIR when `invert`, the default) becomes a probability, read off the
+ * reference quantiles. Measured on patient19 the inversion hurts (FLAIR's dark CSF is also dark on
+ * T1w), so `invert: false` is offered as the stronger variant; both are model-free.
  */
-export function invertedHistogramMatchedFlair(flair: ArrayLike<number>, reference: ReferenceDistribution, threshold = 0): Float32Array {
+export function histogramMatchedFlair(flair: ArrayLike<number>, reference: ReferenceDistribution, options: { invert?: boolean; threshold?: number } = {}): Float32Array {
+  const { invert = true, threshold = 0 } = options;
   const out = new Float32Array(flair.length);
   const idx: number[] = [];
   for (let i = 0; i < flair.length; i++) if (flair[i] > threshold) idx.push(i);
   if (idx.length === 0) return out;
-  // Sort by inverted value (ascending), i.e. by FLAIR descending; ties share their mean rank.
-  idx.sort((a, b) => flair[b] - flair[a]);
+  // Ascending by the matched quantity; ties share their mean rank.
+  idx.sort(invert ? (a, b) => flair[b] - flair[a] : (a, b) => flair[a] - flair[b]);
   const n = idx.length;
   let start = 0;
   while (start < n) {
@@ -61,6 +65,11 @@ export function invertedHistogramMatchedFlair(flair: ArrayLike<number>, referenc
     start = end;
   }
   return out;
+}
+
+/** Baseline (a) as specified: 1 - FLAIR, histogram-matched to the reference T1w distribution. */
+export function invertedHistogramMatchedFlair(flair: ArrayLike<number>, reference: ReferenceDistribution, threshold = 0): Float32Array {
+  return histogramMatchedFlair(flair, reference, { invert: true, threshold });
 }
 
 export interface IntensityLookupTable {
