@@ -1,0 +1,150 @@
+import * as tf from '@tensorflow/tfjs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadPipeline, type SamplingPipeline } from '../../src/ml/sample/pipeline';
+import { controlNetDenoiser, guidedPrediction, PerImageNoise, sampleUnconditional, translateSlices } from '../../src/ml/sample/sampler';
+import { flairBatch, TINY_SIZE, useTestBackend, writeTinyPipeline } from './fixtures';
+
+const [H, W] = TINY_SIZE;
+let dir: string;
+let pipeline: SamplingPipeline;
+
+beforeAll(async () => {
+  await useTestBackend();
+  dir = mkdtempSync(join(tmpdir(), 'bs-sample-'));
+  const dirs = { autoencoder: join(dir, 'ae'), ldm: join(dir, 'ldm'), controlnet: join(dir, 'cn') };
+  writeTinyPipeline(dirs);
+  pipeline = loadPipeline(dirs);
+});
+
+afterAll(() => {
+  pipeline?.dispose();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+describe('loadPipeline', () => {
+  it('reads the trained settings from the checkpoints', () => {
+    expect(pipeline.info.imageSize).toEqual([40, 56]);
+    expect(pipeline.info.latentScale).toBeCloseTo(0.5, 6);
+    expect(pipeline.info.scheduler.predictionType).toBe('v_prediction');
+    expect(pipeline.info.conditioningScale).toBe(1);
+    expect(pipeline.controlnet).not.toBeNull();
+  });
+
+  it('names the folder when a source has no checkpoint', () => {
+    expect(() => loadPipeline({ autoencoder: join(dir, 'ae'), ldm: join(dir, 'nowhere'), controlnet: join(dir, 'cn') })).toThrow(/ldm: .*nowhere does not exist/);
+    expect(() => loadPipeline({ autoencoder: join(dir, 'ldm'), ldm: join(dir, 'ldm') })).toThrow(/expected a autoencoder checkpoint, found stage 'ldm'/);
+  });
+});
+
+describe('ControlNet-guided sampling', () => {
+  const flair = flairBatch(2, H, W);
+
+  it('same seed gives bitwise identical output, in [0, 1]', async () => {
+    const a = await translateSlices(pipeline, flair, { seeds: [3, 4], steps: 3 });
+    const b = await translateSlices(pipeline, flair, { seeds: [3, 4], steps: 3 });
+    expect(a.length).toBe(2 * H * W);
+    expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer))).toBe(true);
+    expect(Math.min(...a)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...a)).toBeLessThanOrEqual(1);
+  });
+
+  it('different seeds give different output, and each image depends only on its own seed', async () => {
+    const a = await translateSlices(pipeline, flair, { seeds: [3, 4], steps: 3 });
+    const c = await translateSlices(pipeline, flair, { seeds: [5, 4], steps: 3 });
+    expect(maxAbsDiff(a.subarray(0, H * W), c.subarray(0, H * W))).toBeGreaterThan(1e-4);
+    // image 1 had the same seed and FLAIR in both batches
+    expect(maxAbsDiff(a.subarray(H * W), c.subarray(H * W))).toBeLessThan(1e-5);
+  });
+
+  it('the FLAIR condition changes the result', async () => {
+    const other = flairBatch(2, H, W, 1.5);
+    const a = await translateSlices(pipeline, flair, { seeds: [3, 4], steps: 3 });
+    const b = await translateSlices(pipeline, other, { seeds: [3, 4], steps: 3 });
+    expect(maxAbsDiff(a, b)).toBeGreaterThan(1e-4);
+  });
+
+  it('DDPM and DDIM with eta > 0 are seeded too', async () => {
+    const a = await translateSlices(pipeline, flair, { seeds: [1, 2], steps: 4, sampler: 'ddpm' });
+    const b = await translateSlices(pipeline, flair, { seeds: [1, 2], steps: 4, sampler: 'ddpm' });
+    expect(maxAbsDiff(a, b)).toBe(0);
+    const c = await translateSlices(pipeline, flair, { seeds: [1, 2], steps: 3, eta: 1 });
+    const d = await translateSlices(pipeline, flair, { seeds: [1, 2], steps: 3, eta: 1 });
+    expect(maxAbsDiff(c, d)).toBe(0);
+  });
+
+  it('reports progress per step and refuses a bad step count', async () => {
+    const seen: number[] = [];
+    await translateSlices(pipeline, flair, { seeds: [1, 2], steps: 2, onStep: (d) => seen.push(d) });
+    expect(seen).toEqual([1, 2]);
+    await expect(translateSlices(pipeline, flair, { seeds: [1, 2], steps: 0 })).rejects.toThrow(/steps must be an integer from 1 to 1000/);
+    await expect(translateSlices(pipeline, flair, { seeds: [1], steps: 2 })).rejects.toThrow(/not 1 slices of 40x56/);
+  });
+
+  it('does not leak tensors', async () => {
+    const before = tf.memory().numTensors;
+    await translateSlices(pipeline, flair, { seeds: [1, 2], steps: 2 });
+    await sampleUnconditional(pipeline, { seeds: [1], steps: 2 });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('classifier-free guidance', () => {
+  it('uncond + s * (cond - uncond), elementwise', () => {
+    const u = tf.tensor4d([1, 2, 3, 4], [1, 2, 2, 1]);
+    const c = tf.tensor4d([2, 0, 3, 8], [1, 2, 2, 1]);
+    const g = guidedPrediction(u, c, 7);
+    expect(Array.from(g.dataSync())).toEqual([8, -12, 3, 32]);
+    tf.dispose([u, c, g]);
+  });
+
+  it('the guided denoiser equals a direct computation with residuals on both branches', () => {
+    const flair = tf.tensor4d(flairBatch(1, H, W), [1, H, W, 1]);
+    const noise = new PerImageNoise([9]);
+    const x = noise.tensor([1, 20, 28, 3]);
+    const t = 500;
+    const guided = controlNetDenoiser(pipeline, flair, 7, 0.8);
+    const out = guided.denoise(x, t);
+    const direct = tf.tidy(() => {
+      const ts = tf.tensor1d([t], 'int32');
+      const branch = (kind: 'prompt' | 'null_infer') => {
+        const ctx = pipeline.context.repeat(kind, 1);
+        const res = pipeline.controlnet!.forward(x, ts, ctx, flair, 0.8);
+        return pipeline.unet.forward(x, ts, ctx, res);
+      };
+      const u = branch('null_infer');
+      const c = branch('prompt');
+      return tf.add(u, tf.mul(tf.sub(c, u), 7));
+    });
+    const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(out, direct))).dataSync()[0]!);
+    const scale = tf.tidy(() => tf.max(tf.abs(direct)).dataSync()[0]!);
+    expect(scale).toBeGreaterThan(1e-3);
+    expect(diff / scale).toBeLessThan(1e-5);
+    guided.dispose();
+    tf.dispose([flair, x, out, direct]);
+  });
+});
+
+describe('unconditional LDM sampling', () => {
+  it('is seeded and needs no ControlNet', async () => {
+    const ldmOnly = loadPipeline({ autoencoder: join(dir, 'ae'), ldm: join(dir, 'ldm') });
+    try {
+      expect(ldmOnly.controlnet).toBeNull();
+      const a = await sampleUnconditional(ldmOnly, { seeds: [0, 1], steps: 3 });
+      const b = await sampleUnconditional(ldmOnly, { seeds: [0, 1], steps: 3 });
+      expect(maxAbsDiff(a, b)).toBe(0);
+      expect(maxAbsDiff(a.subarray(0, H * W), a.subarray(H * W))).toBeGreaterThan(1e-4);
+      await expect(translateSlices(ldmOnly, flairBatch(1, H, W), { seeds: [0], steps: 2 })).rejects.toThrow(/no ControlNet/);
+    } finally {
+      ldmOnly.dispose();
+    }
+  });
+});
