@@ -152,6 +152,7 @@ describe('Experiments view', () => {
     await page.locator(`${RUNS_TABLE} tr[data-row-key="${created.ldm.id}"]`).click();
     await page.waitForURL(new RegExp(`#/runs/${created.ldm.id}$`));
     assert.equal(await page.getByTestId('run-title').innerText(), 'e2e ldm warm start');
+    assert.equal(await page.title(), `Run #${created.ldm.id} · brainsynth`);
 
     // Parent link leads to the autoencoder run.
     const parent = page.locator(`a[data-parent-id="${created.ae.id}"]`);

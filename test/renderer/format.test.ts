@@ -64,6 +64,7 @@ describe('key metrics in the run list', () => {
     best,
     bestStep: 5,
     count: 11,
+    goal: null,
   });
 
   it('prefers the total loss per split, else the first *_loss', () => {

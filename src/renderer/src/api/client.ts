@@ -1,5 +1,5 @@
 import type { Api, MetricSummary, Run, RunListItem } from '../../../shared/contract';
-import type { LiveEvent, MetricSummaryRow, RunDetail, RunProgress, RunRow } from './types';
+import type { CheckpointRow, LiveEvent, MetricSummaryRow, RunDetail, RunProgress, RunRow } from './types';
 
 /**
  * The one place the views touch `window.api` (the shared contract's typed client, from the Electron
@@ -11,7 +11,16 @@ function api(): Api {
 }
 
 function toSummaryRow(m: MetricSummary): MetricSummaryRow {
-  return { name: m.name, split: m.split, last: m.last.value, lastStep: m.last.step, best: m.best.value, bestStep: m.best.step, count: m.count };
+  return {
+    name: m.name,
+    split: m.split,
+    last: m.last.value,
+    lastStep: m.last.step,
+    best: m.best.value,
+    bestStep: m.best.step,
+    count: m.count,
+    goal: m.goal,
+  };
 }
 
 function toRunRow(run: Run, extra: { datasetName: string | null; metrics: MetricSummary[] | null }): RunRow {
@@ -56,6 +65,11 @@ export async function getRun(id: number): Promise<RunDetail> {
 export async function getRunSummary(runId: number): Promise<MetricSummaryRow[]> {
   const { metrics } = await api().runs.summary({ runId });
   return metrics.map(toSummaryRow);
+}
+
+export async function listCheckpoints(runId: number): Promise<CheckpointRow[]> {
+  const { checkpoints } = await api().checkpoints.list({ runId });
+  return checkpoints.map((c) => ({ id: c.id, kind: c.kind, step: c.step, epoch: c.epoch, path: c.path, sha256: c.sha256, createdAt: c.createdAt }));
 }
 
 /**

@@ -13,6 +13,8 @@ export interface MetricSummaryRow {
   best: number | null;
   bestStep: number | null;
   count: number;
+  /** Which way is better: 'min' for losses and errors, 'max' for PSNR/SSIM-like scores. */
+  goal: 'min' | 'max' | null;
 }
 
 export interface RunParentLink {
@@ -57,4 +59,14 @@ export interface RunProgress {
   epoch: { current: number; total: number } | null;
   stepsPerSecond: number | null;
   backend: string | null;
+}
+
+export interface CheckpointRow {
+  id: number;
+  kind: string;
+  step: number;
+  epoch: number | null;
+  path: string;
+  sha256: string;
+  createdAt: string;
 }
