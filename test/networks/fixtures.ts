@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 import { readFileSync } from 'node:fs';
+import { initEngine } from '../../src/ml/engine';
 import { readSafetensors, type HostTensor, type SafetensorsFile } from '../../src/ml/io';
 import { hasShared, sharedPath } from '../helpers/shared';
 
@@ -51,10 +51,10 @@ export function relativeL2(actual: ArrayLike<number>, expected: ArrayLike<number
 
 export type TestBackend = 'cpu' | 'wasm';
 
-/** Activates a backend for numerical tests. */
+/** Activates a backend with the project's kernel fixes (engine), as the app and CLI run it. */
 export async function useBackend(name: TestBackend): Promise<void> {
-  if (!(await tf.setBackend(name))) throw new Error(`backend ${name} failed to initialise`);
-  await tf.ready();
+  const info = await initEngine({ backend: name });
+  if (info.backend !== name || tf.getBackend() !== name) throw new Error(`backend ${name} failed to initialise`);
 }
 
 /** Whether the active backend can backpropagate through conv2d weights (stock wasm cannot). */

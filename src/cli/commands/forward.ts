@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import * as tf from '@tensorflow/tfjs';
+import { initEngine, type BackendRequest } from '../../ml/engine';
 import { readSafetensors, readWeights, writeSafetensors, type HostTensor } from '../../ml/io';
 import { NETWORK_KINDS, presetConfig, runForwardCheck, type NetworkKind, type PresetName } from '../../ml/networks';
 
@@ -18,17 +18,9 @@ interface ForwardOptions {
   unetWeights?: string;
   inputs: string;
   out: string;
-  backend: string;
+  backend?: string;
   conditioningScale?: string;
   tolerance: string;
-}
-
-async function selectBackend(name: string): Promise<string> {
-  if (name === 'wasm' || name === 'auto') await import('@tensorflow/tfjs-backend-wasm');
-  const wanted = name === 'auto' ? 'wasm' : name;
-  if (!(await tf.setBackend(wanted))) throw new Error(`backend '${name}' could not be initialised`);
-  await tf.ready();
-  return tf.getBackend();
 }
 
 function readJson(path: string): Record<string, unknown> {
@@ -69,7 +61,8 @@ function relativeL2(actual: Float32Array, expected: Float32Array): number {
 export async function forwardCommand(opts: ForwardOptions): Promise<{ outputs: Map<string, HostTensor>; worst: number | null }> {
   if (!NETWORK_KINDS.includes(opts.net)) throw new Error(`--net must be one of ${NETWORK_KINDS.join(', ')}`);
   if (opts.config && opts.preset) throw new Error('give either --config or --preset, not both');
-  const backend = await selectBackend(opts.backend);
+  // The engine picks the backend (and registers the project's kernel fixes); --backend overrides.
+  const { backend } = await initEngine({ backend: opts.backend as BackendRequest | undefined });
   const manifest = opts.config ? readJson(opts.config) : null;
   const inputsFile = readSafetensors(opts.inputs);
   let scale = 1;
@@ -125,7 +118,7 @@ export function register(program: Command): void {
     .option('--unet-weights <file>', 'controlnet only: UNet weights, to also compute unet_out and controlled_unet_out')
     .requiredOption('--inputs <file>', 'safetensors with NCHW inputs (x | x_t, timesteps, context, controlnet_cond)')
     .requiredOption('--out <file>', 'safetensors file to write the outputs to')
-    .option('--backend <name>', 'tfjs backend: auto, cpu, wasm, webgpu', 'auto')
+    .option('--backend <name>', 'tfjs backend: auto, tensorflow, webgpu, wasm, cpu (default: $BRAINSYNTH_BACKEND or auto)')
     .option('--conditioning-scale <s>', 'controlnet conditioning scale (default: manifest controlnet_conditioning_scale, the inputs metadata, or 1)')
     .option('--tolerance <t>', 'exit with status 1 when an output differs from the same-named tensor in the inputs file by more than this relative L2', '1e-4')
     .action(async (opts: ForwardOptions) => {
