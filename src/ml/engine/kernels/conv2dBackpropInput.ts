@@ -36,24 +36,24 @@ export function conv2dInputGradNHWC(
   const qh = Math.ceil((h + top) / sh);
   const qw = Math.ceil((w + left) / sw);
 
+  // Phase filters are tiny; building them on the host avoids three small device ops per phase
+  // (transpose, strided slice, reverse), which cost more than the conv itself on wasm.
+  const phaseFilters = hostPhaseFilters(filterValues(filter), kh, kw, cin, cout, sh, sw);
   return tf.tidy(() => {
-    const ft = tf.transpose(filter, [0, 1, 3, 2]); // [kh, kw, cout, cin]: dy channels in, x channels out
     const dyq = ho > qh || wo > qw ? tf.slice(dy, [0, 0, 0, 0], [n, Math.min(ho, qh), Math.min(wo, qw), cout]) : dy;
     const [, hq, wq] = dyq.shape;
     const phaseRows: tf.Tensor4D[][] = [];
     for (let rh = 0; rh < sh; rh++) {
       const row: tf.Tensor4D[] = [];
       for (let rw = 0; rw < sw; rw++) {
-        const kmh = rh < kh ? Math.ceil((kh - rh) / sh) : 0;
-        const kmw = rw < kw ? Math.ceil((kw - rw) / sw) : 0;
-        if (kmh === 0 || kmw === 0) {
+        const pf = phaseFilters[rh * sw + rw];
+        if (!pf) {
           row.push(tf.zeros([n, qh, qw, cin]));
           continue;
         }
-        const sub = sh === 1 && sw === 1 ? ft : tf.stridedSlice(ft, [rh, rw, 0, 0], [kh, kw, cout, cin], [sh, sw, 1, 1]);
-        const v = tf.reverse(sub, [0, 1]) as tf.Tensor4D;
+        const v = tf.tensor4d(pf.values, [pf.kmh, pf.kmw, cout, cin]);
         const padding: [[number, number], [number, number], [number, number], [number, number]] = [
-          [0, 0], [kmh - 1, qh - hq], [kmw - 1, qw - wq], [0, 0],
+          [0, 0], [pf.kmh - 1, qh - hq], [pf.kmw - 1, qw - wq], [0, 0],
         ];
         row.push(tf.conv2d(dyq, v, 1, padding));
       }
@@ -69,6 +69,50 @@ export function conv2dInputGradNHWC(
     }
     return tf.slice(full, [0, top, left, 0], [n, h, w, cin]);
   });
+}
+
+/** Filter values, synchronously where the backend allows (cpu, wasm). */
+function filterValues(filter: tf.Tensor4D): Float32Array {
+  const v = filter.dataSync();
+  return v instanceof Float32Array ? v : Float32Array.from(v);
+}
+
+interface PhaseFilter {
+  kmh: number;
+  kmw: number;
+  values: Float32Array;
+}
+
+/**
+ * For each phase (rh, rw): V[m', n', o, c] = W[rh + sh·(kmh−1−m'), rw + sw·(kmw−1−n'), c, o],
+ * i.e. the taps of that phase, reversed, with in/out channels swapped. null when a phase has no
+ * taps (kernel smaller than the stride).
+ */
+function hostPhaseFilters(w: Float32Array, kh: number, kw: number, cin: number, cout: number, sh: number, sw: number): Array<PhaseFilter | null> {
+  const out: Array<PhaseFilter | null> = [];
+  for (let rh = 0; rh < sh; rh++) {
+    for (let rw = 0; rw < sw; rw++) {
+      const kmh = rh < kh ? Math.ceil((kh - rh) / sh) : 0;
+      const kmw = rw < kw ? Math.ceil((kw - rw) / sw) : 0;
+      if (kmh === 0 || kmw === 0) {
+        out.push(null);
+        continue;
+      }
+      const values = new Float32Array(kmh * kmw * cout * cin);
+      for (let a = 0; a < kmh; a++) {
+        const i = rh + sh * (kmh - 1 - a);
+        for (let b = 0; b < kmw; b++) {
+          const j = rw + sw * (kmw - 1 - b);
+          for (let c = 0; c < cin; c++) {
+            const src = ((i * kw + j) * cin + c) * cout;
+            for (let o = 0; o < cout; o++) values[((a * kmw + b) * cout + o) * cin + c] = w[src + o];
+          }
+        }
+      }
+      out.push({ kmh, kmw, values });
+    }
+  }
+  return out;
 }
 
 export function conv2dBackpropInputKernel(backendName: string): tf.KernelConfig {
