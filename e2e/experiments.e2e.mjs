@@ -132,6 +132,22 @@ describe('Experiments view', () => {
     await screenshot(page, 'experiments');
   });
 
+  it('filters by text and by stage', async () => {
+    const { page } = browser;
+    const search = page.getByRole('searchbox', { name: 'Filter runs' });
+    await search.fill('diverged');
+    assert.deepEqual(await tableRowKeys(page, 'runs-table'), [String(created.failed.id)]);
+    await search.fill(`#${created.ldm.id}`);
+    assert.deepEqual(await tableRowKeys(page, 'runs-table'), [String(created.ldm.id)]);
+    await search.fill('no run is called this');
+    await page.getByText('No run matches this filter.').waitFor();
+    await search.fill('');
+    await page.getByRole('group', { name: 'Filter by stage' }).getByRole('button', { name: /^controlnet/ }).click();
+    const keys = await tableRowKeys(page, 'runs-table');
+    assert.ok(keys.includes(String(created.cn.id)) && !keys.includes(String(created.ae.id)));
+    await page.getByRole('group', { name: 'Filter by stage' }).getByRole('button', { name: /^All/ }).click();
+  });
+
   it('refreshes live when a run is created or its metrics arrive', async () => {
     const { page } = browser;
     const run = await client.api.runs.create({ stage: 'evaluation', name: 'e2e live evaluation', config: { split: 'test' } });
