@@ -1,0 +1,198 @@
+/**
+ * Evaluation of a ControlNet pipeline on one split of a prepared dataset (the reference's
+ * compute_controlnet_performance.py, E.1/E.3): every slice of the split (in cache order, or the
+ * first `limit`) is translated once (seed + index), then per image PSNR (max 1), MAE and MS-SSIM
+ * (kernel 7, data range 1), lesion-inside/outside variants where every evaluated subject has a
+ * lesion mask, and the same columns for model-free baselines fitted on the TRAIN split:
+ *   baseline_lut        E[T1w | FLAIR intensity bin] (64 bins), a learned-nothing lookup table;
+ *   baseline_histmatch  inverted FLAIR histogram-matched to the training T1w distribution.
+ * Everything is measured on the full 160x224 grid: the model's output is upsampled from its own
+ * size (see resize.ts), the target is the prepared 160x224 T1w. MS-SSIM needs >= 112 px per side
+ * with kernel 7, so measuring at a desktop model's 80x112 would not be possible anyway.
+ * This module only reads files and writes images; storing results is the caller's business.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadPreparedSlices, readLasVolume, type LasVolume, type PreparedRecord } from '../data/prepare';
+import { SLICE_HEIGHT, SLICE_PIXELS, SLICE_WIDTH, extractAxialSlice } from '../data/slices';
+import type { SplitName } from '../data/split';
+import {
+  applyIntensityLookupTable,
+  evaluatePairs,
+  fitIntensityLookupTable,
+  fitReferenceDistribution,
+  invertedHistogramMatchedFlair,
+  type MetricTable,
+} from '../metrics';
+import { tileImages, writePng } from '../train/images';
+import type { SamplingPipeline } from './pipeline';
+import type { SamplerKind } from './sampler';
+import { translateGridSlices } from './volume';
+
+export const BASELINES = ['baseline_lut', 'baseline_histmatch'] as const;
+export type BaselineName = (typeof BASELINES)[number];
+
+export interface EvaluationOptions {
+  /** Prepared-slice cache (folder with index.json) of the model's dataset. */
+  datasetDir: string;
+  split: SplitName;
+  steps?: number;
+  seed?: number;
+  /** Only the first K slices of the split (the reference used the first 1000 test rows). */
+  limit?: number;
+  batch?: number;
+  sampler?: SamplerKind;
+  guidanceScale?: number;
+  conditioningScale?: number;
+  /** Lesion mask volume per subject label (LAS-readable NIfTI); lesion columns need one for every evaluated subject. */
+  lesionMasks?: Record<string, string>;
+  /** Where the image triples (FLAIR | generated | real T1w, 160x(3*224+4)) go; none when omitted. */
+  imagesDir?: string;
+  onProgress?(p: { phase: 'baselines' | 'sampling' | 'metrics'; done: number; total: number; step?: number; steps?: number }): void;
+  shouldStop?(): boolean;
+}
+
+export interface EvaluatedImage {
+  index: number;
+  subject: string;
+  session: string | null;
+  z: number;
+  mniZ: number;
+  lesionPixels: number | null;
+  seed: number;
+  /** Image triple file, when imagesDir was given. */
+  imagePath: string | null;
+}
+
+export interface EvaluationOutput {
+  split: SplitName;
+  images: EvaluatedImage[];
+  model: MetricTable;
+  baselines: Record<BaselineName, MetricTable>;
+  /** Wall seconds spent sampling, and per slice. */
+  samplingSeconds: number;
+  secondsPerSlice: number;
+  normalisation: { method: string; percentiles: [number, number] | null; slices: string };
+  steps: number;
+  seed: number;
+  notes: string[];
+}
+
+function lesionBatch(records: PreparedRecord[], masks: Record<string, string> | undefined): Promise<Float32Array | null> | null {
+  if (!masks || records.length === 0) return null;
+  if (!records.every((r) => masks[r.subject])) return null;
+  return (async () => {
+    const cache = new Map<string, LasVolume>();
+    const out = new Float32Array(records.length * SLICE_PIXELS);
+    for (const [i, r] of records.entries()) {
+      let vol = cache.get(r.subject);
+      if (!vol) {
+        vol = await readLasVolume(masks[r.subject]!);
+        cache.set(r.subject, vol);
+      }
+      extractAxialSlice(vol.data, vol.dims, r.z, out.subarray(i * SLICE_PIXELS, (i + 1) * SLICE_PIXELS));
+    }
+    return out;
+  })();
+}
+
+/** Runs the evaluation; `pipeline` must carry a ControlNet. */
+export async function evaluateSplit(p: SamplingPipeline, opts: EvaluationOptions): Promise<EvaluationOutput> {
+  const notes: string[] = [];
+  const seed = opts.seed ?? 0;
+  const steps = opts.steps ?? 200;
+  const evalSet = loadPreparedSlices(opts.datasetDir, { split: opts.split });
+  const limit = opts.limit !== undefined ? Math.max(0, Math.floor(opts.limit)) : evalSet.count;
+  const count = Math.min(limit, evalSet.count);
+  if (count === 0) throw new Error(`${opts.datasetDir}: the ${opts.split} split has no slices to evaluate`);
+  const flair = evalSet.flair.subarray(0, count * SLICE_PIXELS);
+  const t1w = evalSet.t1w.subarray(0, count * SLICE_PIXELS);
+  const records = evalSet.records.slice(0, count);
+  const shape = [count, SLICE_HEIGHT, SLICE_WIDTH];
+
+  // Baselines: fitted on the train split only (never on what they are scored on).
+  opts.onProgress?.({ phase: 'baselines', done: 0, total: count });
+  const train = loadPreparedSlices(opts.datasetDir, { split: 'train' });
+  if (train.count === 0) throw new Error(`${opts.datasetDir}: the train split is empty, so the baselines cannot be fitted`);
+  const trainPairs = Array.from({ length: train.count }, (_, i) => ({
+    flair: train.flair.subarray(i * SLICE_PIXELS, (i + 1) * SLICE_PIXELS),
+    t1w: train.t1w.subarray(i * SLICE_PIXELS, (i + 1) * SLICE_PIXELS),
+  }));
+  const lut = fitIntensityLookupTable(trainPairs);
+  const reference = fitReferenceDistribution(trainPairs.map((q) => q.t1w));
+  const lutPred = new Float32Array(count * SLICE_PIXELS);
+  const histPred = new Float32Array(count * SLICE_PIXELS);
+  for (let i = 0; i < count; i++) {
+    const f = flair.subarray(i * SLICE_PIXELS, (i + 1) * SLICE_PIXELS);
+    lutPred.set(applyIntensityLookupTable(f, lut), i * SLICE_PIXELS);
+    histPred.set(invertedHistogramMatchedFlair(f, reference), i * SLICE_PIXELS);
+  }
+
+  // The model: one sample per slice, seed + index.
+  const seeds = records.map((_, i) => seed + i);
+  const started = performance.now();
+  let done = 0;
+  const generated = await translateGridSlices(p, flair, {
+    seeds,
+    steps,
+    sampler: opts.sampler,
+    guidanceScale: opts.guidanceScale,
+    conditioningScale: opts.conditioningScale,
+    batch: opts.batch,
+    shouldStop: opts.shouldStop,
+    onStep: (step, total) => opts.onProgress?.({ phase: 'sampling', done, total: count, step, steps: total }),
+    onBatch: (d) => {
+      done = d;
+      opts.onProgress?.({ phase: 'sampling', done, total: count });
+    },
+  });
+  const samplingSeconds = (performance.now() - started) / 1000;
+
+  opts.onProgress?.({ phase: 'metrics', done: 0, total: count });
+  const lesion = await lesionBatch(records, opts.lesionMasks);
+  if (opts.lesionMasks && !lesion) notes.push('lesion columns omitted: not every evaluated subject has a lesion mask');
+  // Brain = where the real T1w has signal, so "outside the lesion" excludes the empty background.
+  const brain = { data: t1w, shape };
+  const metricOpts = lesion ? { lesion: { data: lesion, shape }, brain } : {};
+  const target = { data: t1w, shape };
+  const model = evaluatePairs({ data: generated, shape }, target, metricOpts);
+  const baselines: Record<BaselineName, MetricTable> = {
+    baseline_lut: evaluatePairs({ data: lutPred, shape }, target, metricOpts),
+    baseline_histmatch: evaluatePairs({ data: histPred, shape }, target, metricOpts),
+  };
+  notes.push(...model.notes);
+
+  const images: EvaluatedImage[] = records.map((r, i) => ({
+    index: i,
+    subject: r.subject,
+    session: r.session,
+    z: r.z,
+    mniZ: r.mniZ,
+    lesionPixels: r.lesionPixels,
+    seed: seeds[i]!,
+    imagePath: null,
+  }));
+  if (opts.imagesDir) {
+    mkdirSync(opts.imagesDir, { recursive: true });
+    const img = (data: Float32Array, i: number) => ({ height: SLICE_HEIGHT, width: SLICE_WIDTH, data: data.subarray(i * SLICE_PIXELS, (i + 1) * SLICE_PIXELS) });
+    for (const im of images) {
+      const path = join(opts.imagesDir, `${String(im.index).padStart(5, '0')}_${im.subject}_z${im.z}.png`);
+      writePng(path, tileImages([[img(flair, im.index), img(generated, im.index), img(t1w, im.index)]]));
+      im.imagePath = path;
+    }
+  }
+  opts.onProgress?.({ phase: 'metrics', done: count, total: count });
+  const index = evalSet.index;
+  return {
+    split: opts.split,
+    images,
+    model,
+    baselines,
+    samplingSeconds,
+    secondsPerSlice: samplingSeconds / count,
+    normalisation: { method: index.normalisation, percentiles: index.percentiles, slices: index.slices },
+    steps,
+    seed,
+    notes,
+  };
+}

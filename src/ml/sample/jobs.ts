@@ -1,0 +1,129 @@
+/**
+ * Sampling jobs as plain JSON specs: what the worker thread (src/main/services/generate-worker.ts)
+ * or the CLI runs. The main side resolves the store (run folders, dataset paths, normalisation);
+ * a job only reads files, computes, and writes its own output files. Results come back as plain
+ * data (typed arrays) for the host to store.
+ */
+import { initEngine } from '../engine';
+import type { SplitName } from '../data/split';
+import { evaluateSplit, type EvaluationOutput } from './evaluation';
+import { loadPipeline, type PipelineInfo, type PipelineSources } from './pipeline';
+import type { SamplerKind } from './sampler';
+import { generateForSlice, readSubjectSlice, type GridSlices, type SliceGenerationResult, type SubjectSliceSource } from './slice';
+import { translateVolume, type NormalisationSpec, type TranslateVolumeResult } from './volume';
+
+export interface SamplingSettings {
+  steps?: number;
+  sampler?: SamplerKind;
+  guidanceScale?: number;
+  conditioningScale?: number;
+  batch?: number;
+}
+
+interface JobBase {
+  sources: PipelineSources;
+  normalisation: NormalisationSpec;
+  settings: SamplingSettings;
+  /** 'auto' or a backend name. */
+  backend?: string;
+}
+
+export interface SliceJobSpec extends JobBase {
+  kind: 'slice';
+  /** A subject's volumes and slice index, or a FLAIR slice already on the 160x224 grid in [0, 1]. */
+  source: SubjectSliceSource | { flair: number[] | Float32Array };
+  seed: number;
+  samples: number;
+}
+
+export interface VolumeJobSpec extends JobBase {
+  kind: 'volume';
+  flairPath: string;
+  outPath: string;
+  seed: number;
+}
+
+export interface EvaluateJobSpec extends JobBase {
+  kind: 'evaluate';
+  datasetDir: string;
+  split: SplitName;
+  seed: number;
+  limit?: number;
+  lesionMasks?: Record<string, string>;
+  imagesDir?: string;
+}
+
+export type SampleJobSpec = SliceJobSpec | VolumeJobSpec | EvaluateJobSpec;
+
+export type SampleJobResult =
+  | { kind: 'slice'; backend: string; pipeline: PipelineInfo; input: GridSlices; result: SliceGenerationResult }
+  | { kind: 'volume'; backend: string; pipeline: PipelineInfo; result: TranslateVolumeResult }
+  | { kind: 'evaluate'; backend: string; pipeline: PipelineInfo; result: EvaluationOutput };
+
+export interface SampleJobProgress {
+  phase: string;
+  done: number;
+  total: number;
+  step?: number;
+  steps?: number;
+  message: string;
+}
+
+export interface SampleJobHooks {
+  started?(backend: string): void;
+  progress?(p: SampleJobProgress): void;
+  shouldStop?(): boolean;
+}
+
+function stepText(step?: number, steps?: number): string {
+  return steps ? `, step ${step}/${steps}` : '';
+}
+
+export async function runSampleJob(spec: SampleJobSpec, hooks: SampleJobHooks = {}): Promise<SampleJobResult> {
+  const engine = await initEngine({ backend: spec.backend && spec.backend !== 'auto' ? (spec.backend as never) : undefined });
+  hooks.started?.(engine.backend);
+  const pipeline = loadPipeline(spec.sources);
+  const s = spec.settings;
+  try {
+    if (spec.kind === 'slice') {
+      const input: GridSlices =
+        'flair' in spec.source
+          ? { flair: Float32Array.from(spec.source.flair), t1w: null, lesion: null, z: -1 }
+          : await readSubjectSlice(spec.source, spec.normalisation);
+      if (input.flair.length !== 160 * 224) throw new Error(`a FLAIR slice must have 160x224 = 35840 values, got ${input.flair.length}`);
+      const result = await generateForSlice(pipeline, input, {
+        ...s,
+        seed: spec.seed,
+        samples: spec.samples,
+        shouldStop: hooks.shouldStop,
+        onProgress: (p) => hooks.progress?.({ phase: 'sampling', ...p, message: `sample ${Math.min(p.done + 1, p.total)}/${p.total}${stepText(p.step, p.steps)}` }),
+      });
+      return { kind: 'slice', backend: engine.backend, pipeline: pipeline.info, input, result };
+    }
+    if (spec.kind === 'volume') {
+      const result = await translateVolume(pipeline, spec.flairPath, spec.outPath, {
+        ...s,
+        seed: spec.seed,
+        normalisation: spec.normalisation,
+        shouldStop: hooks.shouldStop,
+        onProgress: (p) =>
+          hooks.progress?.({ phase: 'sampling', done: p.done, total: p.total, step: p.step, steps: p.steps, message: `slice ${p.done}/${p.total} (${p.skipped} empty skipped)${stepText(p.step, p.steps)}` }),
+      });
+      return { kind: 'volume', backend: engine.backend, pipeline: pipeline.info, result };
+    }
+    const result = await evaluateSplit(pipeline, {
+      ...s,
+      datasetDir: spec.datasetDir,
+      split: spec.split,
+      seed: spec.seed,
+      limit: spec.limit,
+      lesionMasks: spec.lesionMasks,
+      imagesDir: spec.imagesDir,
+      shouldStop: hooks.shouldStop,
+      onProgress: (p) => hooks.progress?.({ ...p, message: `${p.phase} ${p.done}/${p.total}${stepText(p.step, p.steps)}` }),
+    });
+    return { kind: 'evaluate', backend: engine.backend, pipeline: pipeline.info, result };
+  } finally {
+    pipeline.dispose();
+  }
+}
