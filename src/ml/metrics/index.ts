@@ -9,3 +9,4 @@ export * from './linalg';
 export * from './frechet';
 export * from './baselines';
 export * from './evaluate';
+export * from './features';
