@@ -148,7 +148,13 @@ for (const be of backends) {
       expect(relL2(await readFloat32(da), ref.da)).toBeLessThan(TOL);
       expect(db.shape).toEqual([1, k, n]);
       expect(relL2(await readFloat32(db), ref.db)).toBeLessThan(TOL);
-      tf.dispose([at, bt, gt, c, da, db]);
+      // 3-D x 2-D (stock tfjs: wrong gradient shape; fixed by the engine's BatchMatMul gradient).
+      const b2 = tf.tensor2d(b, [k, n]);
+      const [da2, db2] = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(tf.matMul(p, q), gt)))([at, b2]);
+      expect(relL2(await readFloat32(da2), ref.da)).toBeLessThan(TOL);
+      expect(db2.shape).toEqual([k, n]);
+      expect(relL2(await readFloat32(db2), ref.db)).toBeLessThan(TOL);
+      tf.dispose([at, bt, b2, gt, c, da, db, da2, db2]);
     });
 
     it('fused matMul with bias and relu, transposed operands', async () => {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { batchMatMulGrad } from './batchMatMulGrad';
+import { GRADIENT_FIXES } from './gradientFixes';
 import { conv2dBackpropFilterKernel } from './conv2dBackpropFilter';
 import { conv2dBackpropFilterCpuKernel } from './conv2dBackpropFilterCpu';
 import { conv2dBackpropInputKernel } from './conv2dBackpropInput';
@@ -38,12 +39,15 @@ let gradientsFixed = false;
 
 /** Gradient replacements; global in tfjs (not per backend), registered once. */
 export function registerGradientFixes(): string[] {
+  const fixes = [batchMatMulGrad, ...GRADIENT_FIXES];
   if (!gradientsFixed) {
-    tf.unregisterGradient(tf.BatchMatMul);
-    tf.registerGradient(batchMatMulGrad);
+    for (const g of fixes) {
+      if (tf.getGradient(g.kernelName)) tf.unregisterGradient(g.kernelName);
+      tf.registerGradient(g);
+    }
     gradientsFixed = true;
   }
-  return [`grad:${tf.BatchMatMul}`];
+  return fixes.map((g) => `grad:${g.kernelName}`);
 }
 const stockKernels = new Map<string, tf.KernelConfig>();
 
