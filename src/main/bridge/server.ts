@@ -207,7 +207,11 @@ export async function startBridge(opts: BridgeOptions = {}): Promise<Bridge> {
     throw err;
   });
   port = (server.address() as AddressInfo).port;
-  headers = securityHeaders(contentSecurityPolicy({ connectSrc: [...allowedHosts()].map((h) => `ws://${h}`) }));
+  // Chromium rejects an IPv6 literal ([::1]) as a CSP source; 'self' already covers the
+  // same-origin WebSocket, so only the named IPv4/localhost origins are listed.
+  headers = securityHeaders(
+    contentSecurityPolicy({ connectSrc: [...allowedHosts()].filter((h) => !h.startsWith('[')).map((h) => `ws://${h}`) }),
+  );
   const urlHost = host === '::1' ? '[::1]' : host === 'localhost' ? 'localhost' : '127.0.0.1';
 
   return {
