@@ -90,15 +90,30 @@ export function generatePhantomSubject(seed: number, index: number): PhantomSubj
   }
   const labels = new Uint8Array(nx * ny * nz);
   const lesionMask = new Float32Array(nx * ny * nz);
+  // The folding pattern is a product of per-axis sines: precompute each factor once.
+  const foldX = Float64Array.from({ length: nx }, (_, i) => Math.sin((90 - i) / 4.6 + phase[0]!));
+  const foldY = Float64Array.from({ length: ny }, (_, j) => Math.sin((j - 126) / 5.1 + phase[1]!));
+  const foldZ = Float64Array.from({ length: nz }, (_, k) => Math.sin((k - 72) / 4.8 + phase[2]!));
+  const hit = (list: Ellipsoid[], x: number, y: number, z: number) => {
+    for (let e = 0; e < list.length; e++) if (inside(list[e]!, x, y, z) < 1) return true;
+    return false;
+  };
+  // Only ellipsoids whose z extent covers the current plane are tested there.
+  const near = (list: Ellipsoid[], z: number) => list.filter((e) => Math.abs(z - e.c[2]) <= e.r[2]);
   for (let k = 0; k < nz; k++) {
     const z = k - 72;
+    const dz = (z - centre[2]) / radius[2];
+    if (dz * dz > 1.3) continue;
+    const deepHere = near(deepGm, z);
+    const ventHere = near(ventricles, z);
+    const lesHere = near(lesions, z);
     for (let j = 0; j < ny; j++) {
       const y = j - 126;
+      const dy = (y - centre[1]) / radius[1];
+      if (dy * dy + dz * dz > 1.3) continue;
       for (let i = 0; i < nx; i++) {
         const x = 90 - i;
         const dx = (x - centre[0]) / radius[0];
-        const dy = (y - centre[1]) / radius[1];
-        const dz = (z - centre[2]) / radius[2];
         const r2 = dx * dx + dy * dy + dz * dz;
         if (r2 > 1.3) continue;
         const r = Math.sqrt(r2) || 1e-6;
@@ -114,16 +129,16 @@ export function generatePhantomSubject(seed: number, index: number): PhantomSubj
           labels[idx] = TISSUE.csf;
           continue;
         }
-        const fold = Math.sin(x / 4.6 + phase[0]!) * Math.sin(y / 5.1 + phase[1]!) * Math.sin(z / 4.8 + phase[2]!);
+        const fold = foldX[i]! * foldY[j]! * foldZ[k]!;
         let label: number;
         if (Math.abs(x - centre[0]) < 1.2 && rho > 0.6 && z > centre[2] - 10) label = TISSUE.csf; // interhemispheric fissure
         else if (rho > 0.93 && fold < -0.55) label = TISSUE.csf; // sulci
         else if (rho > 0.84 + 0.07 * fold) label = TISSUE.gm;
         else label = TISSUE.wm;
         if (label === TISSUE.wm) {
-          if (deepGm.some((e) => inside(e, x, y, z) < 1)) label = TISSUE.deepGm;
-          if (ventricles.some((e) => inside(e, x, y, z) < 1)) label = TISSUE.ventricle;
-          else if (lesions.some((e) => inside(e, x, y, z) < 1)) {
+          if (deepHere.length && hit(deepHere, x, y, z)) label = TISSUE.deepGm;
+          if (ventHere.length && hit(ventHere, x, y, z)) label = TISSUE.ventricle;
+          else if (lesHere.length && hit(lesHere, x, y, z)) {
             label = TISSUE.lesion;
             lesionMask[idx] = 1;
           }
