@@ -1,9 +1,12 @@
 import type { Command } from 'commander';
 import { register as registerData } from './data';
+import { register as registerEvaluate } from './evaluate';
 import { register as registerForward } from './forward';
+import { register as registerGenerate } from './generate';
 import { register as registerMetrics } from './metrics';
 import { register as registerRuns } from './runs';
 import { register as registerServe } from './serve';
+import { register as registerTranslate } from './translate';
 
 /**
  * One entry per command module (runs, serve, data, forward, train, ...). Each module exports
@@ -11,4 +14,4 @@ import { register as registerServe } from './serve';
  */
 export type RegisterCommands = (program: Command) => void;
 
-export const COMMAND_MODULES: RegisterCommands[] = [registerRuns, registerServe, registerData, registerMetrics, registerForward];
+export const COMMAND_MODULES: RegisterCommands[] = [registerRuns, registerServe, registerData, registerMetrics, registerForward, registerGenerate, registerTranslate, registerEvaluate];

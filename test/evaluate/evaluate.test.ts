@@ -1,0 +1,183 @@
+/**
+ * Evaluation runs and the sampling CLI end to end on a tiny phantom dataset (E's phantom +
+ * prepare, 3 subjects x 3 axial slices) with a tiny random ControlNet pipeline registered as
+ * autoencoder -> ldm -> controlnet runs.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openServices, type Services } from '../../src/main/services';
+import { createPhantomDataset, getDatasetDetail, prepareDataset, volumeOf } from '../../src/main/services/datasets';
+import { sampleServices } from '../../src/main/services/generate';
+import { readNifti, writeNifti } from '../../src/ml/data/nifti';
+import { summarize } from '../../src/ml/metrics';
+import { useTestBackend, writeTinyPipeline } from '../sample/fixtures';
+
+const bin = resolve('bin/brainsynth.mjs');
+
+function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, BRAINSYNTH_BACKEND: 'wasm' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (status) => done({ status, stdout, stderr }));
+  });
+}
+
+let root: string;
+let home: string;
+let services: Services;
+let datasetId: number;
+let controlnetRunId: number;
+
+beforeAll(async () => {
+  await useTestBackend();
+  root = mkdtempSync(join(tmpdir(), 'bs-eval-'));
+  home = join(root, 'home');
+  services = openServices({ home });
+  const store = services.store;
+  const ds = await createPhantomDataset(store, services.home, { name: 'phantom', subjects: 3, seed: 3 });
+  datasetId = ds.id;
+  await prepareDataset(store, services.home, ds.id, {
+    slices: '88:91',
+    pinned: { 'sub-phantom01': 'train', 'sub-phantom02': 'validation', 'sub-phantom03': 'test' },
+  });
+  const config = (stage: string) => ({ stage });
+  const ae = services.runs.create({ stage: 'autoencoder', datasetId, config: config('autoencoder'), status: 'completed' });
+  const ldm = services.runs.create({ stage: 'ldm', datasetId, config: config('ldm'), status: 'completed', parents: [{ runId: ae.id, role: 'autoencoder' }] });
+  const cn = services.runs.create({ stage: 'controlnet', datasetId, config: config('controlnet'), status: 'completed', parents: [{ runId: ldm.id, role: 'ldm' }] });
+  controlnetRunId = cn.id;
+  writeTinyPipeline({ autoencoder: services.home.runDir(ae.id), ldm: services.home.runDir(ldm.id), controlnet: services.home.runDir(cn.id) });
+}, 300_000);
+
+afterAll(async () => {
+  if (services) {
+    await sampleServices(services).host.close();
+    services.close();
+  }
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+describe('evaluation run (service, worker thread)', () => {
+  it('stores per-image metric rows, baselines, image triples and a mean ± population std summary', async () => {
+    const { evaluate, host } = sampleServices(services);
+    const { run, jobId } = evaluate.start({ runId: controlnetRunId, split: 'test', steps: 2, seed: 4, batch: 3, backend: 'wasm' });
+    expect(run.stage).toBe('evaluation');
+    expect(run.parents).toEqual([{ runId: controlnetRunId, role: 'controlnet' }]);
+    const job = await host.wait(jobId);
+    expect(job.error).toBeNull();
+    expect(job.state).toBe('completed');
+    const stored = services.runs.get(run.id);
+    expect(stored.status).toBe('completed');
+    expect(stored.backend).toBe('wasm');
+
+    const series = services.metrics.query(run.id, { split: 'test' });
+    const byName = new Map(series.map((s) => [s.name, s]));
+    for (const name of ['psnr', 'mae', 'ms_ssim', 'baseline_lut_psnr', 'baseline_lut_mae', 'baseline_lut_ms_ssim', 'baseline_histmatch_psnr']) {
+      expect(byName.get(name)?.steps, name).toEqual([0, 1, 2]);
+    }
+    // the phantom has lesion masks, so the lesion-aware columns exist (outside-lesion is never empty)
+    expect(byName.get('psnr_nonlesion')?.steps).toEqual([0, 1, 2]);
+
+    const results = evaluate.results(run.id, { perImage: true });
+    expect(results.images).toBe(3);
+    expect(results.modelRunId).toBe(controlnetRunId);
+    expect(results.model.map((m) => m.name).slice(0, 3)).toEqual(['psnr', 'mae', 'ms_ssim']);
+    const psnr = results.model.find((m) => m.name === 'psnr')!;
+    const expected = summarize(byName.get('psnr')!.values);
+    expect(psnr.mean).toBeCloseTo(expected.mean, 12);
+    expect(psnr.std).toBeCloseTo(expected.std, 12);
+    const v = byName.get('mae')!.values;
+    const mean = v.reduce((a, b) => a + b, 0) / v.length;
+    expect(results.model.find((m) => m.name === 'mae')!.std).toBeCloseTo(Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / v.length), 12);
+    expect(Object.keys(results.baselines).sort()).toEqual(['baseline_histmatch', 'baseline_lut']);
+    expect(results.secondsPerSlice).toBeGreaterThan(0);
+    expect(results.normalisation?.method).toBe('minmax');
+    expect(results.perImage!.map((r) => r.subject)).toEqual(['sub-phantom03', 'sub-phantom03', 'sub-phantom03']);
+    expect(results.perImage!.map((r) => r.z)).toEqual([88, 89, 90]);
+    expect(results.perImage!.map((r) => r.seed)).toEqual([4, 5, 6]);
+
+    const images = services.artefacts.list({ runId: run.id, kind: 'image' });
+    expect(images.map((a) => a.step)).toEqual([0, 1, 2]);
+    for (const a of images) expect(existsSync(a.path)).toBe(true);
+    expect(services.artefacts.list({ runId: run.id, kind: 'evaluation-summary' })).toHaveLength(1);
+
+    const summaryCsv = evaluate.exportCsv([run.id]);
+    expect(summaryCsv.csv.split('\n')[0]).toBe('run_id,run_name,model_run_id,split,method,metric,mean,std,n,min,max,seconds_per_slice,normalisation');
+    expect(summaryCsv.csv).toContain(`,model,psnr,${psnr.mean},`);
+    const perImage = evaluate.exportCsv([run.id], { kind: 'per-image', path: join(root, 'per-image.csv') });
+    expect(perImage.rows).toBe(3);
+    expect(readFileSync(join(root, 'per-image.csv'), 'utf8')).toBe(perImage.csv);
+
+    const compared = evaluate.compare([run.id, run.id]);
+    expect(compared).toHaveLength(2);
+  });
+
+  it('refuses a run that is not a ControlNet, naming it', () => {
+    const { evaluate } = sampleServices(services);
+    const ldm = services.runs.get(controlnetRunId).parents[0]!.runId;
+    expect(() => evaluate.start({ runId: ldm, steps: 1 })).toThrow(/run \d+ is a ldm run; .*needs a trained ControlNet run/);
+    expect(() => evaluate.start({ runId: 9999, steps: 1 })).toThrow(/run 9999 does not exist/);
+  });
+
+  it('slice generation: N samples, mean/std maps, metrics against the real T1w, saved as artefacts', async () => {
+    const { generate, host } = sampleServices(services);
+    const { jobId } = generate.slice({ runId: controlnetRunId, subject: 'phantom03', z: 89, samples: 2, steps: 2, seed: 10, backend: 'wasm' });
+    const job = await host.wait(jobId);
+    expect(job.error).toBeNull();
+    const view = generate.result(jobId);
+    expect(view.seeds).toEqual([10, 11]);
+    expect(view.images!.samples).toHaveLength(2);
+    expect(view.images!.t1w).toMatch(/^data:image\/png;base64,/);
+    expect(view.images!.stdMax).toBeGreaterThan(0);
+    expect(Object.keys(view.metrics!.mean)).toEqual(expect.arrayContaining(['psnr', 'mae', 'ms_ssim']));
+    const saved = generate.save(jobId);
+    expect(saved.map((a) => a.meta.role)).toEqual(expect.arrayContaining(['flair', 'generated', 'mean', 't1w', 'absdiff']));
+    for (const a of saved) expect(existsSync(a.path)).toBe(true);
+  });
+});
+
+describe('CLI end to end', () => {
+  it('brainsynth translate writes a T1w NIfTI on the FLAIR grid', async () => {
+    const detail = getDatasetDetail(services.store.db, datasetId);
+    const flair = await readNifti(volumeOf(detail.subjects[2]!, 'FLAIR')!.path);
+    // keep 2 axial slices with signal so the test samples only those
+    const [nx, ny] = flair.dims;
+    const plane = nx * ny;
+    const data = new Float32Array(flair.data.length);
+    data.set(flair.data.subarray(88 * plane, 90 * plane), 88 * plane);
+    const input = join(root, 'sub-test_FLAIR.nii.gz');
+    writeNifti(input, { dims: flair.dims, data }, flair.affine, { qformCode: flair.qformCode, sformCode: flair.sformCode });
+    const out = join(root, 'T1w_synth.nii.gz');
+    const r = await cli(['--home', home, 'translate', '--run', String(controlnetRunId), '--flair', input, '--out', out, '--steps', '2', '--seed', '1']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/wrote .*T1w_synth\.nii\.gz: 2 slices sampled, 180 empty slices skipped \(\d+\.\d+ s per slice\)/);
+    const synth = await readNifti(out);
+    expect(synth.dims).toEqual(flair.dims);
+    expect(synth.affine).toEqual(flair.affine);
+    expect(synth.data.subarray(0, 88 * plane).every((v) => v === 0)).toBe(true);
+    expect(synth.data.subarray(88 * plane, 90 * plane).some((v) => v > 0)).toBe(true);
+  });
+
+  it('brainsynth evaluate prints model vs baselines and the sampling time, then --show / --csv', async () => {
+    const r = await cli(['--home', home, 'evaluate', '--run', String(controlnetRunId), '--split', 'test', '--steps', '2', '--limit', '2', '--no-images']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/split test, 2 images, 2 steps, seed 0/);
+    expect(r.stdout).toMatch(/metric\s+model\s+baseline_histmatch\s+baseline_lut/);
+    expect(r.stdout).toMatch(/psnr\s+\d+\.\d{3} ± \d+\.\d{3}/);
+    expect(r.stdout).toMatch(/sampling time: \d+\.\d+ s per slice/);
+    const id = /evaluation run (\d+)/.exec(r.stdout)![1]!;
+    const csv = join(root, 'eval.csv');
+    const shown = await cli(['--home', home, 'evaluate', '--show', id, '--csv', csv]);
+    expect(shown.status, shown.stderr).toBe(0);
+    expect(readFileSync(csv, 'utf8')).toContain(`${id},`);
+    const bad = await cli(['--home', home, 'evaluate', '--split', 'test']);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/evaluate needs --run/);
+  });
+});
