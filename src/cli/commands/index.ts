@@ -7,6 +7,7 @@ import { register as registerMetrics } from './metrics';
 import { register as registerRuns } from './runs';
 import { register as registerServe } from './serve';
 import { register as registerTranslate } from './translate';
+import { register as registerTrain } from './train';
 
 /**
  * One entry per command module (runs, serve, data, forward, train, ...). Each module exports
@@ -14,4 +15,4 @@ import { register as registerTranslate } from './translate';
  */
 export type RegisterCommands = (program: Command) => void;
 
-export const COMMAND_MODULES: RegisterCommands[] = [registerRuns, registerServe, registerData, registerMetrics, registerForward, registerGenerate, registerTranslate, registerEvaluate];
+export const COMMAND_MODULES: RegisterCommands[] = [registerRuns, registerServe, registerData, registerMetrics, registerForward, registerTrain, registerGenerate, registerTranslate, registerEvaluate];

@@ -1,0 +1,221 @@
+/**
+ * `brainsynth train`, `brainsynth resume RUN`: run a training job in this process (in a worker
+ * thread) with a terminal progress bar and a final summary line. Exit code 0 when the run
+ * completes, 1 when it fails, 2 when it is cancelled (Ctrl-C once requests a clean stop after the
+ * current step, with a checkpoint; twice exits at once and leaves the run resumable).
+ */
+import { Command, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import type { EventPayload } from '../../shared/contract';
+import type { Services } from '../../main/services';
+import type { JobOutcome } from '../../main/services/jobs';
+import { TRAIN_PRESETS, TRAIN_STAGES, type TrainPreset } from '../../ml/train/config';
+import type { TrainStage } from '../../ml/train/session';
+import { withServices } from '../services';
+
+export function parsePositiveInt(what: string) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`${what} must be a positive integer, got '${text}'`);
+    return n;
+  };
+}
+
+function parseInteger(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n)) throw new Error(`--seed must be an integer, got '${text}'`);
+  return n;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function formatSeconds(s: number | null | undefined): string {
+  if (s === null || s === undefined || !Number.isFinite(s)) return '--';
+  const sec = Math.round(s);
+  const h = Math.floor(sec / 3600);
+  const m = Math.floor((sec % 3600) / 60);
+  const r = sec % 60;
+  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(r).padStart(2, '0')}s` : `${r}s`;
+}
+
+function formatLosses(losses: Record<string, number>): string {
+  const keys = ['loss', 'l1_loss', 'd_loss'].filter((k) => k in losses);
+  return keys.map((k) => `${k} ${losses[k]!.toPrecision(4)}`).join(' ');
+}
+
+/** Progress bar on a TTY; one line per epoch otherwise (logs, CI). */
+function progressView(runId: number) {
+  const tty = Boolean(process.stderr.isTTY);
+  let bar: cliProgress.SingleBar | null = null;
+  let lastEpoch = -1;
+  return {
+    update(p: EventPayload<'job.progress'>): void {
+      if (p.runId !== runId || !p.training) return;
+      const t = p.training;
+      const payload = {
+        epoch: `${Math.min(t.epoch + 1, t.epochs)}/${t.epochs}`,
+        losses: formatLosses(t.losses),
+        rate: t.stepsPerSecond ? t.stepsPerSecond.toFixed(2) : '--',
+        eta: formatSeconds(p.etaSeconds),
+        phase: p.phase === 'training' ? '' : ` [${p.phase}]`,
+      };
+      if (tty) {
+        if (!bar) {
+          bar = new cliProgress.SingleBar(
+            {
+              format: `run ${runId} {bar} {value}/{total} steps | epoch {epoch} | {losses} | {rate} it/s | ETA {eta}{phase}`,
+              stream: process.stderr,
+              hideCursor: true,
+              clearOnComplete: false,
+            },
+            cliProgress.Presets.shades_classic,
+          );
+          bar.start(t.totalSteps, t.step, payload);
+        }
+        bar.setTotal(t.totalSteps);
+        bar.update(t.step, payload);
+      } else if (t.epoch !== lastEpoch && p.phase === 'training') {
+        lastEpoch = t.epoch;
+        process.stderr.write(`run ${runId}: epoch ${payload.epoch}, step ${t.step}/${t.totalSteps}, ${payload.losses}, ${payload.rate} it/s, ETA ${payload.eta}\n`);
+      }
+    },
+    stop(): void {
+      (bar as cliProgress.SingleBar | null)?.stop();
+    },
+  };
+}
+
+function summaryLine(outcome: JobOutcome, services: Services): string {
+  const { run, summary } = outcome;
+  const s = (summary ?? {}) as {
+    step?: number;
+    wallSeconds?: number;
+    backend?: string;
+    lastLosses?: Record<string, number>;
+    lastValLoss?: number | null;
+    bestValLoss?: number | null;
+  };
+  const last = services.checkpoints.list(run.id).filter((c) => c.kind === 'last').at(-1);
+  const parts = [`run ${run.id} ${run.stage} ${run.status}`];
+  if (s.step !== undefined) parts.push(`${s.step} steps in ${formatSeconds(s.wallSeconds)} on ${s.backend ?? run.backend}`);
+  if (s.lastLosses && Object.keys(s.lastLosses).length) parts.push(formatLosses(s.lastLosses));
+  if (s.lastValLoss !== undefined && s.lastValLoss !== null) {
+    parts.push(`val ${s.lastValLoss.toPrecision(4)}${s.bestValLoss !== null && s.bestValLoss !== undefined ? ` (best ${s.bestValLoss.toPrecision(4)})` : ''}`);
+  }
+  if (run.error) parts.push(`error: ${run.error}`);
+  if (last) parts.push(`checkpoint step ${last.step}: ${last.path}`);
+  return parts.join('; ');
+}
+
+/** Waits for a job of this process with a progress view, Ctrl-C handling and a summary line. */
+async function follow(services: Services, runId: number, json: boolean): Promise<void> {
+  const view = progressView(runId);
+  const off = services.events.on('job.progress', (p) => view.update(p));
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts += 1;
+    if (interrupts === 1) {
+      process.stderr.write(`\nstopping run ${runId} after the current step (Ctrl-C again to quit now; the run stays resumable)\n`);
+      services.jobs.cancel(runId);
+    } else {
+      services.close();
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSigint);
+  let outcome: JobOutcome;
+  try {
+    outcome = await services.jobs.waitFor(runId);
+  } finally {
+    process.off('SIGINT', onSigint);
+    off();
+    view.stop();
+  }
+  if (json) process.stdout.write(JSON.stringify({ run: outcome.run, summary: outcome.summary }, null, 2) + '\n');
+  else process.stdout.write(summaryLine(outcome, services) + '\n');
+  process.exitCode = outcome.run.status === 'completed' ? 0 : outcome.run.status === 'cancelled' ? 2 : 1;
+}
+
+export function register(program: Command): void {
+  program
+    .command('train')
+    .description('train one stage (autoencoder, ldm, controlnet) on a prepared dataset; progress bar, then a summary line')
+    .addOption(new Option('--stage <stage>', 'which stage').choices([...TRAIN_STAGES]).makeOptionMandatory())
+    .requiredOption('--dataset <id>', 'prepared dataset id (see `brainsynth data list`)', parsePositiveInt('--dataset'))
+    .addOption(new Option('--preset <preset>', 'network/loop preset').choices([...TRAIN_PRESETS]).default('desktop'))
+    .option('--parent <run>', 'parent run: an autoencoder run for ldm, an ldm run for controlnet', parsePositiveInt('--parent'))
+    .option('--epochs <n>', 'number of epochs (default: the preset)', parsePositiveInt('--epochs'))
+    .option('--seed <n>', 'random seed (default 42)', parseInteger)
+    .option('--backend <name>', 'auto, tensorflow, webgpu, wasm or cpu', 'auto')
+    .option('--set <key=value>', 'override a config field (dotted path, JSON value; repeatable)', collect, [] as string[])
+    .option('--name <name>', 'run name')
+    .option('--json', 'print the final run and summary as JSON')
+    .action(
+      async (
+        opts: { stage: TrainStage; dataset: number; preset: TrainPreset; parent?: number; epochs?: number; seed?: number; backend: string; set: string[]; name?: string; json?: boolean },
+        cmd: Command,
+      ) => {
+        await withServices(cmd, async (s) => {
+          const run = s.jobs.start({
+            stage: opts.stage,
+            datasetId: opts.dataset,
+            preset: opts.preset,
+            parentRunId: opts.parent,
+            epochs: opts.epochs,
+            seed: opts.seed,
+            backend: opts.backend,
+            overrides: opts.set,
+            name: opts.name,
+          });
+          if (!opts.json) process.stderr.write(`run ${run.id}: ${run.name} (artefacts in ${s.home.runDir(run.id)})\n`);
+          await follow(s, run.id, Boolean(opts.json));
+        });
+      },
+    );
+
+  program
+    .command('resume')
+    .description('continue a failed or cancelled training run from its last checkpoint (same run, same step numbers)')
+    .argument('<run>', 'run id', parsePositiveInt('run id'))
+    .option('--json', 'print the final run and summary as JSON')
+    .action(async (runId: number, opts: { json?: boolean }, cmd: Command) => {
+      await withServices(cmd, async (s) => {
+        s.jobs.resume(runId);
+        if (!opts.json) process.stderr.write(`run ${runId}: resuming\n`);
+        await follow(s, runId, Boolean(opts.json));
+      });
+    });
+
+  program
+    .command('cancel')
+    .description('stop a queued or running training run (also one started by another brainsynth process)')
+    .argument('<run>', 'run id', parsePositiveInt('run id'))
+    .option('--wait <seconds>', 'wait up to this long for the run to stop', parsePositiveInt('--wait'), 120)
+    .action(async (runId: number, opts: { wait: number }, cmd: Command) => {
+      await withServices(cmd, async (s) => {
+        const run = s.jobs.cancel(runId);
+        if (run.status === 'cancelled') {
+          process.stdout.write(`run ${runId} cancelled${run.error ? ` (${run.error})` : ''}\n`);
+          return;
+        }
+        process.stderr.write(`run ${runId}: cancellation requested; waiting for its process to stop it after the current step\n`);
+        const deadline = Date.now() + opts.wait * 1000;
+        for (;;) {
+          const now = s.runs.get(runId);
+          if (now.status !== 'running' && now.status !== 'queued') {
+            process.stdout.write(`run ${runId} ${now.status}${now.error ? ` (${now.error})` : ''}\n`);
+            return;
+          }
+          if (Date.now() > deadline) {
+            process.stdout.write(`run ${runId} is still ${now.status}; the request stays set and its process will stop it\n`);
+            process.exitCode = 1;
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 250));
+          s.jobs.recoverStale();
+        }
+      });
+    });
+}

@@ -1,0 +1,176 @@
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import type { EventPayload } from '../../src/shared/contract';
+import type { Services } from '../../src/main/services';
+import { tsxWorkerFactory, type JobsService } from '../../src/main/services/jobs';
+import { checkpointDir, readCheckpointMeta } from '../../src/ml/train/checkpoint';
+import { jobsWith, makeHome, TINY } from './helpers';
+
+/**
+ * The job host end to end with real worker threads: a tiny run completes with metrics,
+ * checkpoints and images in the store; invalid configs are refused before anything is created;
+ * cancel (in-process and from another connection), a killed worker, resume, and stale runs.
+ */
+let home: string;
+let services: Services;
+let datasetId: number;
+let jobs: JobsService;
+let lastWorker: Worker | null = null;
+const progress: EventPayload<'job.progress'>[] = [];
+
+beforeAll(() => {
+  ({ home, services, datasetId } = makeHome());
+  jobs = jobsWith(services, {
+    createWorker: (input) => (lastWorker = tsxWorkerFactory(input)),
+    pollMs: 100,
+    flushMs: 200,
+  });
+  services.events.on('job.progress', (p) => progress.push(p));
+});
+afterAll(() => {
+  jobs.closeSync();
+  services.close();
+  rmSync(home, { recursive: true, force: true });
+});
+
+const ae = (extra: string[] = []) => ({
+  stage: 'autoencoder' as const,
+  datasetId,
+  preset: 'desktop' as const,
+  backend: 'wasm',
+  epochs: 2,
+  overrides: [...TINY.common, ...TINY.autoencoder, 'loop.maxStepsPerEpoch=3', 'loop.checkpointEvery=2', ...extra],
+});
+
+function trainSteps(runId: number): number[] {
+  return (services.store.db.prepare("SELECT step FROM metrics WHERE run_id = ? AND split = 'train' AND name = 'loss' ORDER BY step").all(runId) as { step: number }[]).map(
+    (r) => r.step,
+  );
+}
+
+const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
+
+async function until(cond: () => boolean, ms = 120_000): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('training jobs', () => {
+  let aeRunId: number;
+
+  it('runs a tiny autoencoder job in a worker: metrics, checkpoints, images, progress', async () => {
+    const run = jobs.start(ae());
+    expect(run.status).toBe('queued');
+    expect(jobs.list()).toHaveLength(1);
+    const { run: done, summary } = await jobs.waitFor(run.id);
+    expect(done.status).toBe('completed');
+    expect(done.error).toBeNull();
+    expect(done.backend).toBe('wasm');
+    expect(summary).toMatchObject({ stage: 'autoencoder', step: 6, backend: 'wasm' });
+    expect(trainSteps(run.id)).toEqual(range(1, 6));
+    const cps = services.checkpoints.list(run.id);
+    expect(cps.map((c) => c.kind).sort()).toEqual(['best', 'last']);
+    expect(cps.find((c) => c.kind === 'last')!.step).toBe(6);
+    expect(existsSync(cps[0]!.path)).toBe(true);
+    const images = services.artefacts.list({ runId: run.id, kind: 'image' });
+    expect(images.length).toBe(2);
+    const mine = progress.filter((p) => p.runId === run.id && p.training);
+    expect(mine.length).toBeGreaterThan(0);
+    expect(mine.at(-1)!.training).toMatchObject({ stage: 'autoencoder', epochs: 2, totalSteps: 6, backend: 'wasm' });
+    expect(jobs.list()).toHaveLength(0);
+    expect(existsSync(join(services.home.runDir(run.id), 'job.json'))).toBe(false);
+    aeRunId = run.id;
+  });
+
+  it('refuses invalid configs before any work, with the reason', () => {
+    const count = () => (services.store.db.prepare('SELECT count(*) AS n FROM runs').get() as { n: number }).n;
+    const before = count();
+    expect(() => jobs.start({ ...ae(), datasetId: 999 })).toThrow(/unknown dataset 999/);
+    expect(() => jobs.start({ ...ae(), stage: 'ldm', overrides: TINY.common })).toThrow(/needs a parent autoencoder run/);
+    expect(() => jobs.start({ ...ae(), stage: 'controlnet', parentRunId: aeRunId, overrides: TINY.common })).toThrow(
+      /parent run \d+ is a autoencoder run; the controlnet stage needs a ldm run/,
+    );
+    expect(() => jobs.start({ ...ae(), parentRunId: 12345 })).toThrow(/parent run 12345 does not exist/);
+    expect(() => jobs.start(ae(['autoencoder.network.norm_num_groups=3']))).toThrow(/divisible by norm_num_groups=3/);
+    expect(() => jobs.start(ae(['autoencoder.network.num_channels=[8,16,16,16]', 'autoencoder.network.attention_levels=[false,false,false,false]']))).toThrow(/not divisible by the autoencoder's downsampling factor 8/);
+    expect(() => jobs.start(ae(['autoencoder.learningRate=1']))).toThrow(/unknown config key/);
+    expect(() =>
+      jobs.start({ stage: 'ldm', datasetId, preset: 'desktop', parentRunId: aeRunId, overrides: [...TINY.common, ...TINY.ldm, 'ldm.network.in_channels=3', 'ldm.network.out_channels=3'] }),
+    ).toThrow(/in_channels=3 does not match the autoencoder's latent_channels=2/);
+    expect(count()).toBe(before);
+  });
+
+  it('trains an LDM and a ControlNet on their parents through the queue', async () => {
+    const ldm = jobs.start({ stage: 'ldm', datasetId, preset: 'desktop', parentRunId: aeRunId, backend: 'wasm', epochs: 1, overrides: [...TINY.common, ...TINY.ldm, 'loop.maxStepsPerEpoch=3'] });
+    expect(ldm.parents).toEqual([{ runId: aeRunId, role: 'autoencoder' }]);
+    const ldmDone = await jobs.waitFor(ldm.id);
+    expect(ldmDone.run.status).toBe('completed');
+    const cn = jobs.start({ stage: 'controlnet', datasetId, preset: 'desktop', parentRunId: ldm.id, backend: 'wasm', epochs: 1, overrides: [...TINY.common, ...TINY.controlnet, 'loop.maxStepsPerEpoch=3'] });
+    const cnDone = await jobs.waitFor(cn.id);
+    expect(cnDone.run.error).toBeNull();
+    expect(cnDone.run.status).toBe('completed');
+    expect(trainSteps(cn.id)).toEqual([1, 2, 3]);
+    expect(services.artefacts.list({ runId: cn.id, kind: 'image' })[0]!.path).toMatch(/flair-generated-real/);
+  });
+
+  it('cancel stops a running job after a checkpoint; resume continues with the same step numbers', async () => {
+    const run = jobs.start(ae(['loop.maxStepsPerEpoch=50', 'loop.checkpointEvery=100']));
+    await until(() => trainSteps(run.id).length >= 2);
+    jobs.cancel(run.id);
+    const { run: cancelled } = await jobs.waitFor(run.id);
+    expect(cancelled.status).toBe('cancelled');
+    const stoppedAt = readCheckpointMeta(checkpointDir(services.home.runDir(run.id), 'last')!).step;
+    expect(trainSteps(run.id)).toEqual(range(1, stoppedAt));
+    // finish quickly: a resumed run keeps its config, so shorten it through a checkpoint-compatible path
+    const resumed = jobs.resume(run.id);
+    expect(resumed.status).toBe('queued');
+    await until(() => trainSteps(run.id).length >= stoppedAt + 2);
+    jobs.cancel(run.id);
+    await jobs.waitFor(run.id);
+    const steps = trainSteps(run.id);
+    expect(steps).toEqual(range(1, steps.length));
+  });
+
+  it('a killed worker marks the run failed; resume deletes metrics past the checkpoint and continues exactly once per step', async () => {
+    const run = jobs.start(ae(['loop.maxStepsPerEpoch=4', 'loop.checkpointEvery=2']));
+    await until(() => trainSteps(run.id).length >= 3);
+    await lastWorker!.terminate();
+    const { run: failed } = await jobs.waitFor(run.id);
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toMatch(/worker exited unexpectedly/);
+    const ckptStep = readCheckpointMeta(checkpointDir(services.home.runDir(run.id), 'last')!).step;
+    jobs.resume(run.id);
+    expect(Math.max(0, ...trainSteps(run.id))).toBe(ckptStep);
+    const { run: done } = await jobs.waitFor(run.id);
+    expect(done.status).toBe('completed');
+    expect(trainSteps(run.id)).toEqual(range(1, 6));
+  });
+
+  it('cancel from another process (runs.cancel_requested) stops the job', async () => {
+    const run = jobs.start(ae(['loop.maxStepsPerEpoch=50']));
+    await until(() => trainSteps(run.id).length >= 1);
+    const other = new Database(services.home.dbPath);
+    other.prepare('UPDATE runs SET cancel_requested = 1 WHERE id = ?').run(run.id);
+    other.close();
+    const { run: done } = await jobs.waitFor(run.id);
+    expect(done.status).toBe('cancelled');
+  });
+
+  it('marks runs left running by a dead process as failed (never "running" forever)', () => {
+    const run = services.runs.create({ stage: 'autoencoder', datasetId, status: 'running', config: {} });
+    mkdirSync(services.home.runDir(run.id), { recursive: true });
+    writeFileSync(join(services.home.runDir(run.id), 'job.json'), JSON.stringify({ pid: 2 ** 22 + 7, host: hostname(), heartbeat: Date.now() }));
+    const changed = jobs.recoverStale();
+    expect(changed.map((r) => r.id)).toContain(run.id);
+    const after = services.runs.get(run.id);
+    expect(after.status).toBe('failed');
+    expect(after.error).toMatch(/interrupted/);
+  });
+});
