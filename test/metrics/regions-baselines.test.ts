@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   applyIntensityLookupTable,
+  BASELINE_NAMES,
   evaluatePairs,
+  fitBaselines,
+  predictBaseline,
   fitIntensityLookupTable,
   fitReferenceDistribution,
   formatSummary,
@@ -169,5 +172,18 @@ describe('model-free baselines', () => {
     expect(err / 360).toBeLessThan(0.03);
     expect(table.values.every((v) => Number.isFinite(v))).toBe(true);
     expect(() => fitIntensityLookupTable([{ flair: new Float32Array(4), t1w: new Float32Array(4) }])).toThrow(/no foreground/);
+  });
+
+  it('the fitted suite predicts every named baseline, and the LUT beats raw FLAIR on this anatomy', () => {
+    const fitted = fitBaselines(train);
+    const err = (pred: Float32Array) => {
+      let e = 0;
+      for (let i = 40; i < 400; i++) e += Math.abs(pred[i] - test.t1w[i]);
+      return e / 360;
+    };
+    const errors = Object.fromEntries(BASELINE_NAMES.map((n) => [n, err(predictBaseline(n, test.flair, fitted))]));
+    expect(Object.keys(errors)).toEqual(['flair_raw', 'flair_inverted_histmatch', 'flair_histmatch', 'intensity_lut']);
+    expect(errors.intensity_lut).toBeLessThan(errors.flair_raw);
+    expect(() => fitBaselines([])).toThrow(/no training pairs/);
   });
 });

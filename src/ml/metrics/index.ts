@@ -10,3 +10,4 @@ export * from './frechet';
 export * from './baselines';
 export * from './evaluate';
 export * from './features';
+export * from './baseline-suite';
