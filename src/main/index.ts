@@ -6,6 +6,9 @@ import { IPC_EVENT_PREFIX, IPC_INVOKE_PREFIX } from '../shared/ipc-names';
 import { openServices, type Services } from './services';
 import { setDefaultWorkerFactory } from './services/jobs';
 import { electronWorkerFactory } from './jobs/electron-worker';
+import { setDefaultDataWorkerFactory } from './services/data-jobs';
+import { electronDataWorkerFactory } from './services/data-jobs-electron';
+import { volumeResponse, VOLUMES_PATH_PREFIX } from './services/volume-files';
 import { createDispatch, createHandlers } from './ipc/handlers';
 import { installSecurityPolicy, isTrustedSender } from './security';
 import { APP_HOST, APP_ORIGIN, APP_SCHEME, contentSecurityPolicy, securityHeaders } from './security-policy';
@@ -28,11 +31,13 @@ function homeFromArgv(argv: readonly string[]): string | undefined {
   return eq?.slice('--home='.length);
 }
 
-function serveRenderer(): void {
+function serveRenderer(services: Services): void {
   const root = defaultRendererDir();
   const headers = securityHeaders(contentSecurityPolicy());
   protocol.handle(APP_SCHEME, async (request) => {
     const url = new URL(request.url);
+    // Volume bytes for the NiiVue viewers (files looked up by id in the store, never by URL path).
+    if (url.host === APP_HOST && url.pathname.startsWith(VOLUMES_PATH_PREFIX)) return volumeResponse(services.store.db, url.pathname, headers);
     const file = url.host === APP_HOST ? resolveStaticPath(root, url.pathname) : undefined;
     if (!file) return new Response('not found', { status: 404, headers });
     return new Response(await readFile(file), { headers: { ...headers, 'Content-Type': mimeType(file) } });
@@ -91,13 +96,14 @@ async function start(): Promise<void> {
   let services: Services;
   try {
     setDefaultWorkerFactory(electronWorkerFactory);
+    setDefaultDataWorkerFactory(electronDataWorkerFactory);
     services = openServices({ home: homeFromArgv(process.argv) });
   } catch (err) {
     dialog.showErrorBox('brainsynth cannot open its database', err instanceof Error ? err.message : String(err));
     app.exit(1);
     return;
   }
-  serveRenderer();
+  serveRenderer(services);
   registerIpc(services);
   createWindow();
   app.on('activate', () => {

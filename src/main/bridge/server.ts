@@ -11,6 +11,7 @@ import { createDispatch, createHandlers, type Dispatch } from '../ipc/handlers';
 import { contentSecurityPolicy, securityHeaders } from '../security-policy';
 import { defaultRendererDir, mimeType, resolveStaticPath } from '../static-files';
 import { APP_VERSION } from '../app-meta';
+import { sendVolume, VOLUMES_PATH_PREFIX } from '../services/volume-files';
 
 /**
  * The browser bridge behind `brainsynth serve`: the built renderer over HTTP plus the IPC
@@ -148,6 +149,13 @@ export async function startBridge(opts: BridgeOptions = {}): Promise<Bridge> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (!hostOk(req)) return refuse(res, 403, `refused: Host ${JSON.stringify(req.headers.host ?? '')} is not this bridge`);
     if (!originOk(req)) return refuse(res, 403, `refused: Origin ${req.headers.origin} is not this bridge`);
+    if (url.pathname.startsWith(VOLUMES_PATH_PREFIX)) {
+      // Volume bytes for the NiiVue viewers: token-checked like the API, files looked up by id.
+      const auth = req.headers.authorization?.replace(/^Bearer\s+/i, '') ?? url.searchParams.get('token');
+      if (!tokenMatches(tokenBuf, auth)) return refuse(res, 401, 'missing or wrong token (use the URL printed by `brainsynth serve`)');
+      if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 405, 'method not allowed');
+      return sendVolume(services.store.db, req, res, url.pathname, headers);
+    }
     const task = url.pathname.startsWith('/api/') ? handleApi(req, res, url) : handleStatic(req, res, url);
     task.catch((err: unknown) => {
       if (!res.headersSent) refuse(res, 500, err instanceof Error ? err.message : String(err));

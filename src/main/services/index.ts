@@ -9,6 +9,7 @@ import { CheckpointsService } from './checkpoints';
 import { ArtefactsService } from './artefacts';
 import { ExperimentsService } from './experiments';
 import { JobsService } from './jobs';
+import { DataJobHost } from './data-jobs';
 
 /**
  * The composition root shared by the Electron main process, the browser bridge and the CLI:
@@ -27,6 +28,8 @@ export interface Services {
   datasets: { list: () => ReturnType<typeof listDatasets>; get: (id: number) => ReturnType<typeof getDataset> };
   /** Training jobs (one queue per process, worker threads). */
   jobs: JobsService;
+  /** Dataset import/phantom/prepare/fetch jobs (one queue, worker threads). */
+  dataJobs: DataJobHost;
   close(): void;
 }
 
@@ -53,7 +56,9 @@ export function openServices(opts: OpenServicesOptions | string = {}): Services 
     experiments: new ExperimentsService(store),
     datasets: { list: () => listDatasets(store), get: (id) => getDataset(store, id) },
     jobs: undefined as unknown as JobsService,
+    dataJobs: new DataJobHost(store, home, events),
     close: () => {
+      services.dataJobs.close();
       services.jobs.closeSync();
       store.close();
     },
