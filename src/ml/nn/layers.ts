@@ -108,14 +108,47 @@ export class GroupNorm {
   }
 
   apply(x: tf.Tensor4D): tf.Tensor4D {
-    const [b, h, w, c] = x.shape;
-    const g = this.numGroups;
-    const grouped = tf.reshape(x, [b, h * w, g, c / g]);
-    const { mean, variance } = tf.moments(grouped, [1, 3], true);
-    const normed = tf.mul(tf.sub(grouped, mean), tf.rsqrt(tf.add(variance, this.eps)));
-    const y = tf.reshape(normed, [b, h, w, c]);
-    return tf.add(tf.mul(y, this.scope.store.get(this.weight)), this.scope.store.get(this.bias));
+    return groupNorm(x, this.scope.store.get(this.weight), this.scope.store.get(this.bias), this.numGroups, this.eps);
   }
+}
+
+/**
+ * Normalisation with a per-channel affine and a hand-written gradient, shared by GroupNorm and
+ * LayerNorm: x is viewed as `statsShape`, normalised over `statsAxes` (biased variance, as
+ * PyTorch), then scaled/shifted along its last (channel) axis. Autodiff through moments() records
+ * ~30 small kernels per call; this backward needs 12. On wasm, where per-kernel overhead is a large
+ * share of a step, it made the desktop UNet train step ~30% faster. Equal to autodiff to float32
+ * rounding (checked by the fixture gradient tests).
+ */
+function affineNormalize<T extends tf.Tensor>(x: T, gamma: tf.Tensor, beta: tf.Tensor, statsShape: number[], statsAxes: number[], eps: number): T {
+  const shape = x.shape;
+  const channelAxes = shape.slice(0, -1).map((_, i) => i);
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [xIn, gammaIn, betaIn] = args as tf.Tensor[];
+    const save = args[3] as tf.GradSaveFunc;
+    const xs = tf.reshape(xIn, statsShape);
+    const centered = tf.sub(xs, tf.mean(xs, statsAxes, true));
+    const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(centered), statsAxes, true), eps));
+    const xhat = tf.mul(centered, rstd);
+    save([xhat, rstd, gammaIn]);
+    return {
+      value: tf.add(tf.mul(tf.reshape(xhat, shape), gammaIn), betaIn),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xh, rs, gm] = saved;
+        const dgamma = tf.sum(tf.mul(dy, tf.reshape(xh, shape)), channelAxes);
+        const dbeta = tf.sum(dy, channelAxes);
+        const dxhat = tf.reshape(tf.mul(dy, gm), statsShape);
+        const dx = tf.mul(rs, tf.sub(tf.sub(dxhat, tf.mean(dxhat, statsAxes, true)), tf.mul(xh, tf.mean(tf.mul(dxhat, xh), statsAxes, true))));
+        return [tf.reshape(dx, shape), dgamma, dbeta];
+      },
+    };
+  });
+  return op(x, gamma, beta) as T;
+}
+
+function groupNorm(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, groups: number, eps: number): tf.Tensor4D {
+  const [b, h, w, c] = x.shape;
+  return affineNormalize(x, gamma, beta, [b, h * w, groups, c / groups], [1, 3], eps);
 }
 
 /** torch.nn.LayerNorm over the last axis (PyTorch default eps 1e-5). */
@@ -133,9 +166,8 @@ export class LayerNorm {
   }
 
   apply<T extends tf.Tensor>(x: T): T {
-    const { mean, variance } = tf.moments(x, -1, true);
-    const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.eps)));
-    return tf.add(tf.mul(normed, this.scope.store.get(this.weight)), this.scope.store.get(this.bias)) as T;
+    const c = x.shape[x.shape.length - 1];
+    return affineNormalize(x, this.scope.store.get(this.weight), this.scope.store.get(this.bias), [x.size / c, c], [1], this.eps);
   }
 }
 
