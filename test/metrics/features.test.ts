@@ -42,3 +42,19 @@ describe.skipIf(!present)(present ? 'Frechet distance on a TF.js layers feature 
     expect(Math.abs(frechetDistance(features, features))).toBeLessThan(1e-6 * r.value + 1e-9);
   });
 });
+
+describe('imageBatchFromNhwc', () => {
+  it('keeps one-channel images as [B,H,W] and moves channels first otherwise', async () => {
+    const { imageBatchFromNhwc } = await import('../../src/ml/metrics');
+    await tf.setBackend('cpu');
+    const grey = tf.tensor4d([1, 2, 3, 4, 5, 6], [1, 2, 3, 1]);
+    const g = await imageBatchFromNhwc(grey);
+    expect(g.shape).toEqual([1, 2, 3]);
+    expect(Array.from(g.data)).toEqual([1, 2, 3, 4, 5, 6]);
+    const rgb = tf.tensor4d([1, 10, 2, 20, 3, 30, 4, 40], [1, 2, 2, 2]);
+    const c = await imageBatchFromNhwc(rgb);
+    expect(c.shape).toEqual([1, 2, 2, 2]);
+    expect(Array.from(c.data)).toEqual([1, 2, 3, 4, 10, 20, 30, 40]);
+    tf.dispose([grey, rgb]);
+  });
+});

@@ -11,3 +11,4 @@ export * from './baselines';
 export * from './evaluate';
 export * from './features';
 export * from './baseline-suite';
+export * from './tensor-images';
