@@ -145,6 +145,51 @@ export const Dataset = z.object({
 });
 export type Dataset = z.infer<typeof Dataset>;
 
+/** One stored volume of a subject (Data view): grid, orientation and the import checks. */
+export const DatasetVolume = z.object({
+  id: Id,
+  modality: z.enum(['FLAIR', 'T1w', 'lesion_mask', 'brain_mask']),
+  fileName: z.string(),
+  dims: z.array(z.number().int()),
+  pixdim: z.array(z.number()),
+  /** 4x4 voxel-to-world (MNI mm) affine, row-major. */
+  affine: z.array(z.array(z.number())),
+  orientation: z.string().nullable(),
+  datatype: z.string().nullable(),
+  checks: JsonObject,
+});
+export type DatasetVolume = z.infer<typeof DatasetVolume>;
+
+export const DatasetSubject = z.object({
+  id: Id,
+  label: z.string(),
+  session: z.string().nullable(),
+  split: z.string().nullable(),
+  volumes: z.array(DatasetVolume),
+  /** Axial indices (voxel z of the LAS volume) in the prepared slice set; null when not prepared. */
+  preparedZs: z.array(z.number().int()).nullable(),
+});
+export type DatasetSubject = z.infer<typeof DatasetSubject>;
+
+export const DatasetDetail = Dataset.extend({ subjects: z.array(DatasetSubject) });
+export type DatasetDetail = z.infer<typeof DatasetDetail>;
+
+/** A long dataset operation (import, phantom, prepare, open MS fetch) running in a worker. */
+export const DataJob = z.object({
+  jobId: z.string(),
+  kind: z.enum(['import', 'phantom', 'prepare', 'fetch-open-ms']),
+  label: z.string(),
+  state: z.enum(['queued', 'running', 'completed', 'failed']),
+  phase: z.string(),
+  done: z.number(),
+  total: z.number().nullable(),
+  datasetId: Id.nullable(),
+  error: z.string().nullable(),
+  createdAt: IsoTime,
+  finishedAt: IsoTime.nullable(),
+});
+export type DataJob = z.infer<typeof DataJob>;
+
 export const AppInfo = z.object({
   name: z.string(),
   version: z.string(),
@@ -183,6 +228,121 @@ export const JobInfo = z.object({
   progress: TrainingProgress.nullable(),
 });
 export type JobInfo = z.infer<typeof JobInfo>;
+
+// Sampling (Generate view, whole-volume translation, evaluation runs): engineer G's services in
+// src/main/services/generate.ts and evaluate.ts. Heavy work runs as a sampling job (worker
+// thread); progress arrives as 'job.progress' with kind 'generate' | 'translate' | 'evaluate'.
+// Metric values that are not finite (empty lesion region, identical images) are sent as null.
+
+const SamplerKind = z.enum(['ddim', 'ddpm']);
+const SamplingFields = {
+  /** The trained ControlNet run. */
+  runId: Id,
+  /** Denoising steps (DDIM default 200, the reference; DDPM default 1000). */
+  steps: z.number().int().min(1).max(1000).optional(),
+  /** Classifier-free guidance scale (default: the run's, reference 7). */
+  guidanceScale: z.number().min(0).max(100).optional(),
+  /** ControlNet conditioning scale (default: the run's, reference 1). */
+  conditioningScale: z.number().min(0).max(10).optional(),
+  sampler: SamplerKind.optional(),
+  /** Image k uses seed + k (slice z of a volume uses seed + z). */
+  seed: z.number().int().min(0).max(2 ** 31).optional(),
+  batch: z.number().int().min(1).max(64).optional(),
+  checkpoint: z.enum(['last', 'best']).optional(),
+  backend: z.string().max(64).optional(),
+};
+const FiniteOrNull = z.number().nullable();
+const SliceMetrics = z.record(z.string(), FiniteOrNull);
+
+export const SamplingJobProgress = z.object({
+  phase: z.string(),
+  done: z.number(),
+  total: z.number(),
+  step: z.number().optional(),
+  steps: z.number().optional(),
+  message: z.string(),
+});
+
+/** A sampling job and, once finished, what it produced. */
+export const GenerateJobView = z.object({
+  jobId: z.string(),
+  kind: z.enum(['slice', 'volume', 'evaluate']),
+  runId: Id.nullable(),
+  state: z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']),
+  progress: SamplingJobProgress.nullable(),
+  backend: z.string().nullable(),
+  error: z.string().nullable(),
+  /** Slice jobs: PNG data URLs (160x224, value*255 truncated) of every panel. */
+  images: z
+    .object({
+      width: z.number().int(),
+      height: z.number().int(),
+      flair: z.string(),
+      t1w: z.string().nullable(),
+      samples: z.array(z.string()),
+      mean: z.string(),
+      /** Per-pixel std over the samples, scaled to [0, stdMax] for display. */
+      std: z.string(),
+      stdMax: z.number(),
+      absDiff: z.string().nullable(),
+    })
+    .optional(),
+  seeds: z.array(z.number().int()).optional(),
+  /** PSNR / MAE / MS-SSIM (+ lesion columns) per sample and of the mean image; null without a real T1w. */
+  metrics: z.object({ sample: z.array(SliceMetrics), mean: SliceMetrics }).nullable().optional(),
+  seconds: z.number().optional(),
+  volume: z
+    .object({ outPath: z.string(), sampledSlices: z.number().int(), skippedSlices: z.number().int(), secondsPerSlice: FiniteOrNull, artefactId: Id.nullable() })
+    .optional(),
+  evaluationRunId: Id.optional(),
+});
+export type GenerateJobView = z.infer<typeof GenerateJobView>;
+
+export const EvaluationMetricStats = z.object({
+  name: z.string(),
+  mean: FiniteOrNull,
+  /** Population std (ddof 0) over images, as the reference reports. */
+  std: FiniteOrNull,
+  min: FiniteOrNull,
+  max: FiniteOrNull,
+  n: z.number().int(),
+  missing: z.number().int(),
+});
+
+export const EvaluationResults = z.object({
+  runId: Id,
+  runName: z.string().nullable(),
+  status: RunStatus,
+  /** The evaluated ControlNet run. */
+  modelRunId: Id.nullable(),
+  split: z.string(),
+  images: z.number().int(),
+  /** psnr, mae, ms_ssim (+ psnr_lesion, mae_lesion, ssim_lesion and *_nonlesion with lesion masks). */
+  model: z.array(EvaluationMetricStats),
+  /** baseline_lut, baseline_histmatch: the same columns for the model-free baselines. */
+  baselines: z.record(z.string(), z.array(EvaluationMetricStats)),
+  secondsPerSlice: FiniteOrNull,
+  normalisation: z.object({ method: z.string(), percentiles: z.array(z.number()).nullable(), slices: z.string() }).nullable(),
+  steps: z.number().int().nullable(),
+  seed: z.number().int().nullable(),
+  backend: z.string().nullable(),
+  notes: z.array(z.string()),
+  /** Per image (with perImage): index (= metric step), subject, LAS z, seed, the FLAIR | generated | real T1w PNG. */
+  perImage: z
+    .array(
+      z.object({
+        index: z.number().int(),
+        subject: z.string(),
+        z: z.number().int(),
+        mniZ: FiniteOrNull,
+        seed: z.number().int(),
+        imagePath: z.string().nullable(),
+        values: z.record(z.string(), FiniteOrNull),
+      }),
+    )
+    .optional(),
+});
+export type EvaluationResults = z.infer<typeof EvaluationResults>;
 
 // Sampling (Generate view, whole-volume translation, evaluation runs): engineer G's services in
 // src/main/services/generate.ts and evaluate.ts. Heavy work runs as a sampling job (worker
@@ -477,8 +637,101 @@ export const channels = {
     z.object({ csv: z.string(), rows: z.number().int() }),
   ),
 
+  /** One FLAIR slice (dataset subject + LAS z, or a 160x224 array in [0,1]) -> N samples; answers a job id. */
+  'generate.slice': channel(
+    z
+      .object({
+        ...SamplingFields,
+        datasetId: Id.optional(),
+        subject: z.union([z.string().min(1).max(200), Id]).optional(),
+        z: z.number().int().nonnegative().optional(),
+        flair: z.array(z.number().min(0).max(1)).length(160 * 224).optional(),
+        samples: z.number().int().min(1).max(64).optional(),
+      })
+      .strict(),
+    z.object({ jobId: z.string() }),
+  ),
+  /** Whole-volume translation of a FLAIR NIfTI (path, or a dataset subject's FLAIR) to a T1w NIfTI. */
+  'generate.volume': channel(
+    z
+      .object({
+        ...SamplingFields,
+        flairPath: z.string().min(1).max(4096).optional(),
+        datasetId: Id.optional(),
+        subject: z.union([z.string().min(1).max(200), Id]).optional(),
+        outPath: z.string().min(1).max(4096).optional(),
+      })
+      .strict(),
+    z.object({ jobId: z.string(), outPath: z.string() }),
+  ),
+  'generate.result': channel(z.object({ jobId: z.string().min(1).max(100) }).strict(), GenerateJobView),
+  /** Stores a finished slice job's panels as PNG artefacts of its ControlNet run. */
+  'generate.save': channel(z.object({ jobId: z.string().min(1).max(100) }).strict(), z.object({ artefacts: z.array(Artefact) })),
+  'generate.cancel': channel(z.object({ jobId: z.string().min(1).max(100) }).strict(), GenerateJobView),
+  /** Sampling jobs of the answering process (queued, running, and recently finished). */
+  'generate.jobs': channel(Empty, z.object({ jobs: z.array(GenerateJobView.pick({ jobId: true, kind: true, runId: true, state: true, progress: true, backend: true, error: true })) })),
+
+  /** Evaluates a ControlNet run on a split: creates an 'evaluation' run (parent = the ControlNet run) and its job. */
+  'evaluate.start': channel(
+    z
+      .object({
+        ...SamplingFields,
+        split: z.enum(['train', 'validation', 'test']).optional(),
+        /** Only the first K slices of the split. */
+        limit: z.number().int().positive().optional(),
+        saveImages: z.boolean().optional(),
+        name: z.string().max(200).optional(),
+        experimentId: Id.optional(),
+      })
+      .strict(),
+    z.object({ run: Run, jobId: z.string() }),
+  ),
+  /** Mean +- population std per metric of an evaluation run (model and baselines), optionally per image. */
+  'evaluate.results': channel(z.object({ runId: Id, split: SplitName.optional(), perImage: z.boolean().optional() }).strict(), EvaluationResults),
+  'evaluate.compare': channel(
+    z.object({ runIds: z.array(Id).min(1).max(50), split: SplitName.optional() }).strict(),
+    z.object({ results: z.array(EvaluationResults) }),
+  ),
+  /** CSV text (summary rows per run and metric, or per-image rows) for the renderer to offer as a download. */
+  'evaluate.exportCsv': channel(
+    z.object({ runIds: z.array(Id).min(1).max(50), split: SplitName.optional(), kind: z.enum(['summary', 'per-image']).optional() }).strict(),
+    z.object({ csv: z.string(), rows: z.number().int() }),
+  ),
+
   'datasets.list': channel(Empty, z.object({ datasets: z.array(Dataset) })),
   'datasets.get': channel(ById, Dataset),
+  /** Subjects, volumes (grid, checks) and which slices are in the prepared set. */
+  'datasets.detail': channel(ById, DatasetDetail),
+  /**
+   * Where the renderer fetches a volume's NIfTI bytes: app://brainsynth/volumes/<id> in Electron,
+   * /volumes/<id> on the bridge (needsToken: append the page's ?token=).
+   */
+  'datasets.volumeUrl': channel(
+    z.object({ volumeId: Id }).strict(),
+    z.object({ url: z.string(), fileName: z.string(), needsToken: z.boolean() }),
+  ),
+  'datasets.import': channel(z.object({ dir: z.string().min(1).max(4096), name: z.string().min(1).max(200) }).strict(), DataJob),
+  'datasets.phantom': channel(
+    z.object({ subjects: z.number().int().min(1).max(200), name: z.string().min(1).max(200), seed: z.number().int().optional() }).strict(),
+    DataJob,
+  ),
+  'datasets.prepare': channel(
+    z
+      .object({
+        id: Id,
+        /** 'brain-band' | 'reference' | ... as `data prepare --slices`. */
+        slices: z.string().max(200).optional(),
+        fractions: z.tuple([z.number().min(0), z.number().min(0), z.number().min(0)]).optional(),
+        seed: z.number().int().optional(),
+      })
+      .strict(),
+    DataJob,
+  ),
+  'datasets.fetchOpenMs': channel(
+    z.object({ name: z.string().min(1).max(200).optional(), subjects: z.array(z.string().max(64)).max(64).optional(), baseUrl: z.string().url().optional() }).strict(),
+    DataJob,
+  ),
+  'datasets.jobs': channel(Empty, z.object({ jobs: z.array(DataJob) })),
 } as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -507,6 +760,8 @@ export const events = {
   }),
   /** A run was created or changed (status, error, ...). */
   'run.updated': z.object({ run: Run }),
+  /** A dataset job (import, phantom, prepare, fetch) changed state or progressed. */
+  'data.job': DataJob,
   /** A dataset was imported, prepared or deleted. */
   'dataset.updated': z.object({ datasetId: Id, deleted: z.boolean().optional() }),
 } as const;

@@ -12,7 +12,11 @@ import {
 import type { Services } from '../services';
 import { ServiceError } from '../services/errors';
 import { samplingHandlers } from '../services/generate-handlers';
+import { samplingHandlers } from '../services/generate-handlers';
 import { APP_NAME, APP_VERSION } from '../app-meta';
+import { datasetDetail } from '../services/dataset-detail';
+import { volumeFile, volumePath } from '../services/volume-files';
+import { APP_ORIGIN } from '../security-policy';
 
 /**
  * Channel -> implementation. Every contract channel must have exactly one handler here (the
@@ -60,9 +64,21 @@ export function createHandlers({ services: s, host }: HandlerContext): HandlerTa
     'jobs.resume': (req) => s.jobs.resume(req.id),
     'jobs.list': () => ({ jobs: s.jobs.list() }),
     ...samplingHandlers(s),
+    ...samplingHandlers(s),
 
     'datasets.list': () => ({ datasets: s.datasets.list() }),
     'datasets.get': (req) => s.datasets.get(req.id),
+    'datasets.detail': (req) => datasetDetail(s.store.db, req.id),
+    'datasets.volumeUrl': (req) => {
+      const v = volumeFile(s.store.db, req.volumeId);
+      const path = volumePath(v.id, v.fileName);
+      return host === 'electron' ? { url: APP_ORIGIN + path, fileName: v.fileName, needsToken: false } : { url: path, fileName: v.fileName, needsToken: true };
+    },
+    'datasets.import': (req) => s.dataJobs.submit({ kind: 'import', ...req }),
+    'datasets.phantom': (req) => s.dataJobs.submit({ kind: 'phantom', ...req }),
+    'datasets.prepare': ({ id, ...rest }) => s.dataJobs.submit({ kind: 'prepare', datasetId: id, ...rest }),
+    'datasets.fetchOpenMs': (req) => s.dataJobs.submit({ kind: 'fetch-open-ms', ...req }),
+    'datasets.jobs': () => ({ jobs: s.dataJobs.list() }),
   };
 }
 
