@@ -179,27 +179,40 @@ export function generatePhantomSubject(seed: number, index: number): PhantomSubj
   return { dims: PHANTOM_DIMS, affine: PHANTOM_AFFINE, labels, t1w, flair, lesionMask, params: { ventricleScale, lesions: lesionCount, t1Gain, flairGain } };
 }
 
-/** Separable [1/4, 1/2, 1/4] blur along each axis: a voxel of partial-volume mixing. */
+/**
+ * Separable [1/4, 1/2, 1/4] blur along each axis: a voxel of partial-volume mixing. Rows and
+ * planes are processed as contiguous blocks (cache-friendly on the strided y and z passes).
+ */
 function blur3(data: Float32Array, dims: readonly number[]): void {
   const [nx, ny, nz] = dims as [number, number, number];
-  const strides = [1, nx, nx * ny];
-  const lengths = [nx, ny, nz];
-  const line = new Float32Array(Math.max(nx, ny, nz));
-  for (let axis = 0; axis < 3; axis++) {
-    const stride = strides[axis]!;
-    const len = lengths[axis]!;
-    const others = [0, 1, 2].filter((a) => a !== axis);
-    const [a, b] = others as [number, number];
-    for (let p = 0; p < lengths[b]!; p++) {
-      for (let q = 0; q < lengths[a]!; q++) {
-        const base = p * strides[b]! + q * strides[a]!;
-        for (let t = 0; t < len; t++) line[t] = data[base + t * stride]!;
-        for (let t = 0; t < len; t++) {
-          const prev = t > 0 ? line[t - 1]! : 0;
-          const next = t < len - 1 ? line[t + 1]! : 0;
-          data[base + t * stride] = 0.25 * prev + 0.5 * line[t]! + 0.25 * next;
-        }
+  for (let base = 0; base < data.length; base += nx) {
+    let prev = 0;
+    for (let i = 0; i < nx; i++) {
+      const cur = data[base + i]!;
+      const next = i < nx - 1 ? data[base + i + 1]! : 0;
+      data[base + i] = 0.25 * prev + 0.5 * cur + 0.25 * next;
+      prev = cur;
+    }
+  }
+  blurStrided(data, nx, ny, nz); // y: lines of nx, ny per plane, nz planes
+  blurStrided(data, nx * ny, nz, 1); // z: planes of nx*ny
+}
+
+function blurStrided(data: Float32Array, stride: number, length: number, blocks: number): void {
+  let prev = new Float32Array(stride);
+  let cur = new Float32Array(stride);
+  for (let b = 0; b < blocks; b++) {
+    const base = b * stride * length;
+    prev.fill(0);
+    for (let t = 0; t < length; t++) {
+      const off = base + t * stride;
+      cur.set(data.subarray(off, off + stride));
+      const hasNext = t < length - 1;
+      for (let e = 0; e < stride; e++) {
+        const next = hasNext ? data[off + stride + e]! : 0;
+        data[off + e] = 0.25 * prev[e]! + 0.5 * cur[e]! + 0.25 * next;
       }
+      [prev, cur] = [cur, prev];
     }
   }
 }
