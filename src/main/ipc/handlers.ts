@@ -12,7 +12,6 @@ import {
 import type { Services } from '../services';
 import { ServiceError } from '../services/errors';
 import { samplingHandlers } from '../services/generate-handlers';
-import { samplingHandlers } from '../services/generate-handlers';
 import { APP_NAME, APP_VERSION } from '../app-meta';
 import { datasetDetail } from '../services/dataset-detail';
 import { volumeFile, volumePath } from '../services/volume-files';
@@ -63,7 +62,6 @@ export function createHandlers({ services: s, host }: HandlerContext): HandlerTa
     'jobs.cancel': (req) => s.jobs.cancel(req.id),
     'jobs.resume': (req) => s.jobs.resume(req.id),
     'jobs.list': () => ({ jobs: s.jobs.list() }),
-    ...samplingHandlers(s),
     ...samplingHandlers(s),
 
     'datasets.list': () => ({ datasets: s.datasets.list() }),
