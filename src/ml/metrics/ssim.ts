@@ -28,7 +28,7 @@ export interface MsSsimOptions extends SsimOptions {
 export const REFERENCE_SSIM_KERNEL_SIZE = 7;
 export const MS_SSIM_WEIGHTS: readonly number[] = [0.0448, 0.2856, 0.3001, 0.2363, 0.1333];
 
-interface ResolvedSsim {
+export interface ResolvedSsim {
   taps: Float64Array;
   c1: number;
   c2: number;
@@ -53,7 +53,7 @@ export function ssimKernelTaps(kernelSize = REFERENCE_SSIM_KERNEL_SIZE, sigma = 
   return taps;
 }
 
-function resolve(options: SsimOptions): ResolvedSsim {
+export function resolveSsimOptions(options: SsimOptions): ResolvedSsim {
   const { kernelSize = REFERENCE_SSIM_KERNEL_SIZE, sigma = 1.5, kernelType = 'gaussian', dataRange = 1, k1 = 0.01, k2 = 0.03 } = options;
   if (!(dataRange > 0)) throw new Error(`SSIM dataRange must be > 0, got ${dataRange}`);
   return { taps: ssimKernelTaps(kernelSize, sigma, kernelType), c1: (k1 * dataRange) ** 2, c2: (k2 * dataRange) ** 2 };
@@ -75,7 +75,7 @@ export function ssimMapsOfPlane(
   width: number,
   options: SsimOptions = {},
 ): SsimMaps {
-  const { taps, c1, c2 } = resolve(options);
+  const { taps, c1, c2 } = resolveSsimOptions(options);
   return planeMaps(x, y, height, width, taps, c1, c2);
 }
 
@@ -162,7 +162,7 @@ export function avgPool2(plane: ArrayLike<number>, height: number, width: number
 /** SSIM per image (mean of the SSIM map over C, H, W). */
 export function ssim(pred: ImageBatch, target: ImageBatch, options: SsimOptions = {}): Float64Array {
   const { batch, channels, height, width } = pairLayout(pred, target);
-  const { taps, c1, c2 } = resolve(options);
+  const { taps, c1, c2 } = resolveSsimOptions(options);
   const plane = height * width;
   const out = new Float64Array(batch);
   for (let b = 0; b < batch; b++) {
@@ -195,7 +195,7 @@ export function msSsim(pred: ImageBatch, target: ImageBatch, options: MsSsimOpti
   const { batch, channels, height, width } = pairLayout(pred, target);
   const weights = options.weights ?? MS_SSIM_WEIGHTS;
   if (weights.length < 1) throw new Error('MS-SSIM needs at least one scale weight');
-  const { taps, c1, c2 } = resolve(options);
+  const { taps, c1, c2 } = resolveSsimOptions(options);
   const problem = msSsimSizeProblem(height, width, taps.length, weights.length);
   if (problem) throw new Error(problem);
   const plane = height * width;
