@@ -6,10 +6,12 @@
  *
  * FLOPs are counted analytically from the shapes of every conv/matMul kernel the forward pass
  * runs (2·MACs); a train step is counted as 3x forward (forward + input grads + weight grads).
+ * Times for wasm and cpu (single-threaded in Node) are process CPU time, which stays meaningful
+ * on a shared machine; wall-clock times are kept in each result's detail.
  *
  * `npm run bench -- engine` (harness prints and writes bench/results/engine.json), or standalone:
  * `npx tsx bench/engine.ts` does both itself. Env: BENCH_BACKENDS=wasm,cpu  BENCH_NETS=diffusion_unet
- * BENCH_BATCH=4  BENCH_STEPS=5.
+ * BENCH_BATCH=8  BENCH_STEPS=5.
  */
 import { mkdirSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -27,7 +29,8 @@ interface BenchResult {
   detail?: Record<string, unknown>;
 }
 
-const BATCH = Number(process.env.BENCH_BATCH ?? 4);
+// The desktop preset's training batch (src/ml/train/config.ts defaultLoop).
+const BATCH = Number(process.env.BENCH_BATCH ?? 8);
 const STEPS = Number(process.env.BENCH_STEPS ?? 5);
 const WARMUP = 2;
 const IMAGE: [number, number] = [80, 112];
@@ -39,17 +42,43 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-async function timeMs(fn: () => tf.Tensor, reps: number, warmup = WARMUP): Promise<number[]> {
-  const times: number[] = [];
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+interface Timing {
+  wall: number[];
+  cpu: number[];
+}
+
+/** Wall-clock and process-CPU milliseconds per call (CPU time is robust to a shared machine). */
+async function timeMs(fn: () => tf.Tensor, reps: number, warmup = WARMUP): Promise<Timing> {
+  const wall: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < warmup + reps; i++) {
     const t0 = performance.now();
+    const c0 = cpuMs();
     const out = fn();
     await out.data(); // webgpu: wait for the queue; cpu/wasm: already done
     const dt = performance.now() - t0;
+    const dc = cpuMs() - c0;
     out.dispose();
-    if (i >= warmup) times.push(dt);
+    if (i >= warmup) {
+      wall.push(dt);
+      cpu.push(dc);
+    }
   }
-  return times;
+  return { wall, cpu };
+}
+
+/**
+ * wasm and cpu run single-threaded in Node, so their process CPU time is the time the work takes
+ * on an idle core; it is what the peak fraction uses for them (this machine is shared). GPU and
+ * multi-threaded native backends use wall-clock time.
+ */
+function effectiveMs(backend: BackendName, t: Timing): number {
+  return backend === 'wasm' || backend === 'cpu' ? median(t.cpu) : median(t.wall);
 }
 
 function size(shape: number[]): number {
@@ -149,13 +178,15 @@ function netCase(kind: NetworkKind): NetCase {
   };
 }
 
-async function matMulPeak(): Promise<{ gflops: number; ms: number; n: number }> {
+async function matMulPeak(backend: BackendName): Promise<{ gflops: number; wallGflops: number; ms: number; n: number }> {
   const n = 1024;
   const a = tf.randomNormal([n, n]);
   const b = tf.randomNormal([n, n]);
-  const ms = median(await timeMs(() => tf.matMul(a, b), 5));
+  const t = await timeMs(() => tf.matMul(a, b), 7);
   tf.dispose([a, b]);
-  return { gflops: (2 * n ** 3) / ms / 1e6, ms, n };
+  // Peak = the fastest repetition (conservative for the fraction targets).
+  const ms = backend === 'wasm' || backend === 'cpu' ? Math.min(...t.cpu) : Math.min(...t.wall);
+  return { gflops: (2 * n ** 3) / ms / 1e6, wallGflops: (2 * n ** 3) / Math.min(...t.wall) / 1e6, ms, n };
 }
 
 export default async function engineBench(): Promise<{ description: string; results: BenchResult[] }> {
@@ -169,15 +200,18 @@ export default async function engineBench(): Promise<{ description: string; resu
       process.stdout.write(`[engine bench] ${backend}: skipped (${e instanceof Error ? e.message : String(e)})\n`);
       continue;
     }
-    const peak = await matMulPeak();
-    results.push({ case: `${backend} matMul ${peak.n}³`, value: peak.gflops, unit: 'GFLOP/s', detail: { ms: peak.ms } });
+    const peak = await matMulPeak(backend);
+    const peakRow: BenchResult = { case: `${backend} matMul ${peak.n}³`, value: peak.gflops, unit: 'GFLOP/s', detail: { ms: peak.ms, wallClockGflops: peak.wallGflops } };
+    results.push(peakRow);
     process.stdout.write(`[engine bench] ${backend}: matMul ${peak.gflops.toFixed(2)} GFLOP/s\n`);
+    const fractionRows: Array<{ row: BenchResult; gflops: number }> = [];
     for (const kind of nets) {
       const c = netCase(kind).setup();
       const profile = await tf.profile(() => c.forward());
       const fwdFlops = countFlops(profile.kernels);
       tf.dispose(profile.result as tf.Tensor);
-      const fwdMs = median(await timeMs(c.forward, STEPS));
+      const fwdT = await timeMs(c.forward, STEPS);
+      const fwdMs = effectiveMs(backend, fwdT);
       const opt = tf.train.adam(1e-4);
       const step = (): tf.Tensor =>
         tf.tidy(() => {
@@ -186,25 +220,42 @@ export default async function engineBench(): Promise<{ description: string; resu
           return value;
         });
       const tensorsBefore = tf.memory().numTensors;
-      const stepTimes = await timeMs(step, STEPS);
-      const stepMs = median(stepTimes);
+      const stepT = await timeMs(step, STEPS);
+      const stepMs = effectiveMs(backend, stepT);
       const leaked = tf.memory().numTensors - tensorsBefore;
       const trainFlops = 3 * fwdFlops;
       const trainGflops = trainFlops / stepMs / 1e6;
-      const detail = { batch: BATCH, forwardGFLOP: fwdFlops / 1e9, forwardMs: fwdMs, stepMs, stepTimesMs: stepTimes, tensorsGrowthAfterWarmup: leaked };
+      const detail = {
+        batch: BATCH,
+        forwardGFLOP: fwdFlops / 1e9,
+        timeBase: backend === 'wasm' || backend === 'cpu' ? 'process CPU time (single-threaded backend)' : 'wall clock',
+        forwardWallMs: median(fwdT.wall),
+        stepWallMs: median(stepT.wall),
+        stepCpuMs: stepT.cpu,
+        tensorsGrowthAfterWarmup: leaked,
+      };
       const label = `${backend} ${kind}`;
       results.push({ case: `${label} forward`, value: fwdMs, unit: 'ms', detail });
       results.push({ case: `${label} train step`, value: stepMs, unit: 'ms', detail });
       results.push({ case: `${label} train GFLOP/s`, value: trainGflops, unit: 'GFLOP/s', detail: { trainGFLOP: trainFlops / 1e9 } });
-      results.push({
+      const fractionRow: BenchResult = {
         case: `${label} train / matMul peak`,
         value: trainGflops / peak.gflops,
         unit: 'fraction',
         ...(backend === 'wasm' && kind === 'diffusion_unet' ? { target: { op: '>=' as const, value: 0.25 } } : {}),
-      });
+      };
+      results.push(fractionRow);
+      fractionRows.push({ row: fractionRow, gflops: trainGflops });
       process.stdout.write(`[engine bench] ${label}: forward ${fwdMs.toFixed(1)} ms, step ${stepMs.toFixed(1)} ms, ${trainGflops.toFixed(2)} GFLOP/s (${((100 * trainGflops) / peak.gflops).toFixed(1)}% of matMul)\n`);
       opt.dispose();
       c.dispose();
+    }
+    // Measure the peak again after the networks and keep the higher one for every fraction.
+    const again = await matMulPeak(backend);
+    if (again.gflops > peak.gflops) {
+      peakRow.value = again.gflops;
+      peakRow.detail = { ms: again.ms, wallClockGflops: again.wallGflops };
+      for (const f of fractionRows) f.row.value = f.gflops / again.gflops;
     }
   }
   return {

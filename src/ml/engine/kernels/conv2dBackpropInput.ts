@@ -8,9 +8,9 @@ import { composite, need, pair } from './composite';
  * Forward: y[o] = Σ_i x[s·o + i − p]·W[i]. For a stride s the input rows split into s phases
  * r = (h + p) mod s; phase r only sees taps i = r + s·m, and with q = (h + p − r)/s
  *   dx[h] = Σ_m dy[q − m]·W[r + s·m],
- * a stride-1 correlation of dy with the reversed sub-kernel. Each (row, column) phase is one conv;
- * interleaving the phase outputs and cropping the padding gives dx. No multiply is wasted on
- * inserted zeros.
+ * a stride-1 correlation of dy with the reversed sub-kernel. Interleaving the (row, column) phase
+ * outputs and cropping the padding gives dx. Unlike zero-inserting dy, no multiply is spent on
+ * inserted zeros (only on the few zero taps that align phases of unequal size).
  */
 
 type ConvPad = tf.Conv2DBackpropInputAttrs['pad'];
@@ -36,38 +36,29 @@ export function conv2dInputGradNHWC(
   const qh = Math.ceil((h + top) / sh);
   const qw = Math.ceil((w + left) / sw);
 
-  // Phase filters are tiny; building them on the host avoids three small device ops per phase
-  // (transpose, strided slice, reverse), which cost more than the conv itself on wasm.
-  const phaseFilters = hostPhaseFilters(filterValues(filter), kh, kw, cin, cout, sh, sw);
+  // All phases run as ONE conv: their reversed sub-kernels, front-padded to a common size,
+  // are stacked along output channels (wasm pays ~1 ms per conv call for operator setup, more
+  // than the zero taps cost). The filter is tiny, so it is built on the host.
+  const kmh = Math.ceil(kh / sh);
+  const kmw = Math.ceil(kw / sw);
+  const phaseFilter = hostPhaseFilter(filterValues(filter), kh, kw, cin, cout, sh, sw, kmh, kmw);
   return tf.tidy(() => {
     const dyq = ho > qh || wo > qw ? tf.slice(dy, [0, 0, 0, 0], [n, Math.min(ho, qh), Math.min(wo, qw), cout]) : dy;
     const [, hq, wq] = dyq.shape;
-    const phaseRows: tf.Tensor4D[][] = [];
-    for (let rh = 0; rh < sh; rh++) {
-      const row: tf.Tensor4D[] = [];
-      for (let rw = 0; rw < sw; rw++) {
-        const pf = phaseFilters[rh * sw + rw];
-        if (!pf) {
-          row.push(tf.zeros([n, qh, qw, cin]));
-          continue;
-        }
-        const v = tf.tensor4d(pf.values, [pf.kmh, pf.kmw, cout, cin]);
-        const padding: [[number, number], [number, number], [number, number], [number, number]] = [
-          [0, 0], [pf.kmh - 1, qh - hq], [pf.kmw - 1, qw - wq], [0, 0],
-        ];
-        row.push(tf.conv2d(dyq, v, 1, padding));
-      }
-      phaseRows.push(row);
-    }
+    const v = tf.tensor4d(phaseFilter, [kmh, kmw, cout, sh * sw * cin]);
+    const padding: [[number, number], [number, number], [number, number], [number, number]] = [
+      [0, 0], [kmh - 1, qh - hq], [kmw - 1, qw - wq], [0, 0],
+    ];
+    const z = tf.conv2d(dyq, v, 1, padding); // [n, qh, qw, sh·sw·cin], channels (rh, rw, c)
     let full: tf.Tensor4D;
     if (sh === 1 && sw === 1) {
-      full = phaseRows[0][0];
+      full = z;
     } else {
-      // [n, qh, sh, qw, sw, cin] -> rows s·q + r, columns likewise.
-      const rows = phaseRows.map((row) => (row.length === 1 ? row[0].expandDims(3) : tf.stack(row, 3)));
-      full = tf.stack(rows, 2).reshape([n, qh * sh, qw * sw, cin]);
+      // [n·qh, qw, sh, sw·cin] -> [n·qh, sh, qw, sw·cin] -> rows s·q + r, columns likewise.
+      const t = tf.transpose(tf.reshape(z, [n * qh, qw, sh, sw * cin]), [0, 2, 1, 3]);
+      full = tf.reshape(t, [n, qh * sh, qw * sw, cin]);
     }
-    return tf.slice(full, [0, top, left, 0], [n, h, w, cin]);
+    return top === 0 && left === 0 && qh * sh === h && qw * sw === w ? full : tf.slice(full, [0, top, left, 0], [n, h, w, cin]);
   });
 }
 
@@ -77,42 +68,35 @@ function filterValues(filter: tf.Tensor4D): Float32Array {
   return v instanceof Float32Array ? v : Float32Array.from(v);
 }
 
-interface PhaseFilter {
-  kmh: number;
-  kmw: number;
-  values: Float32Array;
-}
-
 /**
- * For each phase (rh, rw): V[m', n', o, c] = W[rh + sh·(kmh−1−m'), rw + sw·(kmw−1−n'), c, o],
- * i.e. the taps of that phase, reversed, with in/out channels swapped. null when a phase has no
- * taps (kernel smaller than the stride).
+ * Combined phase filter [kmh, kmw, Cout, sh·sw·Cin]: output channel (rh·sw + rw)·Cin + c holds
+ * phase (rh, rw)'s taps reversed, V[a, b, o] = W[rh + sh·(km−1−a'), rw + sw·(km−1−b'), c, o] with
+ * a' = a − (kmh − kmPhase) (front zero-padding aligns phases with fewer taps).
  */
-function hostPhaseFilters(w: Float32Array, kh: number, kw: number, cin: number, cout: number, sh: number, sw: number): Array<PhaseFilter | null> {
-  const out: Array<PhaseFilter | null> = [];
+function hostPhaseFilter(w: Float32Array, kh: number, kw: number, cin: number, cout: number, sh: number, sw: number, kmh: number, kmw: number): Float32Array {
+  const co = sh * sw * cin;
+  const values = new Float32Array(kmh * kmw * cout * co);
   for (let rh = 0; rh < sh; rh++) {
+    const kph = rh < kh ? Math.ceil((kh - rh) / sh) : 0;
     for (let rw = 0; rw < sw; rw++) {
-      const kmh = rh < kh ? Math.ceil((kh - rh) / sh) : 0;
-      const kmw = rw < kw ? Math.ceil((kw - rw) / sw) : 0;
-      if (kmh === 0 || kmw === 0) {
-        out.push(null);
-        continue;
-      }
-      const values = new Float32Array(kmh * kmw * cout * cin);
-      for (let a = 0; a < kmh; a++) {
-        const i = rh + sh * (kmh - 1 - a);
-        for (let b = 0; b < kmw; b++) {
-          const j = rw + sw * (kmw - 1 - b);
+      const kpw = rw < kw ? Math.ceil((kw - rw) / sw) : 0;
+      const phase = rh * sw + rw;
+      for (let a = 0; a < kph; a++) {
+        const i = rh + sh * (kph - 1 - a);
+        const row = kmh - kph + a;
+        for (let b = 0; b < kpw; b++) {
+          const j = rw + sw * (kpw - 1 - b);
+          const col = kmw - kpw + b;
           for (let c = 0; c < cin; c++) {
             const src = ((i * kw + j) * cin + c) * cout;
-            for (let o = 0; o < cout; o++) values[((a * kmw + b) * cout + o) * cin + c] = w[src + o];
+            const dst = (row * kmw + col) * cout * co + phase * cin + c;
+            for (let o = 0; o < cout; o++) values[dst + o * co] = w[src + o];
           }
         }
       }
-      out.push({ kmh, kmw, values });
     }
   }
-  return out;
+  return values;
 }
 
 export function conv2dBackpropInputKernel(backendName: string): tf.KernelConfig {
