@@ -9,10 +9,10 @@ import { JobsService } from '../../src/main/services/jobs';
 import { syntheticSlices } from '../train/fixtures';
 
 /** A fresh home with one synthetic prepared dataset (160x224 cache, trained at 20x28). */
-export function makeHome(): { home: string; services: Services; datasetId: number } {
+export function makeHome(counts = { train: 12, validation: 4 }): { home: string; services: Services; datasetId: number } {
   const home = mkdtempSync(join(tmpdir(), 'bs-jobs-'));
   const services = openServices({ home });
-  const datasetId = addSyntheticDataset(services, 'synthetic', { train: 12, validation: 4 });
+  const datasetId = addSyntheticDataset(services, 'synthetic', counts);
   return { home, services, datasetId };
 }
 

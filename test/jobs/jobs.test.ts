@@ -66,7 +66,7 @@ describe('training jobs', () => {
   let aeRunId: number;
 
   it('runs a tiny autoencoder job in a worker: metrics, checkpoints, images, progress', async () => {
-    const run = jobs.start(ae());
+    const run = await jobs.start(ae());
     expect(run.status).toBe('queued');
     expect(jobs.list()).toHaveLength(1);
     const { run: done, summary } = await jobs.waitFor(run.id);
@@ -89,30 +89,29 @@ describe('training jobs', () => {
     aeRunId = run.id;
   });
 
-  it('refuses invalid configs before any work, with the reason', () => {
+  it('refuses invalid configs before any work, with the reason', async () => {
     const count = () => (services.store.db.prepare('SELECT count(*) AS n FROM runs').get() as { n: number }).n;
     const before = count();
-    expect(() => jobs.start({ ...ae(), datasetId: 999 })).toThrow(/unknown dataset 999/);
-    expect(() => jobs.start({ ...ae(), stage: 'ldm', overrides: TINY.common })).toThrow(/needs a parent autoencoder run/);
-    expect(() => jobs.start({ ...ae(), stage: 'controlnet', parentRunId: aeRunId, overrides: TINY.common })).toThrow(
+    await expect(jobs.start({ ...ae(), datasetId: 999 })).rejects.toThrow(/unknown dataset 999/);
+    await expect(jobs.start({ ...ae(), stage: 'ldm', overrides: TINY.common })).rejects.toThrow(/needs a parent autoencoder run/);
+    await expect(jobs.start({ ...ae(), stage: 'controlnet', parentRunId: aeRunId, overrides: TINY.common })).rejects.toThrow(
       /parent run \d+ is a autoencoder run; the controlnet stage needs a ldm run/,
     );
-    expect(() => jobs.start({ ...ae(), parentRunId: 12345 })).toThrow(/parent run 12345 does not exist/);
-    expect(() => jobs.start(ae(['autoencoder.network.norm_num_groups=3']))).toThrow(/divisible by norm_num_groups=3/);
-    expect(() => jobs.start(ae(['autoencoder.network.num_channels=[8,16,16,16]', 'autoencoder.network.attention_levels=[false,false,false,false]']))).toThrow(/not divisible by the autoencoder's downsampling factor 8/);
-    expect(() => jobs.start(ae(['autoencoder.learningRate=1']))).toThrow(/unknown config key/);
-    expect(() =>
-      jobs.start({ stage: 'ldm', datasetId, preset: 'desktop', parentRunId: aeRunId, overrides: [...TINY.common, ...TINY.ldm, 'ldm.network.in_channels=3', 'ldm.network.out_channels=3'] }),
-    ).toThrow(/in_channels=3 does not match the autoencoder's latent_channels=2/);
+    await expect(jobs.start({ ...ae(), parentRunId: 12345 })).rejects.toThrow(/parent run 12345 does not exist/);
+    await expect(jobs.start(ae(['autoencoder.network.norm_num_groups=3']))).rejects.toThrow(/divisible by norm_num_groups=3/);
+    await expect(jobs.start(ae(['autoencoder.network.num_channels=[8,16,16,16]', 'autoencoder.network.attention_levels=[false,false,false,false]']))).rejects.toThrow(/not divisible by the autoencoder's downsampling factor 8/);
+    await expect(jobs.start(ae(['autoencoder.learningRate=1']))).rejects.toThrow(/unknown config key/);
+    await expect(jobs.start({ stage: 'ldm', datasetId, preset: 'desktop', parentRunId: aeRunId, overrides: [...TINY.common, ...TINY.ldm, 'ldm.network.in_channels=3', 'ldm.network.out_channels=3'] }),
+    ).rejects.toThrow(/in_channels=3 does not match the autoencoder's latent_channels=2/);
     expect(count()).toBe(before);
   });
 
   it('trains an LDM and a ControlNet on their parents through the queue', async () => {
-    const ldm = jobs.start({ stage: 'ldm', datasetId, preset: 'desktop', parentRunId: aeRunId, backend: 'wasm', epochs: 1, overrides: [...TINY.common, ...TINY.ldm, 'loop.maxStepsPerEpoch=3'] });
+    const ldm = await jobs.start({ stage: 'ldm', datasetId, preset: 'desktop', parentRunId: aeRunId, backend: 'wasm', epochs: 1, overrides: [...TINY.common, ...TINY.ldm, 'loop.maxStepsPerEpoch=3'] });
     expect(ldm.parents).toEqual([{ runId: aeRunId, role: 'autoencoder' }]);
     const ldmDone = await jobs.waitFor(ldm.id);
     expect(ldmDone.run.status).toBe('completed');
-    const cn = jobs.start({ stage: 'controlnet', datasetId, preset: 'desktop', parentRunId: ldm.id, backend: 'wasm', epochs: 1, overrides: [...TINY.common, ...TINY.controlnet, 'loop.maxStepsPerEpoch=3'] });
+    const cn = await jobs.start({ stage: 'controlnet', datasetId, preset: 'desktop', parentRunId: ldm.id, backend: 'wasm', epochs: 1, overrides: [...TINY.common, ...TINY.controlnet, 'loop.maxStepsPerEpoch=3'] });
     const cnDone = await jobs.waitFor(cn.id);
     expect(cnDone.run.error).toBeNull();
     expect(cnDone.run.status).toBe('completed');
@@ -121,7 +120,7 @@ describe('training jobs', () => {
   });
 
   it('cancel stops a running job after a checkpoint; resume continues with the same step numbers', async () => {
-    const run = jobs.start(ae(['loop.maxStepsPerEpoch=50', 'loop.checkpointEvery=100']));
+    const run = await jobs.start(ae(['loop.maxStepsPerEpoch=50', 'loop.checkpointEvery=100']));
     await until(() => trainSteps(run.id).length >= 2);
     jobs.cancel(run.id);
     const { run: cancelled } = await jobs.waitFor(run.id);
@@ -139,7 +138,7 @@ describe('training jobs', () => {
   });
 
   it('a killed worker marks the run failed; resume deletes metrics past the checkpoint and continues exactly once per step', async () => {
-    const run = jobs.start(ae(['loop.maxStepsPerEpoch=4', 'loop.checkpointEvery=2']));
+    const run = await jobs.start(ae(['loop.maxStepsPerEpoch=4', 'loop.checkpointEvery=2']));
     await until(() => trainSteps(run.id).length >= 3);
     await lastWorker!.terminate();
     const { run: failed } = await jobs.waitFor(run.id);
@@ -154,7 +153,7 @@ describe('training jobs', () => {
   });
 
   it('cancel from another process (runs.cancel_requested) stops the job', async () => {
-    const run = jobs.start(ae(['loop.maxStepsPerEpoch=50']));
+    const run = await jobs.start(ae(['loop.maxStepsPerEpoch=50']));
     await until(() => trainSteps(run.id).length >= 1);
     const other = new Database(services.home.dbPath);
     other.prepare('UPDATE runs SET cancel_requested = 1 WHERE id = ?').run(run.id);

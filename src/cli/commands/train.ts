@@ -158,7 +158,7 @@ export function register(program: Command): void {
         cmd: Command,
       ) => {
         await withServices(cmd, async (s) => {
-          const run = s.jobs.start({
+          const run = await s.jobs.start({
             stage: opts.stage,
             datasetId: opts.dataset,
             preset: opts.preset,

@@ -8,7 +8,7 @@ import { checkpointDir, readCheckpointMeta } from '../../ml/train/checkpoint';
 import type { TrainConfig, TrainPreset } from '../../ml/train/config';
 import type { MetricOut, TrainProgress, TrainResult, TrainStage } from '../../ml/train/session';
 import type { TrainJobSpec } from '../../ml/train/spec';
-import { buildTrainConfig, validateTrainConfig, type ParentRunInfo } from '../../ml/train/validate';
+import type { ParentRunInfo } from '../../ml/train/validate';
 import type { WorkerInput, WorkerMessage } from '../jobs/protocol';
 import { ConflictError, InvalidInputError, NotFoundError } from './errors';
 import type { Services } from './index';
@@ -159,8 +159,13 @@ export class JobsService {
   // Requests
   // -------------------------------------------------------------------------------------------
 
-  /** Validates, creates the run (queued) and enqueues it. Invalid configs are refused before any work. */
-  start(req: StartTrainingRequest): Run {
+  /**
+   * Validates, creates the run (queued) and enqueues it. Invalid configs are refused before any
+   * work. The engine (networks, tfjs) is loaded on first use only, so commands that never train
+   * (runs list, cancel) stay quick.
+   */
+  async start(req: StartTrainingRequest): Promise<Run> {
+    const { buildTrainConfig, validateTrainConfig } = await import('../../ml/train/validate');
     const { runs, datasets } = this.services;
     const datasetDir = this.resolveDatasetDir(req.datasetId);
     const parent = req.parentRunId !== undefined ? this.parentInfo(req.parentRunId) : undefined;
