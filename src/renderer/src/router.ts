@@ -5,7 +5,7 @@ import { readonly, ref } from 'vue';
  * both the Electron file:// page and the bridge's static server (no server-side fallback needed).
  */
 export type Route =
-  | { name: 'data' }
+  | { name: 'data'; datasetId?: number; subject?: string }
   | { name: 'train' }
   | { name: 'generate' }
   | { name: 'experiments' }
@@ -15,9 +15,15 @@ export type Route =
 export const DEFAULT_PATH = '/data';
 
 export function parseHash(hash: string): Route {
-  const path = hash.replace(/^#/, '') || DEFAULT_PATH;
+  // A query after the path (e.g. #/generate?dataset=1&z=90) is for the view, not the route.
+  const path = hash.replace(/^#/, '').split('?')[0] || DEFAULT_PATH;
   const segments = path.split('/').filter(Boolean);
   const [head, id] = segments;
+  // Data view: #/data/<datasetId>[/<subject label>]
+  if (head === 'data' && id !== undefined && /^[1-9]\d*$/.test(id) && segments.length <= 3) {
+    const subject = segments[2] === undefined ? undefined : safeDecode(segments[2]);
+    if (subject !== null) return { name: 'data', datasetId: Number(id), ...(subject !== undefined ? { subject } : {}) };
+  }
   if (segments.length === 1 && (head === 'data' || head === 'train' || head === 'generate' || head === 'experiments')) {
     return { name: head };
   }
@@ -31,10 +37,21 @@ export function hrefFor(route: Route): string {
   switch (route.name) {
     case 'run':
       return `#/runs/${route.runId}`;
+    case 'data':
+      if (route.datasetId === undefined) return '#/data';
+      return `#/data/${route.datasetId}${route.subject !== undefined ? `/${encodeURIComponent(route.subject)}` : ''}`;
     case 'not-found':
       return `#${DEFAULT_PATH}`;
     default:
       return `#/${route.name}`;
+  }
+}
+
+function safeDecode(text: string): string | null {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return null;
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Api, MetricSummary, Run, RunListItem } from '../../../shared/contract';
+import type { Api, DataJob, Dataset, DatasetDetail, MetricSummary, Run, RunListItem } from '../../../shared/contract';
 import type { CheckpointRow, LiveEvent, MetricSummaryRow, RunDetail, RunProgress, RunRow } from './types';
 
 /**
@@ -116,4 +116,53 @@ export function onLiveEvent(listener: (event: LiveEvent) => void): () => void {
     offRun();
     offMetrics();
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Datasets (Data view)
+// ---------------------------------------------------------------------------------------------
+
+export async function listDatasets(): Promise<Dataset[]> {
+  return (await api().datasets.list()).datasets;
+}
+
+export function getDatasetDetail(id: number): Promise<DatasetDetail> {
+  return api().datasets.detail({ id });
+}
+
+export function startDatasetImport(dir: string, name: string): Promise<DataJob> {
+  return api().datasets.import({ dir, name });
+}
+
+export function startPhantom(subjects: number, name: string, seed?: number): Promise<DataJob> {
+  return api().datasets.phantom({ subjects, name, ...(seed !== undefined ? { seed } : {}) });
+}
+
+export function startPrepare(id: number, opts: { slices?: string; fractions?: [number, number, number]; seed?: number }): Promise<DataJob> {
+  return api().datasets.prepare({ id, ...opts });
+}
+
+export async function listDataJobs(): Promise<DataJob[]> {
+  return (await api().datasets.jobs()).jobs;
+}
+
+export function onDataJob(listener: (job: DataJob) => void): () => void {
+  if (!window.api) return () => undefined;
+  return api().on('data.job', listener);
+}
+
+export function onDatasetUpdated(listener: (datasetId: number) => void): () => void {
+  if (!window.api) return () => undefined;
+  return api().on('dataset.updated', ({ datasetId }) => listener(datasetId));
+}
+
+/**
+ * Where NiiVue fetches a volume: Electron's app:// URL, or the bridge's /volumes path with the
+ * page's token as a bearer header (so the URL keeps ending in the file name NiiVue reads).
+ */
+export async function volumeSource(volumeId: number): Promise<{ url: string; name: string; headers: Record<string, string> }> {
+  const r = await api().datasets.volumeUrl({ volumeId });
+  const url = new URL(r.url, location.href).toString();
+  const token = new URLSearchParams(location.search).get('token');
+  return { url, name: r.fileName, headers: r.needsToken && token ? { Authorization: `Bearer ${token}` } : {} };
 }
