@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDispatch, createHandlers } from '../../src/main/ipc/handlers';
 import { openServices, type Services } from '../../src/main/services';
 import { createPhantomDataset, getDatasetDetail, prepareDataset, volumeOf } from '../../src/main/services/datasets';
 import { sampleServices } from '../../src/main/services/generate';
@@ -33,6 +34,8 @@ let home: string;
 let services: Services;
 let datasetId: number;
 let controlnetRunId: number;
+let evalRunId: number;
+let sliceJobId: string;
 
 beforeAll(async () => {
   await useTestBackend();
@@ -66,6 +69,7 @@ describe('evaluation run (service, worker thread)', () => {
   it('stores per-image metric rows, baselines, image triples and a mean ± population std summary', async () => {
     const { evaluate, host } = sampleServices(services);
     const { run, jobId } = evaluate.start({ runId: controlnetRunId, split: 'test', steps: 2, seed: 4, batch: 3, backend: 'wasm' });
+    evalRunId = run.id;
     expect(run.stage).toBe('evaluation');
     expect(run.parents).toEqual([{ runId: controlnetRunId, role: 'controlnet' }]);
     const job = await host.wait(jobId);
@@ -127,6 +131,7 @@ describe('evaluation run (service, worker thread)', () => {
   it('slice generation: N samples, mean/std maps, metrics against the real T1w, saved as artefacts', async () => {
     const { generate, host } = sampleServices(services);
     const { jobId } = generate.slice({ runId: controlnetRunId, subject: 'phantom03', z: 89, samples: 2, steps: 2, seed: 10, backend: 'wasm' });
+    sliceJobId = jobId;
     const job = await host.wait(jobId);
     expect(job.error).toBeNull();
     const view = generate.result(jobId);
@@ -138,6 +143,28 @@ describe('evaluation run (service, worker thread)', () => {
     const saved = generate.save(jobId);
     expect(saved.map((a) => a.meta.role)).toEqual(expect.arrayContaining(['flair', 'generated', 'mean', 't1w', 'absdiff']));
     for (const a of saved) expect(existsSync(a.path)).toBe(true);
+  });
+});
+
+describe('contract channels', () => {
+  it('answer through the validating dispatch (non-finite metric values go out as null)', async () => {
+    const dispatch = createDispatch(createHandlers({ services, host: 'test' }));
+    const results = await dispatch('evaluate.results', { runId: evalRunId, perImage: true });
+    expect(results.ok, JSON.stringify(results)).toBe(true);
+    const data = (results as { data: { model: { name: string }[]; perImage: unknown[] } }).data;
+    expect(data.model.map((m) => m.name)).toContain('ms_ssim');
+    expect(data.perImage).toHaveLength(3);
+    const view = await dispatch('generate.result', { jobId: sliceJobId });
+    expect(view.ok, JSON.stringify(view).slice(0, 500)).toBe(true);
+    const csv = await dispatch('evaluate.exportCsv', { runIds: [evalRunId], kind: 'per-image' });
+    expect(csv.ok).toBe(true);
+    const jobs = await dispatch('generate.jobs', {});
+    expect(jobs.ok).toBe(true);
+    const bad = await dispatch('generate.slice', { runId: controlnetRunId, samples: 0 });
+    expect(bad.ok).toBe(false);
+    const notFound = await dispatch('generate.result', { jobId: 'slice-nope' });
+    expect(notFound.ok).toBe(false);
+    expect(JSON.stringify(notFound)).toMatch(/does not exist/);
   });
 });
 
