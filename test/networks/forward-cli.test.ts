@@ -56,6 +56,12 @@ describe.skipIf(!hasShared)('brainsynth forward', () => {
     expect(readSafetensors(o.out).metadata.conditioning_scale).toBe('0.7');
   });
 
+  it('reports the error against expected outputs, so a wrong setting is caught (conditioning scale 1 instead of 0.7)', async () => {
+    const o = { ...base('controlnet', 'controlnet.weights.safetensors', 'diffusion_unet.io.safetensors', 'cn1.safetensors'), conditioningScale: '1' };
+    const { worst } = await forwardCommand(o);
+    expect(worst).toBeGreaterThan(0.1);
+  });
+
   it('patch_discriminator: out_0..out_4 in eval mode', async () => {
     const o = base('patch_discriminator', 'patch_discriminator.weights.safetensors', 'patch_discriminator.io.safetensors', 'd.safetensors');
     await forwardCommand(o);

@@ -54,6 +54,20 @@ describe('networks inside training loops', () => {
   });
 });
 
+describe('timesteps', () => {
+  it('a single timestep broadcasts over the batch like a repeated one', async () => {
+    const unet = new DiffusionModelUNet({ ...presetConfig('diffusion_unet', 'desktop'), num_channels: [16, 32, 32], num_head_channels: [0, 32, 32] }).initialize(6);
+    const x = tf.randomNormal([2, 8, 12, 3], 0, 1, 'float32', 8) as tf.Tensor4D;
+    const ctx = tf.randomNormal([2, 3, 64], 0, 1, 'float32', 9) as tf.Tensor3D;
+    const one = tf.tidy(() => unet.forward(x, tf.tensor1d([321]), ctx));
+    const two = tf.tidy(() => unet.forward(x, tf.tensor1d([321, 321]), ctx));
+    const [a, b] = await Promise.all([one.data(), two.data()]);
+    expect(Array.from(a)).toEqual(Array.from(b));
+    tf.dispose([x, ctx, one, two]);
+    unet.dispose();
+  });
+});
+
 describe('attention variants beyond the fixtures', () => {
   it('multi-head attention equals a per-head loop reference', async () => {
     const [b, n, m, heads, d] = [2, 5, 3, 4, 6];
