@@ -8,6 +8,8 @@ import { setDefaultWorkerFactory } from './services/jobs';
 import { electronWorkerFactory } from './jobs/electron-worker';
 import { setDefaultDataWorkerFactory } from './services/data-jobs';
 import { electronDataWorkerFactory } from './services/data-jobs-electron';
+import { setDefaultSampleWorkerFactory } from './services/generate-jobs';
+import { electronSampleWorkerFactory } from './services/generate-worker-electron';
 import { volumeResponse, VOLUMES_PATH_PREFIX } from './services/volume-files';
 import { createDispatch, createHandlers } from './ipc/handlers';
 import { installSecurityPolicy, isTrustedSender } from './security';
@@ -97,6 +99,7 @@ async function start(): Promise<void> {
   try {
     setDefaultWorkerFactory(electronWorkerFactory);
     setDefaultDataWorkerFactory(electronDataWorkerFactory);
+    setDefaultSampleWorkerFactory(electronSampleWorkerFactory);
     services = openServices({ home: homeFromArgv(process.argv) });
   } catch (err) {
     dialog.showErrorBox('brainsynth cannot open its database', err instanceof Error ? err.message : String(err));

@@ -40,7 +40,7 @@ export interface SubmitOptions {
 export interface SampleJobHostOptions {
   /** Run jobs in this thread instead of a worker (CLI, tests). */
   inProcess?: boolean;
-  createWorker?: (spec: SampleJobSpec, cancelFlag: SharedArrayBuffer) => Worker;
+  createWorker?: SampleWorkerFactory;
   /** Finished jobs kept for result lookup (oldest dropped first). */
   keepFinished?: number;
 }
@@ -51,8 +51,22 @@ export type WorkerReply =
   | { type: 'done'; result: SampleJobResult }
   | { type: 'error'; message: string; cancelled: boolean };
 
-export function defaultSampleWorker(spec: SampleJobSpec, cancelFlag: SharedArrayBuffer): Worker {
+export type SampleWorkerFactory = (spec: SampleJobSpec, cancelFlag: SharedArrayBuffer) => Worker;
+
+/** tsx-loaded worker (dev, CLI, bridge, tests); the Electron build installs its bundled one. */
+export function tsxSampleWorker(spec: SampleJobSpec, cancelFlag: SharedArrayBuffer): Worker {
   return new Worker(new URL('./generate-worker-shim.mjs', import.meta.url), { workerData: { spec, cancelFlag } });
+}
+
+let defaultFactory: SampleWorkerFactory = tsxSampleWorker;
+
+/** Called once by the Electron main with electronSampleWorkerFactory (generate-worker-electron.ts). */
+export function setDefaultSampleWorkerFactory(factory: SampleWorkerFactory): void {
+  defaultFactory = factory;
+}
+
+export function defaultSampleWorker(spec: SampleJobSpec, cancelFlag: SharedArrayBuffer): Worker {
+  return defaultFactory(spec, cancelFlag);
 }
 
 interface Entry {
