@@ -165,7 +165,7 @@ export class JobsService {
    * (runs list, cancel) stay quick.
    */
   async start(req: StartTrainingRequest): Promise<Run> {
-    const { buildTrainConfig, validateTrainConfig } = await import('../../ml/train/validate');
+    const { buildTrainConfig, resolvePerceptual, validateTrainConfig } = await import('../../ml/train/validate');
     const { runs, datasets } = this.services;
     const datasetDir = this.resolveDatasetDir(req.datasetId);
     const parent = req.parentRunId !== undefined ? this.parentInfo(req.parentRunId) : undefined;
@@ -180,6 +180,7 @@ export class JobsService {
         parent,
       });
       validateTrainConfig(config, { parent, datasetDir });
+      config = await resolvePerceptual(config);
     } catch (err) {
       throw new InvalidInputError((err as Error).message);
     }

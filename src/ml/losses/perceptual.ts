@@ -71,6 +71,38 @@ interface ModelJson {
 }
 
 /**
+ * Name and sha256 of a layers model on disk (same hash as LayersFeatureNetwork.info), without
+ * building it: what a run config records about its perceptual network.
+ */
+export async function describeLayersModel(modelJsonPath: string, name?: string): Promise<Omit<FeatureNetworkInfo, 'taps'>> {
+  const path = resolve(modelJsonPath);
+  const raw = await readFile(path).catch((err: NodeJS.ErrnoException) => {
+    throw new Error(`${path}: cannot read feature network (${err.code ?? err.message})`);
+  });
+  let json: ModelJson;
+  try {
+    json = JSON.parse(raw.toString('utf8')) as ModelJson;
+  } catch (err) {
+    throw new Error(`${path}: not JSON (${(err as Error).message})`);
+  }
+  if (!json.modelTopology || !Array.isArray(json.weightsManifest)) {
+    throw new Error(`${path}: not a TF.js layers model (needs modelTopology and weightsManifest)`);
+  }
+  const hash = createHash('sha256').update(raw);
+  for (const group of json.weightsManifest) {
+    for (const p of group.paths) {
+      const file = join(dirname(path), p);
+      hash.update(
+        await readFile(file).catch((err: NodeJS.ErrnoException) => {
+          throw new Error(`${file}: weight shard listed in ${basename(path)} cannot be read (${err.code ?? err.message})`);
+        }),
+      );
+    }
+  }
+  return { name: name ?? basename(dirname(path)), sha256: hash.digest('hex'), source: path };
+}
+
+/**
  * Loads a TF.js layers model (model.json + weight shards) from disk without network access or
  * tfjs-node, and checks it is one: anything else is refused with the file named.
  */

@@ -25,6 +25,8 @@ export interface AutoencoderStageConfig {
   perceptualWeight: number;
   /** TF.js layers model.json the user points at; null means perceptual weight 0 is used. */
   perceptualNetwork: string | null;
+  /** Filled in when the run is created: which network the perceptual term used (or why none). */
+  perceptual?: { name: string; sha256: string; source: string } | { name: null; reason: string };
   advWeight: number;
   /** 0-based epoch from which the adversarial terms and discriminator steps run. */
   advStartEpoch: number;

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { readPreparedIndex } from '../data/prepare';
+import { describeLayersModel } from '../losses/perceptual';
 import { AutoencoderKL, type AutoencoderKLConfig } from '../networks/autoencoder-kl';
 import { ControlNet, type ControlNetConfig } from '../networks/controlnet';
 import { DiffusionModelUNet, type DiffusionUNetConfig } from '../networks/diffusion-unet';
@@ -105,6 +106,27 @@ export function buildTrainConfig(req: BuildRequest): TrainConfig {
     config.controlnet.scheduler = { ...req.parent!.config.ldm!.scheduler };
   }
   return applyOverrides(config, req.overrides);
+}
+
+/**
+ * Records which perceptual network a run uses (name + sha256 of its files). Without one the
+ * perceptual weight is 0 — a valid, documented choice (the reference's LPIPS weights are not
+ * available) — and the config says so instead of showing the reference's 0.002.
+ */
+export async function resolvePerceptual(config: TrainConfig): Promise<TrainConfig> {
+  const a = config.autoencoder;
+  if (config.stage !== 'autoencoder' || !a) return config;
+  if (a.perceptualNetwork === null || a.perceptualWeight === 0) {
+    a.perceptual = {
+      name: null,
+      reason: a.perceptualNetwork === null ? 'no feature network given (autoencoder.perceptualNetwork); perceptual weight 0' : 'perceptual weight set to 0',
+    };
+    a.perceptualWeight = 0;
+    return config;
+  }
+  if (!existsSync(a.perceptualNetwork)) fail(`autoencoder.perceptualNetwork: ${a.perceptualNetwork} does not exist (point at a TF.js model.json, or set perceptualWeight=0)`);
+  a.perceptual = await describeLayersModel(a.perceptualNetwork);
+  return config;
 }
 
 export interface ValidateContext {
