@@ -32,7 +32,12 @@ function halfToFloat(h: number): number {
  * Integer values beyond 2^53 lose precision; weights never hold such values (num_batches_tracked
  * is the only integer buffer in these networks).
  */
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 export function decodeToFloat32(bytes: Uint8Array, offset: number, count: number, dtype: StoredDType): Float32Array {
+  const start = bytes.byteOffset + offset;
+  // Fast path: aligned little-endian float32 is a plain copy (multi-GB reference checkpoints).
+  if (dtype === 'F32' && LITTLE_ENDIAN_HOST && start % 4 === 0) return new Float32Array(bytes.buffer, start, count).slice();
   const out = new Float32Array(count);
   const view = new DataView(bytes.buffer, bytes.byteOffset + offset, count * DTYPE_BYTES[dtype]);
   switch (dtype) {
