@@ -461,6 +461,41 @@ export const channels = {
   'jobs.resume': channel(ById, Run),
   'jobs.list': channel(Empty, z.object({ jobs: z.array(JobInfo) })),
 
+  /**
+   * Train view form: the config a jobs.start request would train with (base preset + overrides),
+   * the reference preset's values, and jobs.start's refusal (null = it would start). Writes nothing.
+   */
+  'train.validate': channel(
+    z
+      .object({
+        stage: TrainStage,
+        preset: z.enum(['desktop', 'reference']),
+        datasetId: Id.optional(),
+        parentRunId: Id.optional(),
+        epochs: z.number().int().positive().max(100_000).optional(),
+        seed: z.number().int().optional(),
+        overrides: z.array(z.string().max(2000)).max(200).optional(),
+      })
+      .strict(),
+    z.object({ base: JsonObject.nullable(), reference: JsonObject.nullable(), config: JsonObject.nullable(), error: z.string().nullable() }),
+  ),
+  /** Runs a stage can start from (LDM: autoencoder runs, ControlNet: LDM runs) that have a checkpoint. */
+  'train.parents': channel(
+    z.object({ stage: TrainStage, datasetId: Id.optional() }).strict(),
+    z.object({
+      needs: z.enum(['autoencoder', 'ldm']).nullable(),
+      runs: z.array(
+        z.object({
+          id: Id,
+          name: z.string().nullable(),
+          stage: z.string(),
+          status: z.string(),
+          datasetId: Id.nullable(),
+          imageSize: z.array(z.number()).nullable(),
+          finishedAt: IsoTime.nullable(),
+        }),
+      ),
+
   /** One FLAIR slice (dataset subject + LAS z, or a 160x224 array in [0,1]) -> N samples; answers a job id. */
   'generate.slice': channel(
     z

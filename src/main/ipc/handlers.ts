@@ -16,6 +16,7 @@ import { APP_NAME, APP_VERSION } from '../app-meta';
 import { datasetDetail } from '../services/dataset-detail';
 import { volumeFile, volumePath } from '../services/volume-files';
 import { APP_ORIGIN } from '../security-policy';
+import { parentCandidates, trainForm } from '../services/train-form';
 
 /**
  * Channel -> implementation. Every contract channel must have exactly one handler here (the
@@ -62,6 +63,8 @@ export function createHandlers({ services: s, host }: HandlerContext): HandlerTa
     'jobs.cancel': (req) => s.jobs.cancel(req.id),
     'jobs.resume': (req) => s.jobs.resume(req.id),
     'jobs.list': () => ({ jobs: s.jobs.list() }),
+    'train.validate': (req) => trainForm(s, req),
+    'train.parents': (req) => parentCandidates(s, req.stage, req.datasetId),
     ...samplingHandlers(s),
 
     'datasets.list': () => ({ datasets: s.datasets.list() }),
