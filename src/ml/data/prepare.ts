@@ -174,7 +174,7 @@ export class PreparedCacheWriter {
   }
 
   add(subject: string, session: string | null, split: SplitName, prepared: PreparedSubject): void {
-    const record = Buffer.allocUnsafe(SLICE_PIXELS * 2 * 2);
+    const record = Buffer.from(new ArrayBuffer(SLICE_PIXELS * 2 * 2));
     prepared.zs.forEach((z, i) => {
       encodeU16(prepared.flair[i]!, record, 0);
       encodeU16(prepared.t1w[i]!, record, SLICE_PIXELS * 2);
@@ -231,8 +231,24 @@ export class PreparedCacheWriter {
   }
 }
 
+// slices.bin is little-endian; typed-array views are used directly on little-endian hosts.
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
 function encodeU16(values: Float32Array, out: Buffer, offset: number): void {
+  if (LITTLE_ENDIAN && (out.byteOffset + offset) % 2 === 0) {
+    const view = new Uint16Array(out.buffer, out.byteOffset + offset, values.length);
+    for (let i = 0; i < values.length; i++) view[i] = Math.round(values[i]! * U16_SCALE);
+    return;
+  }
   for (let i = 0; i < values.length; i++) out.writeUInt16LE(Math.round(values[i]! * U16_SCALE), offset + 2 * i);
+}
+
+function decodeU16(record: Buffer, pixels: number, channel: number): Uint16Array {
+  const offset = channel * pixels * 2;
+  if (LITTLE_ENDIAN && (record.byteOffset + offset) % 2 === 0) return new Uint16Array(record.buffer, record.byteOffset + offset, pixels);
+  const out = new Uint16Array(pixels);
+  for (let p = 0; p < pixels; p++) out[p] = record.readUInt16LE(offset + 2 * p);
+  return out;
 }
 
 export interface LoadPreparedOptions {
@@ -288,7 +304,7 @@ export function loadPreparedSlices(datasetDirOrCache: string, opts: LoadPrepared
   const flair = new Float32Array(chosen.length * h * w);
   const t1w = new Float32Array(chosen.length * h * w);
   const fd = openSync(binPath, 'r');
-  const record = Buffer.allocUnsafe(recordBytes);
+  const record = Buffer.from(new ArrayBuffer(recordBytes)); // own, aligned buffer for typed views
   const pixels = index.height * index.width;
   const inv = 1 / index.scale / (fy * fx);
   try {
@@ -298,18 +314,18 @@ export function loadPreparedSlices(datasetDirOrCache: string, opts: LoadPrepared
         [0, flair],
         [1, t1w],
       ] as const) {
-        const base = channel * pixels * 2;
+        const src = decodeU16(record, pixels, channel);
         const outBase = n * h * w;
         if (fy === 1 && fx === 1) {
-          for (let p = 0; p < pixels; p++) target[outBase + p] = record.readUInt16LE(base + 2 * p) / index.scale;
+          for (let p = 0; p < pixels; p++) target[outBase + p] = src[p]! / index.scale;
           continue;
         }
         for (let r = 0; r < h; r++) {
           for (let c = 0; c < w; c++) {
             let sum = 0;
             for (let dy = 0; dy < fy; dy++) {
-              const row = (r * fy + dy) * index.width;
-              for (let dx = 0; dx < fx; dx++) sum += record.readUInt16LE(base + 2 * (row + c * fx + dx));
+              const row = (r * fy + dy) * index.width + c * fx;
+              for (let dx = 0; dx < fx; dx++) sum += src[row + dx]!;
             }
             target[outBase + r * w + c] = sum * inv;
           }
