@@ -437,6 +437,8 @@ export const channels = {
     z.object({ runId: Id.optional(), datasetId: Id.optional(), kind: z.string().optional() }).strict(),
     z.object({ artefacts: z.array(Artefact) }),
   ),
+  /** A PNG artefact (image triple, saved panel) as a data URL: the renderer never reads files itself. */
+  'artefacts.image': channel(ById, z.object({ id: Id, width: z.number().int(), height: z.number().int(), dataUrl: z.string() })),
 
   /** Starts a training run (validated before any work; refused with the reason). */
   'jobs.start': channel(
@@ -495,6 +497,8 @@ export const channels = {
           finishedAt: IsoTime.nullable(),
         }),
       ),
+    }),
+  ),
 
   /** One FLAIR slice (dataset subject + LAS z, or a 160x224 array in [0,1]) -> N samples; answers a job id. */
   'generate.slice': channel(

@@ -14,6 +14,7 @@ import { ServiceError } from '../services/errors';
 import { samplingHandlers } from '../services/generate-handlers';
 import { APP_NAME, APP_VERSION } from '../app-meta';
 import { datasetDetail } from '../services/dataset-detail';
+import { artefactImage } from '../services/artefact-image';
 import { volumeFile, volumePath } from '../services/volume-files';
 import { APP_ORIGIN } from '../security-policy';
 import { parentCandidates, trainForm } from '../services/train-form';
@@ -58,6 +59,7 @@ export function createHandlers({ services: s, host }: HandlerContext): HandlerTa
 
     'checkpoints.list': (req) => ({ checkpoints: s.checkpoints.list(req.runId) }),
     'artefacts.list': (req) => ({ artefacts: s.artefacts.list(req) }),
+    'artefacts.image': (req) => artefactImage(s.store.db, req.id),
 
     'jobs.start': (req) => s.jobs.start(req),
     'jobs.cancel': (req) => s.jobs.cancel(req.id),
