@@ -76,3 +76,39 @@ describe('desktop presets', () => {
     await useBackend('cpu');
   });
 });
+
+describe('reference spatial structure (section K shape checks, channels narrowed to run in CI)', () => {
+  it('AE 2x1x160x224 -> mu/sigma 2x3x20x28 and recon 2x1x160x224; D -> 80x112, 40x56, 20x28, 19x27, 18x26; UNet/ControlNet 2x3x20x28 with t of shape (1,)', async () => {
+    await useBackend('wasm');
+    const narrow = <K extends NetworkKind>(kind: K, patch: object) => createNetwork(kind, { ...presetConfig(kind, 'reference'), ...patch } as never).initialize(0);
+    const ae = narrow('autoencoderkl', { num_channels: [4, 4, 4, 4], norm_num_groups: 2 });
+    const d = narrow('patch_discriminator', { num_channels: 2 });
+    const unetPatch = { num_channels: [4, 8, 8], norm_num_groups: 2, num_head_channels: [0, 8, 8], cross_attention_dim: 8 };
+    const unet = narrow('diffusion_unet', unetPatch);
+    const cn = narrow('controlnet', { ...unetPatch, conditioning_embedding_num_channels: [2, 2, 2, 2] });
+    const shapes = tf.tidy(() => {
+      const image = tf.zeros([2, 160, 224, 1]) as tf.Tensor4D;
+      const { mu, sigma } = ae.encode(image);
+      const latent = tf.zeros([2, 20, 28, 3]) as tf.Tensor4D;
+      const t = tf.tensor1d([999]);
+      const ctx = tf.zeros([2, 77, 8]) as tf.Tensor3D;
+      const res = cn.forward(latent, t, ctx, image);
+      return {
+        mu: mu.shape,
+        sigma: sigma.shape,
+        recon: ae.decode(mu).shape,
+        d: d.forward(image, { training: false }).map((o) => o.shape.slice(1, 3)),
+        unet: unet.forward(latent, t, ctx, res).shape,
+        down: res.down.map((r) => r.shape.slice(1, 3)),
+      };
+    });
+    expect(shapes.mu).toEqual([2, 20, 28, 3]);
+    expect(shapes.sigma).toEqual([2, 20, 28, 3]);
+    expect(shapes.recon).toEqual([2, 160, 224, 1]);
+    expect(shapes.d).toEqual([[80, 112], [40, 56], [20, 28], [19, 27], [18, 26]]);
+    expect(shapes.unet).toEqual([2, 20, 28, 3]);
+    expect(shapes.down).toEqual([[20, 28], [20, 28], [20, 28], [10, 14], [10, 14], [10, 14], [5, 7], [5, 7], [5, 7]]);
+    [ae, d, unet, cn].forEach((n) => n.dispose());
+    await useBackend('cpu');
+  });
+});
