@@ -1,0 +1,119 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeSafetensors } from '../../src/ml/io';
+import { initEngine } from '../../src/ml/engine';
+import { applyOverrides, type TrainConfig } from '../../src/ml/train/config';
+import { ConditioningContext } from '../../src/ml/train/context';
+import { buildTrainConfig, validateTrainConfig, type ParentRunInfo } from '../../src/ml/train/validate';
+import { Rng } from '../../src/ml/util/rng';
+
+let root: string;
+beforeAll(async () => {
+  await initEngine({ backend: 'cpu' });
+  root = mkdtempSync(join(tmpdir(), 'bs-config-'));
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const parentOf = (config: TrainConfig, runId = 1): ParentRunInfo => ({
+  runId,
+  stage: config.stage,
+  status: 'completed',
+  config,
+  hasCheckpoint: true,
+  runDir: '/nonexistent',
+  parentDirs: {},
+});
+
+describe('training configs', () => {
+  it('overrides accept dotted keys with JSON values and refuse typos and type changes', () => {
+    const base = { loop: { epochs: 3, seed: 1 }, ldm: { latentScale: 0.3 as number | 'auto', contextFile: null as string | null } };
+    const out = applyOverrides(base, ['loop.epochs=5', 'ldm.latentScale=auto', 'ldm.contextFile=/x/ctx.safetensors']);
+    expect(out).toEqual({ loop: { epochs: 5, seed: 1 }, ldm: { latentScale: 'auto', contextFile: '/x/ctx.safetensors' } });
+    expect(base.loop.epochs).toBe(3);
+    expect(() => applyOverrides(base, ['loop.epoch=5'])).toThrow(/--set loop\.epoch: unknown config key \(known here: epochs, seed\)/);
+    expect(() => applyOverrides(base, ['loop.epochs=many'])).toThrow(/--set loop\.epochs: expected a number/);
+    expect(() => applyOverrides(base, ['nope.x=1'])).toThrow(/unknown config key \(no section "nope"\)/);
+    expect(() => applyOverrides(base, ['epochs'])).toThrow(/expected key=value/);
+  });
+
+  it('the reference and desktop presets are valid; the reference keeps the published values', () => {
+    for (const preset of ['reference', 'desktop'] as const) {
+      const ae = buildTrainConfig({ stage: 'autoencoder', preset, overrides: [] });
+      expect(() => validateTrainConfig(ae)).not.toThrow();
+    }
+    const ref = buildTrainConfig({ stage: 'autoencoder', preset: 'reference', overrides: [] });
+    expect(ref.imageSize).toEqual([160, 224]);
+    expect(ref.autoencoder).toMatchObject({ lr: 1e-5, discLr: 5e-5, klWeight: 1e-8, perceptualWeight: 0.002, advWeight: 0.005, advStartEpoch: 10, gradClip: 1 });
+    expect(ref.loop).toMatchObject({ epochs: 100, seed: 42, valEvery: 5 });
+    const ldm = buildTrainConfig({ stage: 'ldm', preset: 'reference', overrides: [], parent: parentOf(ref) });
+    expect(ldm.ldm).toMatchObject({ lr: 2.5e-5, weightDecay: 0.01, promptDropout: 0.1, latentScale: 0.3 });
+    expect(ldm.ldm!.scheduler).toEqual({ numTrainTimesteps: 1000, schedule: 'scaled_linear_beta', betaStart: 0.0015, betaEnd: 0.0205, predictionType: 'v_prediction' });
+  });
+
+  it('children inherit the parent image size and latent channels; a ControlNet mirrors its UNet', () => {
+    const ae = buildTrainConfig({ stage: 'autoencoder', preset: 'desktop', overrides: ['autoencoder.network.latent_channels=4'] });
+    const ldm = buildTrainConfig({ stage: 'ldm', preset: 'desktop', overrides: [], parent: parentOf(ae) });
+    expect(ldm.imageSize).toEqual([80, 112]);
+    expect(ldm.ldm!.network).toMatchObject({ in_channels: 4, out_channels: 4 });
+    const cn = buildTrainConfig({ stage: 'controlnet', preset: 'desktop', overrides: [], parent: parentOf(ldm, 2) });
+    const { conditioning_embedding_in_channels, conditioning_embedding_num_channels, ...mirrored } = cn.controlnet!.network;
+    const { out_channels: _drop, ...unet } = ldm.ldm!.network;
+    expect(mirrored).toEqual(unet);
+    expect([conditioning_embedding_in_channels, conditioning_embedding_num_channels]).toEqual([1, [16, 32, 32]]);
+  });
+
+  it('refuses wrong parents, group mismatches and bad loop values with the reason', () => {
+    const ae = buildTrainConfig({ stage: 'autoencoder', preset: 'desktop', overrides: [] });
+    expect(() => buildTrainConfig({ stage: 'ldm', preset: 'desktop', overrides: [] })).toThrow(/needs a parent autoencoder run/);
+    expect(() => buildTrainConfig({ stage: 'autoencoder', preset: 'desktop', overrides: [], parent: parentOf(ae) })).toThrow(/takes no parent/);
+    expect(() => buildTrainConfig({ stage: 'ldm', preset: 'desktop', overrides: [], parent: { ...parentOf(ae), status: 'running' } })).toThrow(/still running/);
+    expect(() => buildTrainConfig({ stage: 'ldm', preset: 'desktop', overrides: [], parent: { ...parentOf(ae), hasCheckpoint: false } })).toThrow(/has no checkpoint/);
+    expect(() => buildTrainConfig({ stage: 'autoencoder', preset: 'huge' as never, overrides: [] })).toThrow(/unknown preset 'huge'/);
+    expect(() => validateTrainConfig(applyOverrides(ae, ['autoencoder.network.norm_num_groups=6']))).toThrow(/autoencoder\.network: .*divisible by norm_num_groups=6/);
+    expect(() => validateTrainConfig(applyOverrides(ae, ['loop.batchSize=0']))).toThrow(/loop\.batchSize must be an integer >= 1/);
+    expect(() => validateTrainConfig(applyOverrides(ae, ['imageSize=[100,100]']))).toThrow(/imageSize \[100,100\] must be 160x224 divided by one whole factor/);
+    expect(() => validateTrainConfig(applyOverrides(ae, ['autoencoder.network.in_channels=3']))).toThrow(/in_channels and out_channels must be 1/);
+  });
+});
+
+describe('conditioning context', () => {
+  it('learned: prompt dropout swaps in the null embedding per sample, both are trainable', () => {
+    const ctx = ConditioningContext.learned(3, 4, Rng.fromSeed(1));
+    const b = ctx.batch([false, true]);
+    expect(b.shape).toEqual([2, 3, 4]);
+    const [p, n] = tf.unstack(b);
+    expect(Array.from(p!.dataSync())).toEqual(Array.from(ctx.prompt.dataSync()));
+    expect(Array.from(n!.dataSync())).toEqual(Array.from(ctx.nullEmbedding.dataSync()));
+    expect(Object.keys(ctx.params())).toEqual(['context.prompt', 'context.null']);
+    tf.dispose([b, p!, n!]);
+    ctx.dispose();
+  });
+
+  it('from a precomputed file ([1, T, D] accepted) is frozen; a wrong dim is refused naming the file', () => {
+    const path = join(root, 'ctx.safetensors');
+    const T = 77;
+    const D = 8;
+    writeSafetensors(
+      path,
+      new Map([
+        ['prompt', { shape: [1, T, D], data: new Float32Array(T * D).fill(0.5) }],
+        ['null', { shape: [1, T, D], data: new Float32Array(T * D) }],
+        ['null_infer', { shape: [1, T, D], data: new Float32Array(T * D).fill(-1) }],
+      ]),
+    );
+    const ctx = ConditioningContext.fromFile(path, D);
+    expect([ctx.tokens, ctx.dim, ctx.trainable]).toEqual([T, D, false]);
+    expect(ctx.params()).toEqual({});
+    const inf = ctx.repeat('null_infer', 1);
+    expect(inf.dataSync()[0]).toBe(-1);
+    inf.dispose();
+    ctx.dispose();
+    expect(() => ConditioningContext.fromFile(path, 1024)).toThrow(new RegExp(`${path}: "prompt" has dim 8 but the network's cross_attention_dim is 1024`));
+    const bad = join(root, 'bad.safetensors');
+    writeSafetensors(bad, new Map([['prompt', { shape: [T, D], data: new Float32Array(T * D) }]]));
+    expect(() => ConditioningContext.fromFile(bad)).toThrow(/context file has no "null" tensor/);
+  });
+});
