@@ -173,3 +173,11 @@ describe.skipIf(!hasOpenMs)('open MS MNI data (../shared)', () => {
     expect(v.data.length).toBe(182 * 218 * 182);
   });
 });
+
+describe('world <-> voxel', () => {
+  it('inverts the FSL affine: MNI origin is voxel (90, 126, 72)', async () => {
+    const { worldToVoxel } = await import('../../src/ml/data/orientation');
+    expect(worldToVoxel(FSL_1MM_AFFINE, 0, 0, 0)).toEqual([90, 126, 72]);
+    expect(voxelToWorld(FSL_1MM_AFFINE, 11, 0, 91)).toEqual([79, -126, 19]);
+  });
+});

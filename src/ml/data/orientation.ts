@@ -45,6 +45,30 @@ export function voxelToWorld(affine: Affine, i: number, j: number, k: number): [
   ];
 }
 
+/** Inverse of a voxel-to-world affine (world mm -> fractional voxel index); throws if singular. */
+export function invertAffine(affine: Affine): Affine {
+  const m = affine.slice(0, 3).map((row) => row.slice(0, 3));
+  const [a, b, c] = m[0] as [number, number, number];
+  const [d, e, f] = m[1] as [number, number, number];
+  const [g, h, i] = m[2] as [number, number, number];
+  const det = a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g);
+  if (Math.abs(det) < 1e-12) throw new Error('affine is singular');
+  const inv = [
+    [(e * i - f * h) / det, (c * h - b * i) / det, (b * f - c * e) / det],
+    [(f * g - d * i) / det, (a * i - c * g) / det, (c * d - a * f) / det],
+    [(d * h - e * g) / det, (b * g - a * h) / det, (a * e - b * d) / det],
+  ];
+  const t = [affine[0]![3]!, affine[1]![3]!, affine[2]![3]!];
+  const out: Affine = inv.map((row) => [...row, -(row[0]! * t[0]! + row[1]! * t[1]! + row[2]! * t[2]!)]);
+  out.push([0, 0, 0, 1]);
+  return out;
+}
+
+/** Fractional voxel index of a world point (mm); round it to pick a voxel. */
+export function worldToVoxel(affine: Affine, x: number, y: number, z: number): [number, number, number] {
+  return voxelToWorld(invertAffine(affine), x, y, z);
+}
+
 /** Per voxel axis: which world axis (0=x,1=y,2=z) it mostly follows and in which sign. */
 function axisMapping(affine: Affine): { world: number; sign: 1 | -1 }[] {
   const used = new Set<number>();

@@ -78,6 +78,7 @@ export async function importDataset(store: StoreHandle, opts: ImportOptions): Pr
   if (db.prepare('SELECT 1 FROM datasets WHERE name = ?').get(name)) {
     throw new Error(`a dataset named "${name}" already exists; choose another --name`);
   }
+  if (!opts.dir && !opts.pairs) throw new Error('import needs a folder (dir) or a list of FLAIR/T1w pairs');
   const root = opts.dir ? resolve(opts.dir) : opts.adopt?.stagingDir;
   let subjects: SubjectFiles[];
   try {
