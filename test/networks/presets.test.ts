@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createNetwork, NETWORK_KINDS, PRESETS, presetConfig, type NetworkKind } from '../../src/ml/networks';
+import { createNetwork, NETWORK_KINDS, PRESETS, presetConfig, type ConfigByKind, type NetworkByKind, type NetworkKind } from '../../src/ml/networks';
 import { fixturePath, hasShared, useBackend } from './fixtures';
 
 beforeAll(() => useBackend('cpu'));
@@ -80,7 +80,11 @@ describe('desktop presets', () => {
 describe('reference spatial structure (section K shape checks, channels narrowed to run in CI)', () => {
   it('AE 2x1x160x224 -> mu/sigma 2x3x20x28 and recon 2x1x160x224; D -> 80x112, 40x56, 20x28, 19x27, 18x26; UNet/ControlNet 2x3x20x28 with t of shape (1,)', async () => {
     await useBackend('wasm');
-    const narrow = <K extends NetworkKind>(kind: K, patch: object) => createNetwork(kind, { ...presetConfig(kind, 'reference'), ...patch } as never).initialize(0);
+    const narrow = <K extends NetworkKind>(kind: K, patch: object): NetworkByKind[K] => {
+      const net = createNetwork(kind, { ...presetConfig(kind, 'reference'), ...patch } as ConfigByKind[K]);
+      net.initialize(0);
+      return net;
+    };
     const ae = narrow('autoencoderkl', { num_channels: [4, 4, 4, 4], norm_num_groups: 2 });
     const d = narrow('patch_discriminator', { num_channels: 2 });
     const unetPatch = { num_channels: [4, 8, 8], norm_num_groups: 2, num_head_channels: [0, 8, 8], cross_attention_dim: 8 };
