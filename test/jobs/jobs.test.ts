@@ -171,5 +171,14 @@ describe('training jobs', () => {
     const after = services.runs.get(run.id);
     expect(after.status).toBe('failed');
     expect(after.error).toMatch(/interrupted/);
+    // Without an owner file: a just-created run may belong to a process that has not written it
+    // yet; an old one is stale.
+    const fresh = services.runs.create({ stage: 'autoencoder', datasetId, status: 'queued', config: {} });
+    const old = services.runs.create({ stage: 'autoencoder', datasetId, status: 'queued', config: {} });
+    services.store.db.prepare("UPDATE runs SET updated_at = '2020-01-01T00:00:00.000Z' WHERE id = ?").run(old.id);
+    const ids = jobs.recoverStale().map((r) => r.id);
+    expect(ids).toContain(old.id);
+    expect(ids).not.toContain(fresh.id);
+    expect(services.runs.get(old.id)).toMatchObject({ status: 'cancelled', error: expect.stringMatching(/queued in a process that exited/) });
   });
 });

@@ -312,6 +312,8 @@ export class JobsService {
     const changed: Run[] = [];
     for (const { id } of rows) {
       if (this.jobs.has(id) || this.ownerAlive(id)) continue;
+      // A run another process has just created may not have its owner file yet.
+      if (!this.readOwner(id) && Date.now() - Date.parse(this.services.runs.get(id).updatedAt) < (this.opts.staleAfterMs ?? 30_000)) continue;
       changed.push(this.markInterrupted(this.services.runs.get(id)));
     }
     return changed;

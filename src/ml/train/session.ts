@@ -111,7 +111,8 @@ export class NonFiniteLossError extends Error {
       `loss '${lossName}' became ${value} at step ${step}; the run stopped before applying that update. ` +
         (lastCheckpointStep === null
           ? 'No checkpoint had been written yet.'
-          : `The last good checkpoint (step ${lastCheckpointStep}) is kept; lower the learning rate or check the data, then resume.`),
+          : `The last good checkpoint (step ${lastCheckpointStep}) is kept. Resuming repeats the same computation; ` +
+            'start a new run with a lower learning rate (--set <stage>.lr=...) or check the data.'),
     );
     this.name = 'NonFiniteLossError';
   }
