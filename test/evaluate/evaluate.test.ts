@@ -203,6 +203,10 @@ describe('CLI end to end', () => {
     const shown = await cli(['--home', home, 'evaluate', '--show', id, '--csv', csv]);
     expect(shown.status, shown.stderr).toBe(0);
     expect(readFileSync(csv, 'utf8')).toContain(`${id},`);
+    const base = await cli(['--home', home, 'evaluate', '--baselines-only', '--dataset', 'phantom', '--split', 'test']);
+    expect(base.status, base.stderr).toBe(0);
+    expect(base.stdout).toMatch(/model-free baselines on dataset "phantom" \(minmax normalisation\), split test, 3 images/);
+    expect(base.stdout).toMatch(/ms_ssim\s+\d\.\d{4} ± \d\.\d{4}\s+\d\.\d{4} ± /);
     const bad = await cli(['--home', home, 'evaluate', '--split', 'test']);
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toMatch(/evaluate needs --run/);

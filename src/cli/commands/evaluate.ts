@@ -3,12 +3,17 @@
  * of the split from the run's prepared dataset, computes PSNR / MAE / MS-SSIM per image (+ lesion
  * columns where masks exist) and the model-free baselines, stores an evaluation run and prints
  * the table (model vs baselines, mean ± population std) and the sampling time per slice.
- * Also: --show E (results of evaluation run E), --compare E1,E2,... and --csv FILE (export).
+ * Also: --show E (results of evaluation run E), --compare E1,E2,... and --csv FILE (export), and
+ * --baselines-only --dataset D (the model-free baselines on a split, no model and nothing stored).
  */
 import { Command, Option } from 'commander';
 import type { Services } from '../../main/services';
 import type { EvaluationResults, MetricStats } from '../../main/services/evaluate';
+import { getDatasetDetail } from '../../main/services/datasets';
 import { sampleServices } from '../../main/services/generate';
+import { lesionMaskPaths } from '../../main/services/generate-models';
+import { evaluateBaselinesOnly } from '../../ml/sample/evaluation';
+import type { SplitName } from '../../ml/data/split';
 import { withServices } from '../services';
 import { formatTable } from '../table';
 import { addSamplingOptions, samplingRequest, waitWithProgress, type SamplingCliOptions } from './generate';
@@ -56,6 +61,31 @@ interface EvaluateCliOptions extends Omit<SamplingCliOptions, 'run'> {
   perImage?: boolean;
   json?: boolean;
   name?: string;
+  baselinesOnly?: boolean;
+  dataset?: string;
+}
+
+async function baselinesOnly(services: Services, o: EvaluateCliOptions): Promise<void> {
+  if (!o.dataset) throw new Error('--baselines-only needs --dataset <id or name>');
+  const detail = getDatasetDetail(services.store.db, o.dataset);
+  const cacheDir = (detail.prepared as { cacheDir?: string } | null)?.cacheDir;
+  if (!cacheDir) throw new Error(`dataset "${detail.name}" is not prepared; run \`brainsynth data prepare\` first`);
+  const split = (o.split ?? 'test') as SplitName;
+  const r = await evaluateBaselinesOnly({ datasetDir: cacheDir, split, limit: o.limit !== undefined ? Number(o.limit) : undefined, lesionMasks: lesionMaskPaths(detail) });
+  if (o.json) {
+    const out = Object.fromEntries(Object.entries(r.baselines).map(([k, t]) => [k, t.summary]));
+    process.stdout.write(JSON.stringify({ dataset: detail.name, split, images: r.images, baselines: out, notes: r.notes }, null, 1) + '\n');
+    return;
+  }
+  const names = Object.keys(r.baselines).sort();
+  const cols = r.baselines.baseline_lut.columns;
+  const rows = cols.map((c) => [c, ...names.map((b) => {
+    const s = r.baselines[b as keyof typeof r.baselines].summary[c]!;
+    return cell({ name: c, mean: s.mean, std: s.std, min: s.min, max: s.max, n: s.n, missing: s.missing });
+  })]);
+  process.stdout.write(`model-free baselines on dataset "${detail.name}" (${detail.normalisation ?? '?'} normalisation), split ${split}, ${r.images} images, 160x224 grid; fitted on the train split\n`);
+  process.stdout.write(formatTable(['metric', ...names], rows));
+  for (const n of r.notes) process.stdout.write(`note: ${n}\n`);
 }
 
 export function register(program: Command): void {
@@ -74,8 +104,11 @@ export function register(program: Command): void {
     .option('--csv <file>', 'export the results as CSV (summary rows, or per-image with --per-image)')
     .option('--per-image', 'per-image rows (with --show --json or --csv)')
     .option('--json', 'print the results as JSON')
+    .option('--baselines-only', 'only the model-free baselines on --dataset (no model, nothing stored)')
+    .option('--dataset <ref>', 'dataset id or name (with --baselines-only)')
     .action(async (o: EvaluateCliOptions, c: Command) => {
       await withServices(c, async (services) => {
+        if (o.baselinesOnly) return baselinesOnly(services, o);
         const s = sampleServices(services, { inProcess: true });
         if (o.compare) {
           const list = ids(o.compare);

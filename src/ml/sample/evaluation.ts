@@ -96,37 +96,85 @@ function lesionBatch(records: PreparedRecord[], masks: Record<string, string> | 
   })();
 }
 
-/** Runs the evaluation; `pipeline` must carry a ControlNet. */
-export async function evaluateSplit(p: SamplingPipeline, opts: EvaluationOptions): Promise<EvaluationOutput> {
-  const notes: string[] = [];
-  const seed = opts.seed ?? 0;
-  const steps = opts.steps ?? 200;
-  const evalSet = loadPreparedSlices(opts.datasetDir, { split: opts.split });
-  const limit = opts.limit !== undefined ? Math.max(0, Math.floor(opts.limit)) : evalSet.count;
-  const count = Math.min(limit, evalSet.count);
-  if (count === 0) throw new Error(`${opts.datasetDir}: the ${opts.split} split has no slices to evaluate`);
-  const flair = evalSet.flair.subarray(0, count * SLICE_PIXELS);
-  const t1w = evalSet.t1w.subarray(0, count * SLICE_PIXELS);
-  const records = evalSet.records.slice(0, count);
-  const shape = [count, SLICE_HEIGHT, SLICE_WIDTH];
+interface SplitData {
+  count: number;
+  flair: Float32Array;
+  t1w: Float32Array;
+  records: PreparedRecord[];
+  shape: number[];
+  index: ReturnType<typeof loadPreparedSlices>['index'];
+}
 
-  // Baselines: fitted on the train split only (never on what they are scored on).
-  opts.onProgress?.({ phase: 'baselines', done: 0, total: count });
-  const train = loadPreparedSlices(opts.datasetDir, { split: 'train' });
-  if (train.count === 0) throw new Error(`${opts.datasetDir}: the train split is empty, so the baselines cannot be fitted`);
+function loadSplit(datasetDir: string, split: SplitName, limit?: number): SplitData {
+  const evalSet = loadPreparedSlices(datasetDir, { split });
+  const count = Math.min(limit !== undefined ? Math.max(0, Math.floor(limit)) : evalSet.count, evalSet.count);
+  if (count === 0) throw new Error(`${datasetDir}: the ${split} split has no slices to evaluate`);
+  return {
+    count,
+    flair: evalSet.flair.subarray(0, count * SLICE_PIXELS),
+    t1w: evalSet.t1w.subarray(0, count * SLICE_PIXELS),
+    records: evalSet.records.slice(0, count),
+    shape: [count, SLICE_HEIGHT, SLICE_WIDTH],
+    index: evalSet.index,
+  };
+}
+
+/** Predictions of the model-free baselines for every slice, fitted on the train split only. */
+function baselinePredictions(datasetDir: string, d: SplitData): Record<BaselineName, Float32Array> {
+  const train = loadPreparedSlices(datasetDir, { split: 'train' });
+  if (train.count === 0) throw new Error(`${datasetDir}: the train split is empty, so the baselines cannot be fitted`);
   const trainPairs = Array.from({ length: train.count }, (_, i) => ({
     flair: train.flair.subarray(i * SLICE_PIXELS, (i + 1) * SLICE_PIXELS),
     t1w: train.t1w.subarray(i * SLICE_PIXELS, (i + 1) * SLICE_PIXELS),
   }));
   const lut = fitIntensityLookupTable(trainPairs);
   const reference = fitReferenceDistribution(trainPairs.map((q) => q.t1w));
-  const lutPred = new Float32Array(count * SLICE_PIXELS);
-  const histPred = new Float32Array(count * SLICE_PIXELS);
-  for (let i = 0; i < count; i++) {
-    const f = flair.subarray(i * SLICE_PIXELS, (i + 1) * SLICE_PIXELS);
+  const lutPred = new Float32Array(d.count * SLICE_PIXELS);
+  const histPred = new Float32Array(d.count * SLICE_PIXELS);
+  for (let i = 0; i < d.count; i++) {
+    const f = d.flair.subarray(i * SLICE_PIXELS, (i + 1) * SLICE_PIXELS);
     lutPred.set(applyIntensityLookupTable(f, lut), i * SLICE_PIXELS);
     histPred.set(invertedHistogramMatchedFlair(f, reference), i * SLICE_PIXELS);
   }
+  return { baseline_lut: lutPred, baseline_histmatch: histPred };
+}
+
+async function metricOptions(d: SplitData, masks: Record<string, string> | undefined, notes: string[]) {
+  const lesion = await lesionBatch(d.records, masks);
+  if (masks && !lesion) notes.push('lesion columns omitted: not every evaluated subject has a lesion mask');
+  // Brain = where the real T1w has signal, so "outside the lesion" excludes the empty background.
+  return lesion ? { lesion: { data: lesion, shape: d.shape }, brain: { data: d.t1w, shape: d.shape } } : {};
+}
+
+/**
+ * Only the model-free baselines on a split (no model): how far "doing nothing clever" gets on
+ * this data, e.g. before any model is trained.
+ */
+export async function evaluateBaselinesOnly(opts: Pick<EvaluationOptions, 'datasetDir' | 'split' | 'limit' | 'lesionMasks'>): Promise<{ images: number; baselines: Record<BaselineName, MetricTable>; notes: string[] }> {
+  const d = loadSplit(opts.datasetDir, opts.split, opts.limit);
+  const notes: string[] = [];
+  const preds = baselinePredictions(opts.datasetDir, d);
+  const mo = await metricOptions(d, opts.lesionMasks, notes);
+  const target = { data: d.t1w, shape: d.shape };
+  return {
+    images: d.count,
+    baselines: {
+      baseline_lut: evaluatePairs({ data: preds.baseline_lut, shape: d.shape }, target, mo),
+      baseline_histmatch: evaluatePairs({ data: preds.baseline_histmatch, shape: d.shape }, target, mo),
+    },
+    notes,
+  };
+}
+
+/** Runs the evaluation; `pipeline` must carry a ControlNet. */
+export async function evaluateSplit(p: SamplingPipeline, opts: EvaluationOptions): Promise<EvaluationOutput> {
+  const notes: string[] = [];
+  const seed = opts.seed ?? 0;
+  const steps = opts.steps ?? 200;
+  const d = loadSplit(opts.datasetDir, opts.split, opts.limit);
+  const { count, flair, t1w, records, shape } = d;
+  opts.onProgress?.({ phase: 'baselines', done: 0, total: count });
+  const preds = baselinePredictions(opts.datasetDir, d);
 
   // The model: one sample per slice, seed + index.
   const seeds = records.map((_, i) => seed + i);
@@ -149,16 +197,12 @@ export async function evaluateSplit(p: SamplingPipeline, opts: EvaluationOptions
   const samplingSeconds = (performance.now() - started) / 1000;
 
   opts.onProgress?.({ phase: 'metrics', done: 0, total: count });
-  const lesion = await lesionBatch(records, opts.lesionMasks);
-  if (opts.lesionMasks && !lesion) notes.push('lesion columns omitted: not every evaluated subject has a lesion mask');
-  // Brain = where the real T1w has signal, so "outside the lesion" excludes the empty background.
-  const brain = { data: t1w, shape };
-  const metricOpts = lesion ? { lesion: { data: lesion, shape }, brain } : {};
+  const metricOpts = await metricOptions(d, opts.lesionMasks, notes);
   const target = { data: t1w, shape };
   const model = evaluatePairs({ data: generated, shape }, target, metricOpts);
   const baselines: Record<BaselineName, MetricTable> = {
-    baseline_lut: evaluatePairs({ data: lutPred, shape }, target, metricOpts),
-    baseline_histmatch: evaluatePairs({ data: histPred, shape }, target, metricOpts),
+    baseline_lut: evaluatePairs({ data: preds.baseline_lut, shape }, target, metricOpts),
+    baseline_histmatch: evaluatePairs({ data: preds.baseline_histmatch, shape }, target, metricOpts),
   };
   notes.push(...model.notes);
 
@@ -182,7 +226,7 @@ export async function evaluateSplit(p: SamplingPipeline, opts: EvaluationOptions
     }
   }
   opts.onProgress?.({ phase: 'metrics', done: count, total: count });
-  const index = evalSet.index;
+  const index = d.index;
   return {
     split: opts.split,
     images,
