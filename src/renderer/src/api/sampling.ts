@@ -1,0 +1,84 @@
+import type { Api, Artefact, DatasetDetail, EvaluationResults, GenerateJobView, RequestOf, Run } from '../../../shared/contract';
+
+/**
+ * The sampling half of the renderer's API adapter (Generate view, evaluation tables): the only
+ * other place besides ./client that touches `window.api`. Kept in its own module so the Generate
+ * and Experiments work does not collide with the training/data parts of ./client.
+ */
+function api(): Api {
+  if (!window.api) throw new Error('window.api is missing: the page was opened without the Electron preload or the bridge');
+  return window.api;
+}
+
+export type GenerateSliceRequest = RequestOf<'generate.slice'>;
+export type { EvaluationResults, GenerateJobView };
+
+/** Completed ControlNet runs: what the Generate view can sample with. */
+export async function listControlNetRuns(): Promise<Run[]> {
+  const { runs } = await api().runs.list({ stage: 'controlnet', status: 'completed', limit: 10_000 });
+  return runs;
+}
+
+export async function listDatasetsBrief(): Promise<{ id: number; name: string; synthetic: boolean; attribution: string | null }[]> {
+  const { datasets } = await api().datasets.list();
+  return datasets.map((d) => ({ id: d.id, name: d.name, synthetic: d.synthetic, attribution: d.attribution }));
+}
+
+export function datasetDetail(id: number): Promise<DatasetDetail> {
+  return api().datasets.detail({ id });
+}
+
+/** Starts one slice generation (N seeds); answers the sampling job id. */
+export async function startGenerateSlice(request: GenerateSliceRequest): Promise<string> {
+  return (await api().generate.slice(request)).jobId;
+}
+
+export function generateResult(jobId: string): Promise<GenerateJobView> {
+  return api().generate.result({ jobId });
+}
+
+export function cancelGenerate(jobId: string): Promise<GenerateJobView> {
+  return api().generate.cancel({ jobId });
+}
+
+/** Writes a finished slice job's panels as PNG artefacts of its ControlNet run. */
+export async function saveGenerate(jobId: string): Promise<Artefact[]> {
+  return (await api().generate.save({ jobId })).artefacts;
+}
+
+export interface SamplingProgress {
+  phase: string;
+  done: number;
+  total: number | null;
+  message: string | null;
+}
+
+/** Live progress of one sampling job ('job.progress' carrying its job id). */
+export function onSamplingProgress(jobId: string, listener: (p: SamplingProgress) => void): () => void {
+  if (!window.api) return () => undefined;
+  return api().on('job.progress', (p) => {
+    if (p.jobId === jobId) listener({ phase: p.phase, done: p.done, total: p.total, message: p.message ?? null });
+  });
+}
+
+export function evaluationResults(runId: number, opts: { split?: string; perImage?: boolean } = {}): Promise<EvaluationResults> {
+  return api().evaluate.results({ runId, ...opts });
+}
+
+export async function compareEvaluations(runIds: number[], split?: string): Promise<EvaluationResults[]> {
+  return (await api().evaluate.compare({ runIds, ...(split ? { split } : {}) })).results;
+}
+
+export function evaluationCsv(runIds: number[], kind: 'summary' | 'per-image', split?: string): Promise<{ csv: string; rows: number }> {
+  return api().evaluate.exportCsv({ runIds, kind, ...(split ? { split } : {}) });
+}
+
+/** Image artefacts of a run (an evaluation's per-image triples carry step = image index). */
+export async function listImageArtefacts(runId: number): Promise<Artefact[]> {
+  return (await api().artefacts.list({ runId, kind: 'image' })).artefacts;
+}
+
+/** A stored PNG artefact as a data URL (the renderer never reads files itself). */
+export function artefactImage(id: number): Promise<{ width: number; height: number; dataUrl: string }> {
+  return api().artefacts.image({ id });
+}
