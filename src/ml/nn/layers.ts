@@ -240,12 +240,14 @@ export function leakyRelu<T extends tf.Tensor>(x: T, alpha = 0.2): T {
 }
 
 /**
- * Nearest-neighbour x2 upsampling (PyTorch mode="nearest") built from concat + reshape: its
- * gradient is a slice, which is correct on every backend, unlike tfjs-cpu's
- * ResizeNearestNeighborGrad for batch > 1.
+ * Nearest-neighbour x2 upsampling (PyTorch mode="nearest"). On wasm, whose
+ * ResizeNearestNeighborGrad is correct, the resize kernel is used (~2x faster forward+backward
+ * than the composite). Elsewhere it is built from concat + reshape, whose gradient is a slice and
+ * correct on every backend, unlike stock tfjs-cpu's ResizeNearestNeighborGrad for batch > 1.
  */
 export function upsampleNearest2x(x: tf.Tensor4D): tf.Tensor4D {
   const [b, h, w, c] = x.shape;
+  if (tf.getBackend() === 'wasm') return tf.image.resizeNearestNeighbor(x, [h * 2, w * 2]);
   const wide = tf.reshape(tf.concat([x, x], 3), [b, h, w * 2, c]);
   return tf.reshape(tf.concat([wide, wide], 2), [b, h * 2, w * 2, c]);
 }
