@@ -4,6 +4,7 @@
  * (NaN for an empty lesion region, +Infinity PSNR for identical images) go out as null.
  */
 import type { Handler } from '../ipc/handlers';
+import { InvalidInputError } from './errors';
 import { sampleServices } from './generate';
 import type { Services } from './index';
 
@@ -28,7 +29,12 @@ export function samplingHandlers(s: Services): { [C in SamplingChannel]: Handler
   const svc = () => sampleServices(s);
   return {
     'generate.slice': (req) => svc().generate.slice(req),
-    'generate.volume': (req) => svc().generate.volume(req),
+    'generate.volume': (req) => {
+      // The window may only name a NIfTI to read; what gets written stays inside the run's folder.
+      if (req.outPath !== undefined) throw new InvalidInputError('outPath cannot be chosen from the app window; the volume is written to the run folder (translations/) and listed as an artefact');
+      if (req.flairPath !== undefined && !/\.nii(\.gz)?$/i.test(req.flairPath)) throw new InvalidInputError(`flairPath ${req.flairPath}: expected a .nii or .nii.gz file`);
+      return svc().generate.volume(req);
+    },
     'generate.result': (req) => wire(svc().generate.result(req.jobId)),
     'generate.save': (req) => ({ artefacts: svc().generate.save(req.jobId) }),
     'generate.cancel': (req) => wire(svc().generate.cancel(req.jobId)),

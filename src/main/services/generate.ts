@@ -11,7 +11,7 @@
  *
  * sampleServices(services) returns the process-wide host + services for a Services root.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Artefact } from '../../shared/contract';
 import type { SliceJobSpec, VolumeJobSpec } from '../../ml/sample/jobs';
@@ -140,6 +140,7 @@ export class GenerateService {
       if (datasetId === null || datasetId === undefined) throw new InvalidInputError('datasetId is required (the run has no dataset)');
       flairPath = subjectSliceSource(this.services, datasetId, req.subject, 0).flairPath;
     }
+    if (!existsSync(flairPath)) throw new InvalidInputError(`${flairPath}: no such FLAIR file`);
     const stem = basename(flairPath).replace(/\.nii(\.gz)?$/i, '').replace(/_FLAIR$/i, '');
     const outPath = resolve(req.outPath ?? join(this.services.home.runDir(req.runId), 'translations', `${stem}_T1w_synth.nii.gz`));
     mkdirSync(join(outPath, '..'), { recursive: true });

@@ -264,6 +264,50 @@ export async function sampleUnconditional(p: SamplingPipeline, opts: SamplingOpt
   }
 }
 
+/**
+ * Guided latent sampling for callers that bring their own denoiser over a context batch (the
+ * trainers' validation figures): out = uncond + s * (cond - uncond) with both branches in one
+ * batch of 2B (context [uncond; cond]), the scheduler loop of runDiffusion, per-image seeds.
+ * Returns z_0 (caller decodes and disposes).
+ */
+export function guidedLatentSample(
+  denoise: (xt: tf.Tensor4D, t: number, context: tf.Tensor3D) => tf.Tensor4D,
+  o: {
+    scheduler: SchedulerParams;
+    steps: number;
+    shape: [number, number, number, number];
+    cond: tf.Tensor3D;
+    uncond: tf.Tensor3D;
+    guidanceScale: number;
+    seeds: number[];
+    sampler?: SamplerKind;
+    eta?: number;
+    onStep?(done: number, total: number): void;
+  },
+): tf.Tensor4D {
+  const both = o.guidanceScale !== 0 && o.guidanceScale !== 1;
+  const ctx2 = both ? tf.concat([o.uncond, o.cond], 0) : null;
+  try {
+    const guided: Denoiser = (x, t) =>
+      tf.tidy(() => {
+        if (!both) return denoise(x, t, o.guidanceScale === 0 ? o.uncond : o.cond);
+        const [u, c] = tf.split(denoise(tf.concat([x, x], 0), t, ctx2 as tf.Tensor3D), 2, 0) as [tf.Tensor4D, tf.Tensor4D];
+        return guidedPrediction(u, c, o.guidanceScale);
+      });
+    return runDiffusion(guided, {
+      scheduler: o.scheduler,
+      sampler: o.sampler ?? 'ddim',
+      steps: o.steps,
+      eta: o.eta ?? 0,
+      shape: o.shape,
+      noise: new PerImageNoise(o.seeds),
+      onStep: o.onStep,
+    });
+  } finally {
+    ctx2?.dispose();
+  }
+}
+
 /** Seeds for `count` images starting at `seed` (the seed + index convention). */
 export function seedRange(seed: number, count: number, offset = 0): number[] {
   return Array.from({ length: count }, (_, i) => seed + offset + i);
