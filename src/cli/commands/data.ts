@@ -159,6 +159,7 @@ export function register(program: Command): void {
     .option('--split <fractions>', 'train,validation,test fractions', '0.8,0.1,0.1')
     .option('--seed <s>', 'split seed', (v) => Number.parseInt(v, 10), 0)
     .addOption(new Option('--normalisation <method>', 'minmax (reference, per volume over the block) or percentile (0.5/99.5 in brain)').choices(['minmax', 'percentile']).default('minmax'))
+    .option('--percentiles <lo,hi>', 'percentiles for --normalisation percentile', '0.5,99.5')
     .option('--test-subjects <list>', 'subjects pinned to the test split, e.g. patient19')
     .option('--validation-subjects <list>', 'subjects pinned to the validation split')
     .option('--train-subjects <list>', 'subjects pinned to the train split')
@@ -171,6 +172,7 @@ export function register(program: Command): void {
           split: string;
           seed: number;
           normalisation: 'minmax' | 'percentile';
+          percentiles: string;
           testSubjects?: string;
           validationSubjects?: string;
           trainSubjects?: string;
@@ -186,6 +188,10 @@ export function register(program: Command): void {
         ] as const) {
           for (const subject of parseList(list)) pinned[subject] = split;
         }
+        const percentiles = opts.percentiles.split(',').map(Number);
+        if (percentiles.length !== 2 || !(percentiles[0]! >= 0 && percentiles[0]! < percentiles[1]! && percentiles[1]! <= 100)) {
+          throw new Error(`--percentiles ${opts.percentiles}: expected two numbers lo,hi with 0 <= lo < hi <= 100`);
+        }
         await withServices(cmd, async (s) => {
           const bar = progressBar('prepare');
           try {
@@ -194,6 +200,7 @@ export function register(program: Command): void {
               fractions: parseSplitFractions(opts.split),
               seed: opts.seed,
               normalisation: opts.normalisation,
+              ...(opts.normalisation === 'percentile' ? { percentiles: percentiles as [number, number] } : {}),
               pinned,
               onProgress: (done, total, subject) => bar.update(done, total, subject),
             });
