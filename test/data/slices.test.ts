@@ -75,7 +75,11 @@ describe('slice mapping 182x218 -> 160x224', () => {
       return s[0]!;
     };
     expect(median(mm)).toBeLessThan(0.01);
-    expect(median(pc)).toBeGreaterThan(0.7);
+    expect(median(pc)).toBeCloseTo(0.5, 1);
+    expect([pc.low, pc.high]).toEqual([expect.closeTo(100, 0), expect.closeTo(199, 0)]);
+    const background = Float32Array.of(0);
+    normaliseSlice(background, pc);
+    expect(background[0]).toBe(0);
   });
 });
 

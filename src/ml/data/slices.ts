@@ -170,7 +170,8 @@ export function minMaxStats(block: Float32Array[], valid?: Uint8Array): Normalis
 
 /**
  * Robust alternative: percentiles (default 0.5 / 99.5) of the voxels with signal (> 0) in the
- * whole volume, then clip to [low, high] and scale to [0, 1]. One bright outlier no longer
+ * whole volume, then clip to [low, high] and scale to [0, 1] (background and the darkest 0.5% of
+ * brain voxels become 0, the brightest 0.5% become 1). One bright outlier no longer
  * darkens the subject (measured on patient19 in data.md).
  */
 export function percentileStats(volume: Float32Array, percentiles: [number, number] = [0.5, 99.5]): NormalisationStats {
@@ -184,8 +185,8 @@ export function percentileStats(volume: Float32Array, percentiles: [number, numb
     const hi = Math.min(sorted.length - 1, lo + 1);
     return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
   };
-  // Background (0) must map to 0, so the lower anchor never exceeds the clip floor.
-  return { method: 'percentile', low: Math.min(0, at(percentiles[0])), high: at(percentiles[1]), percentiles };
+  // Background (0) lies below the lower anchor, so normaliseSlice's clip sends it to 0 as well.
+  return { method: 'percentile', low: at(percentiles[0]), high: at(percentiles[1]), percentiles };
 }
 
 /** Applies stats in place; result in [0, 1]. `valid` marks pixels that came from the volume. */
