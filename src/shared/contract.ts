@@ -531,6 +531,14 @@ export const channels = {
   /** Stores a finished slice job's panels as PNG artefacts of its ControlNet run. */
   'generate.save': channel(z.object({ jobId: z.string().min(1).max(100) }).strict(), z.object({ artefacts: z.array(Artefact) })),
   'generate.cancel': channel(z.object({ jobId: z.string().min(1).max(100) }).strict(), GenerateJobView),
+  /**
+   * A run's image or volume artefact (evaluation image triples, saved Generate panels, translated
+   * NIfTI volumes) as a data URL; only files inside the home's runs folder are served.
+   */
+  'generate.artefactData': channel(
+    z.object({ artefactId: Id }).strict(),
+    z.object({ artefactId: Id, kind: z.string(), fileName: z.string(), mime: z.string(), dataUrl: z.string(), meta: JsonObject }),
+  ),
   /** Sampling jobs of the answering process (queued, running, and recently finished). */
   'generate.jobs': channel(Empty, z.object({ jobs: z.array(GenerateJobView.pick({ jobId: true, kind: true, runId: true, state: true, progress: true, backend: true, error: true })) })),
 

@@ -15,6 +15,7 @@ type SamplingChannel =
   | 'generate.save'
   | 'generate.cancel'
   | 'generate.jobs'
+  | 'generate.artefactData'
   | 'evaluate.start'
   | 'evaluate.results'
   | 'evaluate.compare'
@@ -44,6 +45,7 @@ export function samplingHandlers(s: Services): { [C in SamplingChannel]: Handler
           .host.list()
           .map((j) => ({ jobId: j.id, kind: j.kind, runId: j.runId, state: j.state, progress: j.progress, backend: j.backend, error: j.error })),
       }),
+    'generate.artefactData': (req) => svc().generate.artefactData(req.artefactId),
     'evaluate.start': (req) => svc().evaluate.start(req),
     'evaluate.results': ({ runId, ...opts }) => wire(svc().evaluate.results(runId, opts)),
     'evaluate.compare': (req) => wire({ results: svc().evaluate.compare(req.runIds, req.split) }),

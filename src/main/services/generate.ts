@@ -11,8 +11,8 @@
  *
  * sampleServices(services) returns the process-wide host + services for a Services root.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { basename, join, resolve, sep } from 'node:path';
 import type { Artefact } from '../../shared/contract';
 import type { SliceJobSpec, VolumeJobSpec } from '../../ml/sample/jobs';
 import type { SamplerKind } from '../../ml/sample/sampler';
@@ -230,6 +230,34 @@ export class GenerateService {
     if (g.absDiff) files.push({ name: 'absdiff.png', image: img(g.absDiff), role: 'absdiff' });
     for (const f of files) writePng(join(dir, f.name), f.image);
     return this.services.artefacts.addMany(files.map((f) => ({ runId: job.runId!, kind: 'image', path: join(dir, f.name), meta: { ...meta, role: f.role, source: 'generate' } })));
+  }
+
+  /**
+   * The bytes of a run's image or volume artefact as a data URL, for the window (which cannot read
+   * files): evaluation image triples, saved Generate panels, translated NIfTI volumes (NiiVue
+   * loads the data URL). Only files inside the home's runs folder are served.
+   */
+  artefactData(artefactId: number): { artefactId: number; kind: string; fileName: string; mime: string; dataUrl: string; meta: Record<string, unknown> } {
+    const row = this.services.store.db.prepare('SELECT id, run_id, kind, path, meta FROM artefacts WHERE id = ?').get(artefactId) as
+      | { id: number; run_id: number | null; kind: string; path: string; meta: string }
+      | undefined;
+    if (!row) throw new InvalidInputError(`artefact ${artefactId} does not exist`);
+    if (!existsSync(row.path)) throw new InvalidInputError(`artefact ${artefactId}: ${row.path} no longer exists`);
+    const runsDir = realpathSync(this.services.home.runsDir) + sep;
+    const real = realpathSync(row.path);
+    if (!real.startsWith(runsDir)) throw new InvalidInputError(`artefact ${artefactId} is not a file of a run in this home; it is not served to the window`);
+    const size = statSync(real).size;
+    if (size > 64 * 1024 * 1024) throw new InvalidInputError(`artefact ${artefactId}: ${size} bytes is too large to send to the window`);
+    const lower = real.toLowerCase();
+    const mime = lower.endsWith('.png') ? 'image/png' : lower.endsWith('.json') ? 'application/json' : lower.endsWith('.nii.gz') ? 'application/gzip' : 'application/octet-stream';
+    return {
+      artefactId,
+      kind: row.kind,
+      fileName: basename(real),
+      mime,
+      dataUrl: `data:${mime};base64,${readFileSync(real).toString('base64')}`,
+      meta: JSON.parse(row.meta) as Record<string, unknown>,
+    };
   }
 
   cancel(jobId: string): GenerateJobView {
