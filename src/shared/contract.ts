@@ -462,6 +462,22 @@ export const channels = {
   'jobs.cancel': channel(ById, Run),
   'jobs.resume': channel(ById, Run),
   'jobs.list': channel(Empty, z.object({ jobs: z.array(JobInfo) })),
+  /**
+   * The config a jobs.start with these arguments would use (validated; refused with the reason),
+   * plus the reference preset's config for the same stage, to show reference values beside fields.
+   */
+  'jobs.config': channel(
+    z
+      .object({
+        stage: TrainStage,
+        preset: z.enum(['desktop', 'reference']),
+        datasetId: Id.optional(),
+        parentRunId: Id.optional(),
+        overrides: z.array(z.string().max(2000)).max(200).optional(),
+      })
+      .strict(),
+    z.object({ config: JsonObject, reference: JsonObject }),
+  ),
 
   /**
    * Train view form: the config a jobs.start request would train with (base preset + overrides),

@@ -106,6 +106,14 @@ describe('training jobs', () => {
     expect(count()).toBe(before);
   });
 
+  it('previews the config a start would use, with the reference values beside it', async () => {
+    const { config, reference } = await jobs.previewConfig({ stage: 'ldm', preset: 'desktop', parentRunId: aeRunId, datasetId, overrides: [...TINY.common, ...TINY.ldm] });
+    await expect(jobs.previewConfig({ stage: 'ldm', preset: 'desktop', parentRunId: aeRunId })).rejects.toThrow(/the 10x14 latent cannot be halved 2 times/);
+    expect(config).toMatchObject({ stage: 'ldm', preset: 'desktop', imageSize: [20, 28], ldm: { network: { in_channels: 2 } } });
+    expect(reference).toMatchObject({ stage: 'ldm', preset: 'reference', imageSize: [160, 224], ldm: { lr: 2.5e-5, network: { num_channels: [256, 512, 768] } } });
+    await expect(jobs.previewConfig({ stage: 'controlnet', preset: 'desktop', parentRunId: aeRunId })).rejects.toThrow(/needs a ldm run/);
+  });
+
   it('trains an LDM and a ControlNet on their parents through the queue', async () => {
     const ldm = await jobs.start({ stage: 'ldm', datasetId, preset: 'desktop', parentRunId: aeRunId, backend: 'wasm', epochs: 1, overrides: [...TINY.common, ...TINY.ldm, 'loop.maxStepsPerEpoch=3'] });
     expect(ldm.parents).toEqual([{ runId: aeRunId, role: 'autoencoder' }]);

@@ -65,6 +65,7 @@ export function createHandlers({ services: s, host }: HandlerContext): HandlerTa
     'jobs.cancel': (req) => s.jobs.cancel(req.id),
     'jobs.resume': (req) => s.jobs.resume(req.id),
     'jobs.list': () => ({ jobs: s.jobs.list() }),
+    'jobs.config': (req) => s.jobs.previewConfig(req),
     'train.validate': (req) => trainForm(s, req),
     'train.parents': (req) => parentCandidates(s, req.stage, req.datasetId),
     ...samplingHandlers(s),

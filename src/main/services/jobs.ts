@@ -212,6 +212,34 @@ export class JobsService {
   }
 
   /**
+   * The validated config a start() with these arguments would use, and the reference preset's
+   * config for the same stage (the Train view shows reference values beside each field).
+   */
+  async previewConfig(req: {
+    stage: TrainStage;
+    preset: TrainPreset;
+    datasetId?: number;
+    parentRunId?: number;
+    overrides?: string[];
+  }): Promise<{ config: Record<string, unknown>; reference: Record<string, unknown> }> {
+    const { buildTrainConfig, validateTrainConfig } = await import('../../ml/train/validate');
+    const parent = req.parentRunId !== undefined ? this.parentInfo(req.parentRunId) : undefined;
+    const datasetDir = req.datasetId !== undefined ? this.resolveDatasetDir(req.datasetId) : undefined;
+    try {
+      const config = buildTrainConfig({ stage: req.stage, preset: req.preset, overrides: req.overrides ?? [], parent });
+      validateTrainConfig(config, { parent, datasetDir });
+      // The reference column comes from a reference chain (published shapes), not from the parent.
+      const asParent = (c: TrainConfig): ParentRunInfo => ({ runId: 0, stage: c.stage, status: 'completed', config: c, hasCheckpoint: true, runDir: '', parentDirs: {} });
+      let reference = buildTrainConfig({ stage: 'autoencoder', preset: 'reference', overrides: [] });
+      if (req.stage !== 'autoencoder') reference = buildTrainConfig({ stage: 'ldm', preset: 'reference', overrides: [], parent: asParent(reference) });
+      if (req.stage === 'controlnet') reference = buildTrainConfig({ stage: 'controlnet', preset: 'reference', overrides: [], parent: asParent(reference) });
+      return { config: config as unknown as Record<string, unknown>, reference: reference as unknown as Record<string, unknown> };
+    } catch (err) {
+      throw new InvalidInputError((err as Error).message);
+    }
+  }
+
+  /**
    * Continues a failed or cancelled run from its last checkpoint (same run, same step numbers):
    * metrics and images logged after that checkpoint are deleted first, then recomputed. A run that
    * stopped before its first checkpoint starts again from step 0.
