@@ -162,6 +162,14 @@ describe('contract channels', () => {
     expect(jobs.ok).toBe(true);
     const bad = await dispatch('generate.slice', { runId: controlnetRunId, samples: 0 });
     expect(bad.ok).toBe(false);
+    const image = services.artefacts.list({ runId: evalRunId, kind: 'image' })[0]!;
+    const bytes = await dispatch('generate.artefactData', { artefactId: image.id });
+    expect(bytes.ok).toBe(true);
+    expect((bytes as { data: { dataUrl: string } }).data.dataUrl).toMatch(/^data:image\/png;base64,iVBOR/);
+    const outside = services.artefacts.add({ runId: evalRunId, kind: 'image', path: resolve('package.json') });
+    const refused = await dispatch('generate.artefactData', { artefactId: outside.id });
+    expect(refused.ok).toBe(false);
+    expect(JSON.stringify(refused)).toMatch(/not a file of a run in this home/);
     const notFound = await dispatch('generate.result', { jobId: 'slice-nope' });
     expect(notFound.ok).toBe(false);
     expect(JSON.stringify(notFound)).toMatch(/does not exist/);
