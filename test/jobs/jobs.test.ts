@@ -160,6 +160,16 @@ describe('training jobs', () => {
     expect(trainSteps(run.id)).toEqual(range(1, 6));
   });
 
+  it('a NaN loss fails the run with the reason and keeps the last good checkpoint', async () => {
+    const run = await jobs.start(ae(['autoencoder.lr=1e30', 'loop.checkpointEvery=1']));
+    const { run: failed } = await jobs.waitFor(run.id);
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toMatch(/loss '\w+' became (NaN|-?Infinity) at step (\d+).*last good checkpoint \(step \d+\) is kept/);
+    const step = Number(/at step (\d+)/.exec(failed.error!)![1]);
+    expect(services.checkpoints.list(run.id).find((c) => c.kind === 'last')!.step).toBe(step - 1);
+    expect(Math.max(...trainSteps(run.id))).toBe(step - 1);
+  });
+
   it('cancel from another process (runs.cancel_requested) stops the job', async () => {
     const run = await jobs.start(ae(['loop.maxStepsPerEpoch=50']));
     await until(() => trainSteps(run.id).length >= 1);
