@@ -210,7 +210,10 @@ export default async function engineBench(): Promise<{ description: string; resu
       const profile = await tf.profile(() => c.forward());
       const fwdFlops = countFlops(profile.kernels);
       tf.dispose(profile.result as tf.Tensor);
-      const fwdT = await timeMs(c.forward, STEPS);
+      // cpu is ~50x slower than wasm: fewer repetitions keep the whole bench within minutes.
+      const reps = backend === 'cpu' ? Math.min(STEPS, 2) : STEPS;
+      const warm = backend === 'cpu' ? 1 : WARMUP;
+      const fwdT = await timeMs(c.forward, reps, warm);
       const fwdMs = effectiveMs(backend, fwdT);
       const opt = tf.train.adam(1e-4);
       const step = (): tf.Tensor =>
@@ -220,7 +223,7 @@ export default async function engineBench(): Promise<{ description: string; resu
           return value;
         });
       const tensorsBefore = tf.memory().numTensors;
-      const stepT = await timeMs(step, STEPS);
+      const stepT = await timeMs(step, reps, warm);
       const stepMs = effectiveMs(backend, stepT);
       const leaked = tf.memory().numTensors - tensorsBefore;
       const trainFlops = 3 * fwdFlops;
