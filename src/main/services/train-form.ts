@@ -12,7 +12,9 @@ import type { Services } from './index';
  * What the Train view's form needs before a run exists: the config a request would train with,
  * the reference preset's values next to it, and the same refusal `jobs.start` would give (it calls
  * the training code's own buildTrainConfig + validateTrainConfig, so the form and the back end
- * cannot disagree). Nothing is written.
+ * cannot disagree). Unlike jobs.config (which refuses an invalid request outright) it always
+ * answers the preset's base config when it can be built, so the form can show the fields that
+ * need fixing. Nothing is written.
  */
 
 export interface TrainFormRequest {
@@ -104,7 +106,13 @@ export async function trainForm(s: Services, req: TrainFormRequest): Promise<Tra
     const common = { stage: req.stage, epochs: req.epochs, seed: req.seed, parent };
     answer.base = asJson(buildTrainConfig({ ...common, preset: req.preset, overrides: [] }));
     try {
-      answer.reference = asJson(buildTrainConfig({ ...common, preset: 'reference', overrides: [] }));
+      // The reference column follows a reference chain (published shapes at 160x224), not the
+      // chosen parent, as jobs.config does.
+      const asParent = (c: TrainConfig): ParentRunInfo => ({ runId: 0, stage: c.stage, status: 'completed', config: c, hasCheckpoint: true, runDir: '', parentDirs: {} });
+      let reference = buildTrainConfig({ stage: 'autoencoder', preset: 'reference', overrides: [] });
+      if (req.stage !== 'autoencoder') reference = buildTrainConfig({ stage: 'ldm', preset: 'reference', overrides: [], parent: asParent(reference) });
+      if (req.stage === 'controlnet') reference = buildTrainConfig({ stage: 'controlnet', preset: 'reference', overrides: [], parent: asParent(reference) });
+      answer.reference = asJson(reference);
     } catch {
       answer.reference = null;
     }

@@ -1,4 +1,17 @@
-import type { Api, DataJob, Dataset, DatasetDetail, MetricSummary, Run, RunListItem } from '../../../shared/contract';
+import type {
+  Api,
+  Artefact,
+  DataJob,
+  Dataset,
+  DatasetDetail,
+  JobInfo,
+  MetricSeries,
+  MetricSummary,
+  RequestOf,
+  ResponseOf,
+  Run,
+  RunListItem,
+} from '../../../shared/contract';
 import type { CheckpointRow, LiveEvent, MetricSummaryRow, RunDetail, RunProgress, RunRow } from './types';
 
 /**
@@ -165,4 +178,62 @@ export async function volumeSource(volumeId: number): Promise<{ url: string; nam
   const url = new URL(r.url, location.href).toString();
   const token = new URLSearchParams(location.search).get('token');
   return { url, name: r.fileName, headers: r.needsToken && token ? { Authorization: `Bearer ${token}` } : {} };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Training (Train view)
+// ---------------------------------------------------------------------------------------------
+
+export type TrainRequest = RequestOf<'jobs.start'>;
+export type TrainFormAnswer = ResponseOf<'train.validate'>;
+export type ParentCandidate = ResponseOf<'train.parents'>['runs'][number];
+
+/** The config a start request would train with, the reference values, and the back end's refusal. */
+export function validateTraining(req: RequestOf<'train.validate'>): Promise<TrainFormAnswer> {
+  return api().train.validate(req);
+}
+
+export function trainParents(stage: TrainRequest['stage'], datasetId?: number): Promise<ResponseOf<'train.parents'>> {
+  return api().train.parents({ stage, ...(datasetId !== undefined ? { datasetId } : {}) });
+}
+
+export function startTraining(req: TrainRequest): Promise<Run> {
+  return api().jobs.start(req);
+}
+
+export function cancelTraining(runId: number): Promise<Run> {
+  return api().jobs.cancel({ id: runId });
+}
+
+export function resumeTraining(runId: number): Promise<Run> {
+  return api().jobs.resume({ id: runId });
+}
+
+export async function listTrainJobs(): Promise<JobInfo[]> {
+  return (await api().jobs.list()).jobs;
+}
+
+/** Metric series of a run; `maxPoints` downsamples each (min/max per bucket) on the back end. */
+export async function queryMetrics(runId: number, opts: { fromStep?: number; maxPoints?: number; names?: string[] } = {}): Promise<MetricSeries[]> {
+  return (await api().metrics.query({ runId, ...opts })).series;
+}
+
+/** New metric points were stored for a run (their values come from queryMetrics). */
+export function onMetricsAppended(listener: (e: { runId: number; lastStep: number; names: string[] }) => void): () => void {
+  if (!window.api) return () => undefined;
+  return api().on('metrics.appended', (e) => listener({ runId: e.runId, lastStep: e.lastStep, names: e.names }));
+}
+
+export function onRunUpdated(listener: (run: Run) => void): () => void {
+  if (!window.api) return () => undefined;
+  return api().on('run.updated', ({ run }) => listener(run));
+}
+
+export async function listRunArtefacts(runId: number, kind?: string): Promise<Artefact[]> {
+  return (await api().artefacts.list({ runId, ...(kind ? { kind } : {}) })).artefacts;
+}
+
+/** An image artefact as a data: URL (the renderer never reads files itself). */
+export async function artefactDataUrl(id: number): Promise<string> {
+  return (await api().artefacts.image({ id })).dataUrl;
 }

@@ -1,0 +1,138 @@
+// Train view against a real `brainsynth serve`: a 2-subject phantom is made and prepared through
+// the API, then a tiny autoencoder run is configured and started from the view's form; the test
+// watches the live curve (uPlot series point count) and the progress bar grow until the run ends.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { connectApi, launchBrowser, openApp, screenshot, serveUrl } from './helpers.mjs';
+
+const NAME = `e2e train phantom ${Date.now().toString(36)}`;
+
+/** Tiny networks on 20x28 slices (160x224 / 8): a few seconds per epoch on 2 CPU cores. */
+const TINY_FIELDS = {
+  imageSize: '[20, 28]',
+  'loop.epochs': '3',
+  'loop.batchSize': '1',
+  'loop.maxStepsPerEpoch': '8',
+  'loop.valEvery': '1',
+  'loop.maxValBatches': '1',
+  'autoencoder.network.num_channels': '[8, 16]',
+  'autoencoder.network.latent_channels': '2',
+  'autoencoder.network.norm_num_groups': '4',
+  'autoencoder.network.attention_levels': '[false, false]',
+  'autoencoder.discriminator.num_channels': '8',
+  'autoencoder.discriminator.num_layers_d': '2',
+  'autoencoder.advStartEpoch': '1',
+};
+
+async function waitDataJob(api, jobId, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const job = (await api.datasets.jobs()).jobs.find((j) => j.jobId === jobId);
+    if (job?.state === 'completed') return job;
+    if (job?.state === 'failed') throw new Error(`data job ${jobId} failed: ${job.error}`);
+    if (Date.now() > deadline) throw new Error(`data job ${jobId} did not finish within ${timeoutMs / 1000} s (${job?.phase})`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+const attr = (page, testId, name) => page.getByTestId(testId).getAttribute(name);
+
+describe('Train view', () => {
+  let browser;
+  let client;
+  let datasetId;
+
+  before(async () => {
+    client = connectApi(serveUrl());
+    const { api } = client;
+    const made = await waitDataJob(api, (await api.datasets.phantom({ subjects: 2, name: NAME, seed: 3 })).jobId);
+    datasetId = made.datasetId;
+    await waitDataJob(api, (await api.datasets.prepare({ id: datasetId, slices: '84:92', fractions: [0.5, 0.5, 0] })).jobId);
+    browser = await launchBrowser({ viewport: { width: 1440, height: 1000 } });
+  });
+
+  after(async () => {
+    await browser?.close();
+    client?.close();
+  });
+
+  it('validates the config inline, starts a tiny autoencoder run and follows it live', async () => {
+    const { page, problems } = browser;
+    await openApp(page, serveUrl(), '/train');
+    const form = page.getByTestId('train-form');
+    await form.getByTestId('train-dataset').selectOption(String(datasetId));
+    await form.getByTestId('stage-autoencoder').check();
+    await form.getByTestId('train-preset').selectOption('desktop');
+
+    // The form is generated from the preset, with the reference value next to each field.
+    const lr = page.locator('[data-field="autoencoder.lr"]');
+    await lr.waitFor({ timeout: 20_000 });
+    assert.equal(await form.getByTestId('field-autoencoder.lr').inputValue(), '0.0002');
+    assert.equal((await lr.locator('td.ref').textContent()).trim(), '0.00001');
+
+    // Inline validation from the back end's own checks: a batch size of 0 is refused on its field.
+    await form.getByTestId('field-loop.batchSize').fill('0');
+    await page.getByTestId('error-loop.batchSize').waitFor({ timeout: 10_000 });
+    assert.match(await page.getByTestId('error-loop.batchSize').textContent(), /loop\.batchSize must be an integer >= 1/);
+    assert.equal(await form.getByTestId('train-start').isDisabled(), true);
+    // A type error is caught locally.
+    await form.getByTestId('field-imageSize').fill('[20, 28');
+    assert.match(await page.getByTestId('error-imageSize').textContent(), /expected JSON/);
+
+    for (const [path, value] of Object.entries(TINY_FIELDS)) await form.getByTestId(`field-${path}`).fill(value);
+    await form.getByTestId('train-seed').fill('7');
+    await form.getByTestId('train-backend-select').selectOption('wasm');
+    const start = form.getByTestId('train-start');
+    await page.waitForFunction(() => !document.querySelector('[data-testid="train-start"]')?.disabled, null, { timeout: 20_000 });
+    assert.equal(await page.getByTestId('train-error').count(), 0);
+    await start.click();
+
+    // The started run is watched: running, then the curve and the progress bar grow.
+    const live = page.getByTestId('train-live');
+    await page.locator('[data-testid="train-live"][data-status="running"]').waitFor({ timeout: 30_000 });
+    const runId = Number(await live.getAttribute('data-run-id'));
+    assert.ok(runId > 0);
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="loss-chart"]')?.getAttribute('data-train-points')) >= 2, null, {
+      timeout: 30_000,
+    });
+    const firstPoints = Number(await attr(page, 'loss-chart', 'data-train-points'));
+    const firstStep = Number(await page.getByTestId('train-progress').getAttribute('aria-valuenow'));
+    await page.waitForFunction((n) => Number(document.querySelector('[data-testid="loss-chart"]')?.getAttribute('data-train-points')) > n, firstPoints, {
+      timeout: 30_000,
+    });
+    // uPlot drew the series: its legend lists them and the canvas exists.
+    assert.equal(await page.locator('[data-testid="loss-chart"] canvas').count(), 1);
+    assert.match(await page.locator('[data-testid="loss-chart"] .u-legend').textContent(), /train \(smoothed\).*validation/s);
+    assert.match(await page.getByTestId('train-backend').textContent(), /wasm/);
+    assert.match(await page.getByTestId('train-epoch').textContent(), /\/ 3/);
+
+    // Let it finish (3 epochs x 8 steps): completed, the bar full, a validation figure shown.
+    await page.locator('[data-testid="train-live"][data-status="completed"]').waitFor({ timeout: 60_000 });
+    const total = Number(await page.getByTestId('train-progress').getAttribute('aria-valuemax'));
+    assert.ok(total >= firstStep, `progress max ${total} >= first step ${firstStep}`);
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="loss-chart"]')?.getAttribute('data-train-points')) >= 24, null, {
+      timeout: 15_000,
+    });
+    assert.ok(Number(await attr(page, 'loss-chart', 'data-validation-points')) >= 1);
+    await page.locator('[data-testid="train-figure"] img').waitFor({ timeout: 15_000 });
+
+    // The same series through the API: 24 train steps stored, none duplicated.
+    const charted = await attr(page, 'loss-chart', 'data-metric');
+    const { series } = await client.api.metrics.query({ runId, split: 'train' });
+    const loss = series.find((s) => s.name === charted);
+    assert.ok(loss, 'the charted metric exists in the store');
+    assert.equal(loss.total, 24);
+    assert.equal(new Set(loss.steps).size, loss.steps.length);
+
+    // Smoothing redraws; the log scale rebuilds the plot; neither raises an error.
+    await page.getByTestId('chart-smoothing').fill('0.8');
+    await page.getByTestId('config-form').evaluate((el) => el.scrollTo(0, 0));
+    await page.waitForTimeout(300);
+    await screenshot(page, 'train');
+    await page.getByTestId('chart-log').check();
+    await page.waitForTimeout(300);
+    assert.equal(await page.locator('[data-testid="loss-chart"] canvas').count(), 1);
+    await page.getByTestId('chart-log').uncheck();
+    assert.deepEqual(problems, []);
+  });
+});
