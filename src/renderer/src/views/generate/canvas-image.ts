@@ -11,3 +11,14 @@ export async function decodeImage(src: string): Promise<ImageData> {
   ctx.drawImage(img, 0, 0);
   return ctx.getImageData(0, 0, canvas.width, canvas.height);
 }
+
+/** Encodes RGBA pixels as a PNG data URL (for panels that take a URL). */
+export function toDataUrl(image: { data: Uint8ClampedArray<ArrayBuffer>; width: number; height: number }): string {
+  const canvas = document.createElement('canvas');
+  canvas.width = image.width;
+  canvas.height = image.height;
+  const ctx = canvas.getContext('2d');
+  if (!ctx) throw new Error('no 2D canvas context');
+  ctx.putImageData(new ImageData(image.data, image.width, image.height), 0, 0);
+  return canvas.toDataURL('image/png');
+}
