@@ -199,6 +199,18 @@ describe('CLI end to end', () => {
     expect(synth.data.subarray(88 * plane, 90 * plane).some((v) => v > 0)).toBe(true);
   });
 
+  it('brainsynth sample draws unconditional LDM samples and reports their MS-SSIM diversity', async () => {
+    const ldm = services.runs.get(controlnetRunId).parents[0]!.runId;
+    const r = await cli(['--home', home, 'sample', '--run', String(ldm), '--samples', '2', '--steps', '2', '--json', '--out-dir', join(root, 'uncond')]);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { ldmRunId: number; msSsimDiversity: { mean: number; orderedPairs: number } };
+    expect(out.ldmRunId).toBe(ldm);
+    expect(out.msSsimDiversity.orderedPairs).toBe(2);
+    expect(out.msSsimDiversity.mean).toBeGreaterThan(0);
+    expect(out.msSsimDiversity.mean).toBeLessThanOrEqual(1);
+    expect(existsSync(join(root, 'uncond', 'sample_1.png'))).toBe(true);
+  });
+
   it('brainsynth evaluate prints model vs baselines and the sampling time, then --show / --csv', async () => {
     const r = await cli(['--home', home, 'evaluate', '--run', String(controlnetRunId), '--split', 'test', '--steps', '2', '--limit', '2', '--no-images']);
     expect(r.status, r.stderr).toBe(0);

@@ -12,6 +12,13 @@ import cliProgress from 'cli-progress';
 import type { Services } from '../../main/services';
 import { sampleServices } from '../../main/services/generate';
 import type { SampleJob } from '../../main/services/generate-jobs';
+import { resolveModel } from '../../main/services/generate-models';
+import { initEngine } from '../../ml/engine';
+import { msSsimDiversity } from '../../ml/metrics';
+import { loadPipeline } from '../../ml/sample/pipeline';
+import { upsampleBilinear } from '../../ml/sample/resize';
+import { sampleUnconditional } from '../../ml/sample/sampler';
+import { encodePng } from '../../ml/train/images';
 import { withServices } from '../services';
 import { formatTable, formatValue } from '../table';
 
@@ -101,7 +108,69 @@ export async function waitWithProgress(services: Services, jobId: string, label:
   }
 }
 
+/**
+ * `brainsynth sample --run <ldm run> --samples N`: unconditional T1w samples of an LDM (the null
+ * prompt, no ControlNet, as sample_t1w.py), upsampled to 160x224, with their MS-SSIM diversity
+ * (mean over ordered pairs, kernel 7; lower = more diverse) and optional PNGs.
+ */
+function registerUnconditional(program: Command): void {
+  program
+    .command('sample')
+    .description('unconditional T1w samples of a trained LDM run, with MS-SSIM diversity (lower = more diverse)')
+    .requiredOption('--run <id>', 'trained LDM run id (or a ControlNet run: its LDM is used)')
+    .option('--samples <n>', 'number of samples (seeds seed..seed+n-1)', '4')
+    .option('--steps <n>', 'DDIM steps (reference 200)', '200')
+    .option('--seed <n>', 'first seed', '0')
+    .option('--batch <n>', 'samples per forward pass', '4')
+    .option('--out-dir <dir>', 'write sample_<seed>.png files here')
+    .option('--backend <name>', 'compute backend')
+    .option('--json', 'print the result as JSON')
+    .action(async (o: { run: string; samples: string; steps: string; seed: string; batch: string; outDir?: string; backend?: string; json?: boolean }, cmd: Command) => {
+      await withServices(cmd, async (services) => {
+        const runId = int(o.run, '--run')!;
+        const n = int(o.samples, '--samples')!;
+        const seed = int(o.seed, '--seed')!;
+        const batch = Math.max(1, int(o.batch, '--batch')!);
+        const run = services.runs.get(runId);
+        const ldmId = run.stage === 'controlnet' ? (run.parents.find((p) => p.role === 'ldm')?.runId ?? runId) : runId;
+        const model = resolveModel(services, ldmId, { allowLdm: true });
+        const engine = await initEngine({ backend: o.backend && o.backend !== 'auto' ? (o.backend as never) : undefined });
+        const p = loadPipeline({ ldm: model.sources.ldm, autoencoder: model.sources.autoencoder });
+        try {
+          const [h, w] = p.info.imageSize;
+          const images = new Float32Array(n * 160 * 224);
+          const started = performance.now();
+          for (let k = 0; k < n; k += batch) {
+            const seeds = Array.from({ length: Math.min(batch, n - k) }, (_, i) => seed + k + i);
+            const small = await sampleUnconditional(p, { seeds, steps: int(o.steps, '--steps') });
+            images.set(upsampleBilinear(small, seeds.length, { height: h, width: w }, { height: 160, width: 224 }), k * 160 * 224);
+            if (process.stderr.isTTY) process.stderr.write(`\rsampled ${k + seeds.length}/${n}`);
+          }
+          const seconds = (performance.now() - started) / 1000;
+          if (process.stderr.isTTY) process.stderr.write('\n');
+          const diversity = n >= 2 ? msSsimDiversity({ data: images, shape: [n, 160, 224] }) : null;
+          if (o.outDir) {
+            mkdirSync(o.outDir, { recursive: true });
+            for (let k = 0; k < n; k++) {
+              writeFileSync(join(o.outDir, `sample_${seed + k}.png`), encodePng({ height: 160, width: 224, data: images.subarray(k * 35840, (k + 1) * 35840) }));
+            }
+          }
+          const result = { ldmRunId: ldmId, samples: n, steps: Number(o.steps), backend: engine.backend, secondsPerSample: seconds / n, msSsimDiversity: diversity };
+          if (o.json) process.stdout.write(JSON.stringify(result, null, 1) + '\n');
+          else {
+            process.stdout.write(`${n} unconditional samples of LDM run ${ldmId} (${o.steps} DDIM steps, ${engine.backend}): ${(seconds / n).toFixed(2)} s per sample\n`);
+            if (diversity) process.stdout.write(`MS-SSIM diversity: ${diversity.mean.toFixed(4)} ± ${diversity.std.toFixed(4)} over ${diversity.orderedPairs} ordered pairs (lower = more diverse)\n`);
+            if (o.outDir) process.stdout.write(`wrote ${n} PNGs to ${o.outDir}\n`);
+          }
+        } finally {
+          p.dispose();
+        }
+      });
+    });
+}
+
 export function register(program: Command): void {
+  registerUnconditional(program);
   addSamplingOptions(
     program
       .command('generate')
