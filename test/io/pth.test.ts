@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { fromMonaiCoreNames, looksLikeMonaiCore, readPthStateDict, readSafetensors, stateDictFromPth, type StateDict } from '../../src/ml/io';
-import { hasShared, sharedPath } from '../helpers/shared';
+import { hasShared, sharedPath } from '../networks/fixtures';
 
 function expectIdentical(a: StateDict, b: StateDict): void {
   expect([...a.keys()].sort()).toEqual([...b.keys()].sort());

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseSafetensors, readSafetensors, serializeSafetensors, writeSafetensors } from '../../src/ml/io';
-import { hasShared, sharedPath } from '../helpers/shared';
+import { hasShared, sharedPath } from '../networks/fixtures';
 
 const dir = mkdtempSync(join(tmpdir(), 'bs-safetensors-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -5,7 +5,11 @@ import { readSafetensors, type HostTensor, type SafetensorsFile } from '../../sr
 import { hasShared, sharedPath } from '../helpers/shared';
 
 /** Shared helpers for the MONAI fixture tests (../shared/fixtures/monai, read in place). */
-export { hasShared };
+export { hasShared, sharedPath };
+
+if (!hasShared) {
+  console.warn(`MONAI fixtures not found at ${sharedPath('fixtures/monai')} (set BRAINSYNTH_SHARED): fixture tests are skipped`);
+}
 
 export const fixturePath = (name: string): string => sharedPath('fixtures/monai', name);
 
