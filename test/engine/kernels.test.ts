@@ -168,6 +168,34 @@ for (const be of backends) {
       expect(relL2(await readFloat32(out), want)).toBeLessThan(TOL);
     });
 
+    // tf.fused.matMul's gradient is an op-level customGrad that does not reduce a broadcast weight
+    // (3-D activation x 2-D weight); it cannot be fixed by a registered gradient, so the README tells
+    // network code to reshape to 2-D first. This pins the recommended form.
+    it('fused matMul as a Linear layer on tokens (reshaped to 2-D), with gradients', async () => {
+      const [batch, m, k, n] = [3, 4, 6, 5];
+      const a = randomValues(batch * m * k, 64);
+      const b = randomValues(k * n, 65);
+      const bias = randomValues(n, 66);
+      const g = randomValues(batch * m * n, 67);
+      const ref = matMulReference(a, b, g, batch * m, k, n, false, false);
+      const at = tf.tensor3d(a, [batch, m, k]);
+      const bt = tf.tensor2d(b, [k, n]);
+      const biasT = tf.tensor1d(bias);
+      const gt = tf.tensor3d(g, [batch, m, n]);
+      const f = (p: tf.Tensor, q: tf.Tensor, r: tf.Tensor) =>
+        tf.reshape(tf.fused.matMul({ a: tf.reshape(p, [batch * m, k]) as tf.Tensor2D, b: q as tf.Tensor2D, bias: r }), [batch, m, n]);
+      const y = f(at, bt, biasT);
+      expect(y.shape).toEqual([batch, m, n]);
+      expect(relL2(await readFloat32(y), Array.from(ref.c, (v, i) => v + bias[i % n]))).toBeLessThan(TOL);
+      const [da, db, dbias] = tf.grads((p: tf.Tensor, q: tf.Tensor, r: tf.Tensor) => tf.sum(tf.mul(f(p, q, r), gt)))([at, bt, biasT]);
+      expect(relL2(await readFloat32(da), ref.da)).toBeLessThan(TOL);
+      expect(relL2(await readFloat32(db), ref.db)).toBeLessThan(TOL);
+      const wantBias = new Float64Array(n);
+      g.forEach((v, i) => (wantBias[i % n] += v));
+      expect(relL2(await readFloat32(dbias), wantBias)).toBeLessThan(TOL);
+      tf.dispose([at, bt, biasT, gt, y, da, db, dbias]);
+    });
+
     it('gather gradient (UnsortedSegmentSum) with repeated indices', async () => {
       const table = randomValues(10 * 4, 71);
       const idx = [3, 0, 3, 9, 5, 3, 0];

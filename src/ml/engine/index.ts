@@ -48,6 +48,11 @@ export interface EngineInfo {
 }
 
 let current: EngineInfo | null = null;
+
+/** Environment variables where there are any (a browser renderer has no `process`). */
+function env(name: string): string | undefined {
+  return typeof process !== 'undefined' ? process.env?.[name] : undefined;
+}
 let pending: Promise<EngineInfo> | null = null;
 
 function parseRequest(value: string | undefined, source: string): BackendRequest | undefined {
@@ -63,7 +68,7 @@ async function tryBackend(name: BackendName, opts: EngineOptions): Promise<void>
       await initTensorflow(registerKernelFixes);
       return;
     case 'webgpu':
-      await initWebgpu(registerKernelFixes, Boolean(opts.forceWebgpu) || process.env.BRAINSYNTH_FORCE_WEBGPU === '1', opts.dawnFlags ?? dawnFlagsFromEnv());
+      await initWebgpu(registerKernelFixes, Boolean(opts.forceWebgpu) || env('BRAINSYNTH_FORCE_WEBGPU') === '1', opts.dawnFlags ?? dawnFlagsFromEnv());
       return;
     case 'wasm':
       await initWasm(registerKernelFixes);
@@ -75,7 +80,7 @@ async function tryBackend(name: BackendName, opts: EngineOptions): Promise<void>
 }
 
 function dawnFlagsFromEnv(): string[] {
-  const raw = process.env.BRAINSYNTH_DAWN_FLAGS;
+  const raw = env('BRAINSYNTH_DAWN_FLAGS');
   return raw ? raw.split(/\s+/).filter(Boolean) : [];
 }
 
@@ -118,7 +123,7 @@ async function select(requested: BackendRequest, opts: EngineOptions): Promise<E
  * freely without undoing a CLI --backend choice). A different explicit backend switches to it.
  */
 export async function initEngine(opts: EngineOptions = {}): Promise<EngineInfo> {
-  const requested = parseRequest(opts.backend, 'initEngine') ?? parseRequest(process.env.BRAINSYNTH_BACKEND, 'BRAINSYNTH_BACKEND') ?? 'auto';
+  const requested = parseRequest(opts.backend, 'initEngine') ?? parseRequest(env('BRAINSYNTH_BACKEND'), 'BRAINSYNTH_BACKEND') ?? 'auto';
   if (pending) await pending.catch(() => undefined);
   if (current && (requested === 'auto' || requested === current.backend) && tf.getBackend() === current.backend) return current;
   pending = select(requested, opts);
