@@ -85,6 +85,7 @@ describe('stage trainers on synthetic slices', () => {
     const loss = lossSeries(ldm);
     expect(loss).toHaveLength(9);
     expect(mean(loss.slice(-3))).toBeLessThan(mean(loss.slice(0, 3)));
+    expect(new Set(ldm.tensorsPerStep.slice(1)).size).toBe(1);
     const dir = checkpointDir(ldm.runDir, 'last')!;
     // the learned context is saved in the user-suppliable format
     expect(readFileSync(join(dir, 'context.safetensors')).byteLength).toBeGreaterThan(0);
@@ -96,6 +97,7 @@ describe('stage trainers on synthetic slices', () => {
     const loss = lossSeries(cn);
     expect(loss).toHaveLength(9);
     expect(mean(loss.slice(-3))).toBeLessThan(mean(loss.slice(0, 3)));
+    expect(new Set(cn.tensorsPerStep.slice(1)).size).toBe(1);
     expect(readFileSync(join(cn.runDir, 'images', 'flair-generated-real-step0000009.png')).subarray(1, 4).toString()).toBe('PNG');
   });
 

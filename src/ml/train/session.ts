@@ -282,6 +282,9 @@ export async function runSession(runtime: StageRuntime, opts: SessionOptions, ho
         windowSteps = 0;
       }
       emitProgress('training', rate);
+      // Tensor reads on cpu/wasm resolve as microtasks, so without this a whole run would never
+      // let the event loop turn (timers, messages, RPC of whoever hosts the loop).
+      await new Promise<void>((r) => setImmediate(r));
       if (loop.checkpointEvery > 0 && step % loop.checkpointEvery === 0 && stepInEpoch < stepsPerEpoch) await saveCheckpoint(['last']);
     }
     epoch += 1;
