@@ -45,7 +45,7 @@ export async function createViewer(canvas: HTMLCanvasElement, onClickMm: (mm: [n
     isColorbar: false,
     multiplanarShowRender: SHOW_RENDER.NEVER,
     dragAndDropEnabled: false,
-    loadingText: 'loading…',
+    loadingText: 'loading...',
     isRadiologicalConvention: false,
   });
   await nv.attachToCanvas(canvas);

@@ -1,0 +1,140 @@
+// Data view against a real `brainsynth serve`: a 2-subject phantom is made and prepared through
+// the UI forms (dataset jobs in the server's worker), then a subject is opened in the two NiiVue
+// viewers and a slice is picked by keyboard, click and slider.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { connectApi, launchBrowser, openApp, screenshot, serveUrl } from './helpers.mjs';
+
+const NAME = `e2e phantom ${Date.now().toString(36)}`;
+// FSL MNI152 1 mm (the phantom's grid): MNI z = voxel z - 72.
+const mniText = (z) => `${z - 72 > 0 ? '+' : ''}${(z - 72).toFixed(1)} mm`;
+
+describe('Data view', () => {
+  let browser;
+  let client;
+  let page;
+  let datasetId;
+
+  before(async () => {
+    client = connectApi(serveUrl());
+    browser = await launchBrowser({ viewport: { width: 1440, height: 1000 } });
+    page = browser.page;
+  });
+
+  after(async () => {
+    await browser?.close();
+    client?.close();
+  });
+
+  const readZ = async () => Number(await page.getByTestId('picked-z').textContent());
+
+  it('creates a synthetic phantom from the form and shows its job until done', async () => {
+    await openApp(page, serveUrl(), '/data');
+    const form = page.getByTestId('phantom-form');
+    await form.getByTestId('phantom-name').fill(NAME);
+    await form.getByTestId('phantom-subjects').fill('2');
+    await form.getByRole('button', { name: 'Generate phantom' }).click();
+    await page.locator('[data-job-kind="phantom"]').first().waitFor({ timeout: 10_000 });
+    await page.locator('[data-job-kind="phantom"][data-job-state="completed"]').waitFor({ timeout: 180_000 });
+    const { datasets } = await client.api.datasets.list();
+    const created = datasets.find((d) => d.name === NAME);
+    assert.ok(created, `dataset "${NAME}" was stored`);
+    assert.equal(created.subjectCount, 2);
+    assert.equal(created.synthetic, true);
+    datasetId = created.id;
+    const row = page.locator(`[data-testid="datasets-table"] tbody tr[data-row-key="${datasetId}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    assert.match(await row.textContent(), /SYNTHETIC PHANTOM/);
+    // A second job with the same name is refused before it is queued, with the reason.
+    await form.getByRole('button', { name: 'Generate phantom' }).click();
+    await page.getByText(`a dataset named "${NAME}" already exists`).waitFor({ timeout: 10_000 });
+  });
+
+  it('prepares the reference slices from the dataset page', async () => {
+    await page.locator(`[data-testid="datasets-table"] tbody tr[data-row-key="${datasetId}"]`).click();
+    await page.getByTestId('dataset-page').waitFor();
+    assert.equal(await page.getByTestId('synthetic-badge').textContent(), 'SYNTHETIC PHANTOM');
+    assert.match(await page.getByTestId('attribution').textContent(), /SYNTHETIC/);
+    const form = page.getByTestId('prepare-form');
+    await form.locator('input').first().fill('reference');
+    await form.getByRole('button').click();
+    await page.getByTestId('prepared-counts').waitFor({ timeout: 120_000 });
+    const counts = await page.getByTestId('prepared-counts').textContent();
+    // 5 reference slices per subject, 2 subjects split by seeded fractions.
+    const total = [...counts.matchAll(/(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+    assert.equal(total, 10, `prepared counts: ${counts}`);
+  });
+
+  it('opens a subject in two NiiVue viewers and picks a slice by keyboard, click and slider', async () => {
+    await page.locator('[data-testid="subjects-table"] tbody tr').first().click();
+    await page.getByTestId('subject-viewer').waitFor();
+    // The view starts on the middle prepared slice: reference = z 89..93 -> 91. Four ~30 MB
+    // volumes decoded by NiiVue on software WebGL (SwiftShader) on shared CPUs: allow minutes.
+    await page.waitForFunction(() => document.querySelector('[data-testid="picked-z"]')?.textContent?.trim() === '91', null, { timeout: 240_000 });
+    await page.getByText('Loading volumes').waitFor({ state: 'hidden', timeout: 120_000 });
+    assert.equal(await page.getByTestId('picked-mni-z').textContent(), mniText(91));
+    assert.match(await page.getByTestId('picked-prepared').textContent(), /in prepared set/);
+    assert.equal(await page.getByTestId('slice-strip').getAttribute('data-prepared-count'), '5');
+
+    // Keyboard on the focused viewer: up/down step the axial slice (not NiiVue's in-plane move).
+    await page.getByTestId('viewer-flair').focus();
+    await page.keyboard.press('ArrowUp');
+    assert.equal(await readZ(), 92);
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
+    assert.equal(await readZ(), 89);
+    await page.keyboard.press('ArrowDown');
+    assert.equal(await readZ(), 88);
+    assert.equal(await page.getByTestId('picked-mni-z').textContent(), mniText(88));
+    assert.match(await page.getByTestId('picked-prepared').textContent(), /not in prepared set/);
+
+    // Click in the coronal view: higher on the screen is more superior (larger z).
+    await page.locator('[data-layout="coronal"]').click();
+    const canvas = page.getByTestId('viewer-t1w');
+    const box = await canvas.boundingBox();
+    await canvas.click({ position: { x: box.width / 2, y: box.height * 0.3 } });
+    const zHigh = await readZ();
+    await canvas.click({ position: { x: box.width / 2, y: box.height * 0.7 } });
+    const zLow = await readZ();
+    assert.ok(zHigh > zLow + 20, `click picks the slice under the cursor (upper ${zHigh}, lower ${zLow})`);
+    assert.equal(await page.getByTestId('picked-mni-z').textContent(), mniText(zLow));
+    assert.equal(await page.getByTestId('slice-slider').inputValue(), String(zLow));
+
+    // Slider back to a prepared slice; then the multiplanar view for the screenshot.
+    await page.getByTestId('slice-slider').fill('90');
+    assert.equal(await readZ(), 90);
+    assert.equal(await page.getByTestId('picked-mni-z').textContent(), mniText(90));
+    assert.match(await page.getByTestId('picked-prepared').textContent(), /in prepared set · (train|validation|test)/);
+    await page.locator('[data-layout="multiplanar"]').click();
+  });
+
+  it('toggles the lesion-mask overlay', async () => {
+    const flair = page.getByTestId('viewer-flair');
+    const toggle = page.getByTestId('lesion-toggle');
+    assert.equal(await toggle.isChecked(), true);
+    await screenshot(page, 'data');
+    // The crosshair sits on a prepared slice of the phantom, whose lesions lie in the white matter the planes cut.
+    const withMask = await flair.screenshot();
+    // NiiVue re-blends the overlay layers of both viewers: instant on a GPU, about a minute on SwiftShader.
+    await toggle.uncheck({ timeout: 240_000 });
+    await page.waitForTimeout(200);
+    const without = await flair.screenshot({ timeout: 240_000 });
+    assert.notDeepEqual(withMask, without, 'the FLAIR viewer changes when the lesion overlay is hidden');
+  });
+
+  it('hands the picked FLAIR slice to the Generate view', async () => {
+    const z = await readZ();
+    await page.getByTestId('use-as-condition').click();
+    await page.waitForFunction(() => location.hash.startsWith('#/generate'));
+    const hash = await page.evaluate(() => location.hash);
+    const q = new URLSearchParams(hash.slice(hash.indexOf('?') + 1));
+    assert.equal(q.get('dataset'), String(datasetId));
+    assert.equal(q.get('z'), String(z));
+    assert.match(q.get('subject'), /^sub-/);
+    const { subjects } = await client.api.datasets.detail({ id: datasetId });
+    const flair = subjects.find((s) => s.label === q.get('subject')).volumes.find((v) => v.modality === 'FLAIR');
+    assert.equal(q.get('volume'), String(flair.id));
+    assert.deepEqual(browser.problems, []);
+  });
+});
