@@ -11,7 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDispatch, createHandlers } from '../../src/main/ipc/handlers';
 import { openServices, type Services } from '../../src/main/services';
 import { createPhantomDataset, getDatasetDetail, prepareDataset, volumeOf } from '../../src/main/services/datasets';
+import { EvaluateService } from '../../src/main/services/evaluate';
 import { sampleServices } from '../../src/main/services/generate';
+import { SampleJobHost } from '../../src/main/services/generate-jobs';
 import { readNifti, writeNifti } from '../../src/ml/data/nifti';
 import { summarize } from '../../src/ml/metrics';
 import { useTestBackend, writeTinyPipeline } from '../sample/fixtures';
@@ -119,6 +121,20 @@ describe('evaluation run (service, worker thread)', () => {
 
     const compared = evaluate.compare([run.id, run.id]);
     expect(compared).toHaveLength(2);
+  });
+
+  it('cancelling a running evaluation stops it and marks the run cancelled', async () => {
+    const host = new SampleJobHost(services.events, { inProcess: true });
+    const evaluate = new EvaluateService(services, host);
+    const { run, jobId } = evaluate.start({ runId: controlnetRunId, split: 'test', steps: 50, limit: 1, saveImages: false });
+    const off = services.events.on('job.progress', (p) => {
+      if (p.jobId === jobId && /step [1-9]/.test(p.message ?? '')) host.cancel(jobId);
+    });
+    const job = await host.wait(jobId);
+    off();
+    expect(job.state).toBe('cancelled');
+    expect(services.runs.get(run.id).status).toBe('cancelled');
+    expect(services.metrics.query(run.id)).toEqual([]);
   });
 
   it('refuses a run that is not a ControlNet, naming it', () => {
