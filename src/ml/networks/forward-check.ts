@@ -99,6 +99,7 @@ export async function runForwardCheck(req: ForwardCheckRequest): Promise<Map<str
         const x = nhwcFromHost(input(req, 'x_t'));
         const ts = input(req, 'timesteps');
         const t = tf.tensor1d(ts.data);
+        if ((cn ?? unet)?.config.withConditioning) input(req, 'context');
         const context = optionalContext(req);
         owned.push(x, t, ...(context ? [context] : []));
         let residuals: ControlResiduals | undefined;
