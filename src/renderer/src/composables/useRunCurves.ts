@@ -1,5 +1,6 @@
 import { onBeforeUnmount, shallowRef, watch, type Ref } from 'vue';
 import { onMetricsAppended, onRunUpdated, queryMetrics } from '../api/client';
+import { seriesKey } from './curve-data';
 
 /**
  * A run's metric series, kept in step with the store: the downsampled history once (metrics.query
@@ -21,8 +22,6 @@ export interface Series {
 const HISTORY_POINTS = 4000;
 /** A series that grew past this by appends is re-fetched downsampled. */
 const MAX_HELD_POINTS = 50_000;
-
-export const seriesKey = (split: string, name: string): string => `${split}/${name}`;
 
 export function useRunCurves(runId: Ref<number | null>) {
   const series = shallowRef<Map<string, Series>>(new Map());
@@ -121,46 +120,4 @@ export function useRunCurves(runId: Ref<number | null>) {
   });
 
   return { series, version, error, reload: () => request('reload') };
-}
-
-/** Exponential moving average as TensorBoard draws it (debiased, so the start is not dragged to 0). */
-export function ema(values: readonly number[], weight: number): number[] {
-  if (weight <= 0) return values.slice();
-  const out = new Array<number>(values.length);
-  let last = 0;
-  let n = 0;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    if (!Number.isFinite(v)) {
-      out[i] = v;
-      continue;
-    }
-    last = last * weight + (1 - weight) * v;
-    n++;
-    out[i] = last / (1 - weight ** n);
-  }
-  return out;
-}
-
-/**
- * Puts series with different step sets on one x axis (uPlot's aligned data): the union of steps,
- * null where a series has no point. Both inputs are sorted by step, so one merge pass suffices.
- */
-export function alignSeries(xs: readonly (readonly number[])[], ys: readonly (readonly number[])[]): { x: number[]; y: (number | null)[][] } {
-  const all: number[] = [];
-  for (const s of xs) for (const v of s) all.push(v);
-  all.sort((a, b) => a - b);
-  const x: number[] = [];
-  for (const v of all) if (x.length === 0 || x[x.length - 1] !== v) x.push(v);
-  const y = ys.map((vals, k) => {
-    const steps = xs[k]!;
-    const out = new Array<number | null>(x.length).fill(null);
-    let j = 0;
-    for (let i = 0; i < steps.length; i++) {
-      while (x[j]! < steps[i]!) j++;
-      out[j] = vals[i]!;
-    }
-    return out;
-  });
-  return { x, y };
 }

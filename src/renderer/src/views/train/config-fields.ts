@@ -109,7 +109,13 @@ export function fieldOfError(fields: readonly ConfigField[], message: string | n
     if (names(f.path) && (best === null || f.path.length > best.length)) best = f.path;
   }
   if (best) return best;
-  // A section-level message (e.g. "autoencoder.network: ..."): its first field carries it.
-  for (const f of fields) if (names(f.section)) return f.path;
-  return null;
+  // A section-level message (e.g. "autoencoder.network: num_channels ..."): the deepest section it
+  // names; the field of that section whose key the message mentions, else its first field.
+  // A section counts only as a key (followed by ':' or '.'), not as a stage word in a sentence.
+  const namesSection = (p: string) => new RegExp(`(^|[\\s(])${p.replace(/[.[\]]/g, '\\$&')}(?=[:.])`).test(message);
+  const named = fields.filter((f) => f.section !== 'general' && namesSection(f.section));
+  if (named.length === 0) return null;
+  const deepest = named.reduce((a, b) => (b.section.length > a.section.length ? b : a)).section;
+  const inSection = named.filter((f) => f.section === deepest);
+  return (inSection.find((f) => new RegExp(`\\b${f.key}\\b`).test(message)) ?? inSection[0]!).path;
 }
