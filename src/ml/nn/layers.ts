@@ -199,30 +199,24 @@ export class BatchNorm2d {
 
   apply(x: tf.Tensor4D, training: boolean): tf.Tensor4D {
     const store = this.scope.store;
-    let mean: tf.Tensor;
-    let variance: tf.Tensor;
-    if (training) {
-      ({ mean, variance } = tf.moments(x, [0, 1, 2]));
-      const [b, h, w] = x.shape;
-      const n = b * h * w;
-      // Running statistics are state: updated in place, never part of the differentiated result.
-      const batchMean = mean;
-      tf.tidy(() => {
-        const bm = batchMean;
-        const bv = tf.mul(variance, n > 1 ? n / (n - 1) : 1);
-        const rm = store.get(this.runningMean);
-        const rv = store.get(this.runningVar);
-        const nb = store.get(this.numBatchesTracked);
-        rm.assign(tf.add(tf.mul(rm, 1 - this.momentum), tf.mul(bm, this.momentum)));
-        rv.assign(tf.add(tf.mul(rv, 1 - this.momentum), tf.mul(bv, this.momentum)));
-        nb.assign(tf.add(nb, 1));
-      });
-    } else {
-      mean = store.get(this.runningMean);
-      variance = store.get(this.runningVar);
-    }
+    const { mean, variance } = training ? tf.moments(x, [0, 1, 2]) : { mean: store.get(this.runningMean), variance: store.get(this.runningVar) };
+    if (training) this.updateRunningStats(mean, variance, x.shape[0] * x.shape[1] * x.shape[2]);
     const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.eps)));
     return tf.add(tf.mul(normed, store.get(this.weight)), store.get(this.bias));
+  }
+
+  /** Running statistics are state: assigned in place (unbiased variance, as PyTorch), never differentiated. */
+  private updateRunningStats(batchMean: tf.Tensor, batchVariance: tf.Tensor, n: number): void {
+    const store = this.scope.store;
+    const m = this.momentum;
+    tf.tidy(() => {
+      const rm = store.get(this.runningMean);
+      const rv = store.get(this.runningVar);
+      const nb = store.get(this.numBatchesTracked);
+      rm.assign(tf.add(tf.mul(rm, 1 - m), tf.mul(batchMean, m)));
+      rv.assign(tf.add(tf.mul(rv, 1 - m), tf.mul(batchVariance, m * (n > 1 ? n / (n - 1) : 1))));
+      nb.assign(tf.add(nb, 1));
+    });
   }
 }
 
