@@ -3,7 +3,7 @@
 // watches the live curve (uPlot series point count) and the progress bar grow until the run ends.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { connectApi, launchBrowser, openApp, screenshot, serveUrl } from './helpers.mjs';
+import { connectApi, createRunWithMetrics, launchBrowser, openApp, screenshot, serveUrl } from './helpers.mjs';
 
 const NAME = `e2e train phantom ${Date.now().toString(36)}`;
 
@@ -133,6 +133,42 @@ describe('Train view', () => {
     await page.waitForTimeout(300);
     assert.equal(await page.locator('[data-testid="loss-chart"] canvas').count(), 1);
     await page.getByTestId('chart-log').uncheck();
+
+    // The next stage offers the finished autoencoder as its parent; the desktop UNet cannot halve
+    // the tiny autoencoder's 10x14 latent twice, and the refusal sits on the field to change.
+    await form.getByTestId('stage-ldm').check();
+    await page.waitForFunction((id) => document.querySelector('[data-testid="train-parent"]')?.value === String(id), runId, { timeout: 15_000 });
+    const numChannels = page.getByTestId('error-ldm.network.num_channels');
+    await numChannels.waitFor({ timeout: 20_000 });
+    assert.match(await numChannels.textContent(), /latent cannot be halved/);
+    assert.equal(await form.getByTestId('train-start').isDisabled(), true);
+    await form.getByTestId('field-ldm.network.num_channels').fill('[16, 32]');
+    await form.getByTestId('field-ldm.network.attention_levels').fill('[false, true]');
+    await form.getByTestId('field-ldm.network.num_head_channels').fill('[0, 32]');
+    await page.waitForFunction(() => !document.querySelector('[data-testid="train-start"]')?.disabled, null, { timeout: 20_000 });
+    assert.equal(await numChannels.count(), 0);
+    assert.deepEqual(problems, []);
+  });
+
+  it('draws a long history downsampled and appends new points incrementally on the run page', async () => {
+    const { page, problems } = browser;
+    const { api } = client;
+    const run = await createRunWithMetrics(api, { stage: 'autoencoder', name: 'e2e long curve', steps: 20_000, valEvery: 500, status: 'running' });
+    await openApp(page, serveUrl(), `/runs/${run.id}`);
+    const chart = page.getByTestId('loss-chart');
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="loss-chart"]')?.getAttribute('data-train-points')) > 0, null, { timeout: 15_000 });
+    const held = Number(await chart.getAttribute('data-train-points'));
+    assert.ok(held >= 1000 && held <= 4000, `the 20000-step history arrives downsampled (${held} points)`);
+    assert.equal(await chart.getAttribute('data-validation-points'), '40');
+    const points = [];
+    for (let step = 20_000; step < 20_500; step++) {
+      points.push({ step, name: 'loss', value: 0.01 }, { step, name: 'l1_loss', value: 0.006 });
+    }
+    await api.metrics.append({ runId: run.id, points });
+    await page.waitForFunction((n) => Number(document.querySelector('[data-testid="loss-chart"]')?.getAttribute('data-train-points')) === n, held + 500, {
+      timeout: 10_000,
+    });
+    await screenshot(page, 'train-run-page');
     assert.deepEqual(problems, []);
   });
 });
