@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { InitSpec } from './parameters';
-import { Scope } from './parameters';
+import type { InitSpec, Scope } from './parameters';
 
 /**
  * Layers named like their MONAI/PyTorch counterparts. Activations are NHWC (tfjs convolutions are
