@@ -112,8 +112,11 @@ for (const be of backends) {
     });
 
     it('batched matMul (attention shapes) with transposes, and a batched x shared operand', async () => {
-      const [batch, m, k, n] = [4, 6, 5, 3];
-      for (const [tA, tB] of [[false, false], [false, true], [true, false]] as Array<[boolean, boolean]>) {
+      // Small entries stay on the stock kernel; 64³ entries take the wasm per-entry fast path.
+      for (const [batch, m, k, n, tA, tB] of [
+        [4, 6, 5, 3, false, false], [4, 6, 5, 3, false, true], [4, 6, 5, 3, true, false],
+        [2, 64, 64, 64, false, false], [2, 64, 64, 64, false, true], [2, 64, 64, 64, true, false], [2, 64, 64, 64, true, true],
+      ] as Array<[number, number, number, number, boolean, boolean]>) {
         const a = randomValues(batch * m * k, 51);
         const b = randomValues(batch * k * n, 52);
         const g = randomValues(batch * m * n, 53);
@@ -134,6 +137,7 @@ for (const be of backends) {
       }
       // [B, m, k] x [1, k, n]: the shared right operand is folded into one tall product; its
       // gradient sums over the batch.
+      const [batch, m, k, n] = [4, 6, 5, 3];
       const a = randomValues(batch * m * k, 54);
       const b = randomValues(k * n, 55);
       const g = randomValues(batch * m * n, 56);

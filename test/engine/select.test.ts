@@ -48,6 +48,10 @@ describe('initEngine backend selection', () => {
     expect(b).toBe(a);
     expect(c).toBe(a);
     expect(await initEngine({ backend: 'wasm' })).toBe(a);
+    // Mixed concurrent requests are served in call order; the last one wins.
+    const [x, y, z] = await Promise.all([initEngine({ backend: 'cpu' }), initEngine({ backend: 'wasm' }), initEngine({ backend: 'cpu' })]);
+    expect([x.backend, y.backend, z.backend]).toEqual(['cpu', 'wasm', 'cpu']);
+    expect(tf.getBackend()).toBe('cpu');
   });
 
   it('BRAINSYNTH_BACKEND selects the backend when no argument is given', async () => {

@@ -53,7 +53,7 @@ let current: EngineInfo | null = null;
 function env(name: string): string | undefined {
   return typeof process !== 'undefined' ? process.env?.[name] : undefined;
 }
-let pending: Promise<EngineInfo> | null = null;
+let queue: Promise<unknown> = Promise.resolve();
 
 function parseRequest(value: string | undefined, source: string): BackendRequest | undefined {
   if (value === undefined || value === '') return undefined;
@@ -122,17 +122,18 @@ async function select(requested: BackendRequest, opts: EngineOptions): Promise<E
  * 'auto' request never switches an engine that is already initialised (so library code may call it
  * freely without undoing a CLI --backend choice). A different explicit backend switches to it.
  */
-export async function initEngine(opts: EngineOptions = {}): Promise<EngineInfo> {
+export function initEngine(opts: EngineOptions = {}): Promise<EngineInfo> {
+  // Calls run one after another, so concurrent callers never initialise two backends at once.
+  const run = queue.then(() => initEngineNow(opts));
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+async function initEngineNow(opts: EngineOptions): Promise<EngineInfo> {
   const requested = parseRequest(opts.backend, 'initEngine') ?? parseRequest(env('BRAINSYNTH_BACKEND'), 'BRAINSYNTH_BACKEND') ?? 'auto';
-  if (pending) await pending.catch(() => undefined);
   if (current && (requested === 'auto' || requested === current.backend) && tf.getBackend() === current.backend) return current;
-  pending = select(requested, opts);
-  try {
-    current = await pending;
-    return current;
-  } finally {
-    pending = null;
-  }
+  current = await select(requested, opts);
+  return current;
 }
 
 /** The active backend and why the others were skipped; null before initEngine. */

@@ -10,6 +10,9 @@ import { composite, need } from './composite';
  *   - folds a batched left operand times a shared right operand into one tall 2-D product,
  *   - runs equal-batch products as one 2-D product per batch entry.
  */
+/** Per-entry size below which batched products stay on the stock kernel (measured crossover). */
+const SMALL_PRODUCT_FLOPS = 5e5;
+
 function prod(dims: number[]): number {
   return dims.reduce((p, d) => p * d, 1);
 }
@@ -35,6 +38,16 @@ export function untransposedMatMulKernel(stock: tf.KernelConfig): tf.KernelConfi
       const batchA = prod(batchDimsA);
       const batchB = prod(batchDimsB);
       if (!attrs.transposeA && !attrs.transposeB && batchA <= 1 && batchB <= 1) return stock.kernelFunc(args);
+      if (batchA > 1 && batchB > 1) {
+        // Each fast-path product pays ~0.1-0.4 ms of XNNPACK operator setup; for tiny per-entry
+        // products (attention over few tokens) the stock loop is cheaper than a per-entry loop.
+        const [ra, ca] = a0.shape.slice(-2);
+        const [rb, cb] = b0.shape.slice(-2);
+        const m = attrs.transposeA ? ca : ra;
+        const k = attrs.transposeA ? ra : ca;
+        const n = attrs.transposeB ? rb : cb;
+        if (2 * m * k * n < SMALL_PRODUCT_FLOPS) return stock.kernelFunc(args);
+      }
       const backend = args.backend as tf.KernelBackend;
       const bias = args.inputs.bias;
       const prelu = args.inputs.preluActivationWeights;
