@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../../src/main/bridge/server';
 import { createDispatch, createHandlers } from '../../src/main/ipc/handlers';
 import type { DataJob, DatasetDetail, Envelope } from '../../src/shared/contract';
+import { volumeResponse } from '../../src/main/services/volume-files';
 import { tempServices } from '../store/helpers';
 
 /**
@@ -134,6 +135,14 @@ describe('dataset jobs', () => {
     expect((await http('/volumes/99999/x.nii.gz?token=test-token')).status).toBe(404);
     expect((await http('/volumes/..%2F..%2Fbrainsynth.db?token=test-token')).status).toBe(404);
     expect((await failure('datasets.volumeUrl', { volumeId: 99999 })).code).toBe('not_found');
+
+    // Electron's app:// handler answers with the same bytes, streamed.
+    const res = volumeResponse(services.store.db, src.url, { 'X-Test': '1' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('X-Test')).toBe('1');
+    expect(Buffer.from(await res.arrayBuffer()).equals(ok.body)).toBe(true);
+    expect(volumeResponse(services.store.db, '/volumes/99999/x.nii', {}).status).toBe(404);
+    expect(volumeResponse(services.store.db, '/volumes/1/../../etc/passwd', {}).status).toBe(404);
 
     const electron = createDispatch(createHandlers({ services, host: 'electron' }));
     const env = await electron('datasets.volumeUrl', { volumeId: flair.id });
