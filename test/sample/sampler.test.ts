@@ -135,15 +135,15 @@ describe('classifier-free guidance', () => {
 });
 
 describe('guidedLatentSample (for callers with their own denoiser)', () => {
-  it('equals the scheduler loop over a directly computed guided output', () => {
+  it('equals the scheduler loop over a directly computed guided output', async () => {
     // A context-dependent stand-in for a network: out = x * mean(context row) + t / 1000.
     const net = (x: tf.Tensor4D, t: number, ctx: tf.Tensor3D) =>
       tf.tidy(() => tf.add(tf.mul(x, tf.reshape(tf.mean(ctx, [1, 2]), [-1, 1, 1, 1])), t / 1000) as tf.Tensor4D);
     const cond = tf.fill([2, 3, 4], 0.5) as tf.Tensor3D;
     const uncond = tf.fill([2, 3, 4], -0.25) as tf.Tensor3D;
     const shape: [number, number, number, number] = [2, 4, 6, 3];
-    const a = guidedLatentSample(net, { scheduler: REFERENCE_SCHEDULER, steps: 5, shape, cond, uncond, guidanceScale: 3, seeds: [1, 2] });
-    const b = runDiffusion((x, t) => tf.tidy(() => guidedPrediction(net(x, t, uncond), net(x, t, cond), 3)), {
+    const a = await guidedLatentSample(net, { scheduler: REFERENCE_SCHEDULER, steps: 5, shape, cond, uncond, guidanceScale: 3, seeds: [1, 2] });
+    const b = await runDiffusion((x, t) => tf.tidy(() => guidedPrediction(net(x, t, uncond), net(x, t, cond), 3)), {
       scheduler: REFERENCE_SCHEDULER,
       sampler: 'ddim',
       steps: 5,

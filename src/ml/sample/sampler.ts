@@ -118,14 +118,20 @@ function makeScheduler(p: SchedulerParams, kind: SamplerKind, steps: number): DD
   return s;
 }
 
-/** The reverse process from N(0, I) latents: returns z_0 (caller disposes). */
-export function runDiffusion(denoise: Denoiser, o: DiffusionLoopOptions): tf.Tensor4D {
+/** Lets timers, signals (Ctrl-C in the CLI) and cancel requests in the same thread run between steps. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** The reverse process from N(0, I) latents: resolves to z_0 (caller disposes). */
+export async function runDiffusion(denoise: Denoiser, o: DiffusionLoopOptions): Promise<tf.Tensor4D> {
   if (o.noise.batch !== o.shape[0]) throw new Error(`${o.noise.batch} seeds for a batch of ${o.shape[0]}`);
   const scheduler = makeScheduler(o.scheduler, o.sampler, o.steps);
   const timesteps = Array.from(scheduler.timesteps);
   let x = o.noise.tensor(o.shape);
   try {
-    timesteps.forEach((t, i) => {
+    for (const [i, t] of timesteps.entries()) {
+      await yieldToEventLoop();
       if (o.shouldStop?.()) throw new SamplingCancelledError();
       const next = tf.tidy(() => {
         const out = denoise(x, t);
@@ -139,7 +145,7 @@ export function runDiffusion(denoise: Denoiser, o: DiffusionLoopOptions): tf.Ten
       x.dispose();
       x = next;
       o.onStep?.(i + 1, timesteps.length);
-    });
+    }
     return x;
   } catch (err) {
     x.dispose();
@@ -220,7 +226,7 @@ export async function translateSlices(p: SamplingPipeline, flair: Float32Array, 
   const flairT = tf.tensor4d(flair, [b, h, w, 1]);
   const guided = controlNetDenoiser(p, flairT, opts.guidanceScale ?? p.info.guidanceScale, opts.conditioningScale ?? p.info.conditioningScale);
   try {
-    const z = runDiffusion(guided.denoise, {
+    const z = await runDiffusion(guided.denoise, {
       scheduler: p.info.scheduler,
       sampler,
       steps,
@@ -248,7 +254,7 @@ export async function sampleUnconditional(p: SamplingPipeline, opts: SamplingOpt
   const uncond = p.context.repeat('null_infer', b);
   const denoise: Denoiser = (x, t) => tf.tidy(() => p.unet.forward(x, tf.fill([b], t, 'int32') as tf.Tensor1D, uncond));
   try {
-    const z = runDiffusion(denoise, {
+    const z = await runDiffusion(denoise, {
       scheduler: p.info.scheduler,
       sampler,
       steps,
@@ -270,7 +276,7 @@ export async function sampleUnconditional(p: SamplingPipeline, opts: SamplingOpt
  * batch of 2B (context [uncond; cond]), the scheduler loop of runDiffusion, per-image seeds.
  * Returns z_0 (caller decodes and disposes).
  */
-export function guidedLatentSample(
+export async function guidedLatentSample(
   denoise: (xt: tf.Tensor4D, t: number, context: tf.Tensor3D) => tf.Tensor4D,
   o: {
     scheduler: SchedulerParams;
@@ -284,7 +290,7 @@ export function guidedLatentSample(
     eta?: number;
     onStep?(done: number, total: number): void;
   },
-): tf.Tensor4D {
+): Promise<tf.Tensor4D> {
   const both = o.guidanceScale !== 0 && o.guidanceScale !== 1;
   const ctx2 = both ? tf.concat([o.uncond, o.cond], 0) : null;
   try {
@@ -294,7 +300,7 @@ export function guidedLatentSample(
         const [u, c] = tf.split(denoise(tf.concat([x, x], 0), t, ctx2 as tf.Tensor3D), 2, 0) as [tf.Tensor4D, tf.Tensor4D];
         return guidedPrediction(u, c, o.guidanceScale);
       });
-    return runDiffusion(guided, {
+    return await runDiffusion(guided, {
       scheduler: o.scheduler,
       sampler: o.sampler ?? 'ddim',
       steps: o.steps,
