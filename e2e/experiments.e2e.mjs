@@ -269,7 +269,7 @@ describe('a fresh workspace', () => {
       await page.getByText('No datasets yet').waitFor();
       assert.match(await page.locator('main').innerText(), /brainsynth data phantom --subjects 5 --name phantom/);
       await page.locator('a[data-nav="train"]').click();
-      await page.getByText('Nothing is training').waitFor();
+      await page.getByText('No prepared dataset yet').waitFor();
       await page.locator('a[data-nav="generate"]').click();
       await page.getByText('No trained ControlNet yet').waitFor();
       assert.deepEqual(problems, []);
