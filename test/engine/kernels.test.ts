@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initEngine, readFloat32 } from '../../src/ml/engine';
+import { initEngine, readFloat32, readFloat32AndDispose } from '../../src/ml/engine';
 import { testBackends } from './backends';
 import { type ConvCase, convReference, matMulReference, randomValues, relL2, resizeNearestReference, resolvePads } from './reference';
 
@@ -117,13 +117,14 @@ for (const be of backends) {
         [4, 6, 5, 3, false, false], [4, 6, 5, 3, false, true], [4, 6, 5, 3, true, false],
         [2, 64, 64, 64, false, false], [2, 64, 64, 64, false, true], [2, 64, 64, 64, true, false], [2, 64, 64, 64, true, true],
       ] as Array<[number, number, number, number, boolean, boolean]>) {
+        const before = tf.memory().numTensors;
         const a = randomValues(batch * m * k, 51);
         const b = randomValues(batch * k * n, 52);
         const g = randomValues(batch * m * n, 53);
         const at = tf.tensor3d(a, tA ? [batch, k, m] : [batch, m, k]);
         const bt = tf.tensor3d(b, tB ? [batch, n, k] : [batch, k, n]);
         const gt = tf.tensor3d(g, [batch, m, n]);
-        const c = await readFloat32(tf.matMul(at, bt, tA, tB));
+        const c = await readFloat32AndDispose(tf.matMul(at, bt, tA, tB));
         const [da, db] = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(tf.matMul(p, q, tA, tB), gt)))([at, bt]);
         const daV = await readFloat32(da);
         const dbV = await readFloat32(db);
@@ -134,6 +135,7 @@ for (const be of backends) {
           expect(relL2(dbV.subarray(i * k * n, (i + 1) * k * n), ref.db)).toBeLessThan(TOL);
         }
         tf.dispose([at, bt, gt, da, db]);
+        expect(tf.memory().numTensors, 'no tensors left behind').toBe(before);
       }
       // [B, m, k] x [1, k, n]: the shared right operand is folded into one tall product; its
       // gradient sums over the batch.
