@@ -147,6 +147,22 @@ describe('Train view', () => {
     await form.getByTestId('field-ldm.network.num_head_channels').fill('[0, 32]');
     await page.waitForFunction(() => !document.querySelector('[data-testid="train-start"]')?.disabled, null, { timeout: 20_000 });
     assert.equal(await numChannels.count(), 0);
+
+    // Start it, cancel it, resume it (the same run continues), cancel again.
+    await form.getByTestId('train-start').click();
+    await page.waitForFunction((id) => Number(document.querySelector('[data-testid="train-live"]')?.getAttribute('data-run-id')) > id, runId, { timeout: 15_000 });
+    const ldmRunId = Number(await live.getAttribute('data-run-id'));
+    await page.locator('[data-testid="train-live"][data-status="running"]').waitFor({ timeout: 30_000 });
+    await page.getByTestId('train-cancel').click();
+    await page.locator('[data-testid="train-live"][data-status="cancelled"]').waitFor({ timeout: 30_000 });
+    await page.getByTestId('train-resume').click();
+    await page.locator('[data-testid="train-live"][data-status="running"]').waitFor({ timeout: 30_000 });
+    assert.equal(Number(await live.getAttribute('data-run-id')), ldmRunId);
+    await page.getByTestId('train-cancel').click();
+    await page.locator('[data-testid="train-live"][data-status="cancelled"]').waitFor({ timeout: 30_000 });
+    const ldmRun = await client.api.runs.get({ id: ldmRunId });
+    assert.equal(ldmRun.stage, 'ldm');
+    assert.deepEqual(ldmRun.parents, [{ runId, role: 'autoencoder' }]);
     assert.deepEqual(problems, []);
   });
 
