@@ -80,6 +80,8 @@ describe('evaluation run (service, worker thread)', () => {
     const stored = services.runs.get(run.id);
     expect(stored.status).toBe('completed');
     expect(stored.backend).toBe('wasm');
+    // the ownership file that keeps other processes from declaring the run dead is gone again
+    expect(existsSync(join(services.home.runDir(run.id), 'job.json'))).toBe(false);
 
     const series = services.metrics.query(run.id, { split: 'test' });
     const byName = new Map(series.map((s) => [s.name, s]));

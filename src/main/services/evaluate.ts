@@ -10,7 +10,8 @@
  *    per-image subject/z, sampling time, normalisation, backend, notes).
  * Summaries are mean ± population std (np.std, ddof 0) over the images, as the reference reports.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { MetricPoint, Run } from '../../shared/contract';
 import type { SplitName } from '../../ml/data/split';
@@ -100,6 +101,30 @@ export interface EvaluationSummaryFile {
 }
 
 const SUMMARY_FILE = 'evaluation.json';
+const HEARTBEAT_MS = 5_000;
+
+/**
+ * While an evaluation run is queued or running, this process keeps `runs/<id>/job.json`
+ * ({pid, host, heartbeat}, the jobs service's ownership file) fresh, so no other brainsynth
+ * process mistakes the run for one left behind by a dead process (JobsService.recoverStale).
+ */
+function holdOwnership(runDir: string): () => void {
+  const path = join(runDir, 'job.json');
+  const beat = () => {
+    try {
+      writeFileAtomic(path, new TextEncoder().encode(JSON.stringify({ pid: process.pid, host: hostname(), heartbeat: Date.now() })));
+    } catch {
+      /* best effort, as the jobs service's own heartbeat */
+    }
+  };
+  beat();
+  const timer = setInterval(beat, HEARTBEAT_MS);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    rmSync(path, { force: true });
+  };
+}
 
 function summaryPath(services: Services, runId: number): string {
   return join(services.home.runDir(runId), SUMMARY_FILE);
@@ -163,17 +188,32 @@ export class EvaluateService {
       lesionMasks: lesionMaskPaths(model.dataset),
       imagesDir: req.saveImages === false ? undefined : join(runDir, 'images'),
     };
-    const job = this.host.submit(spec, {
-      runId: run.id,
-      onStart: () => services.runs.update({ id: run.id, status: 'running' }),
-      onDone: (result) => this.store(run.id, result),
-      onFail: (error, j) => {
-        const current = services.runs.get(run.id);
-        if (current.status === 'queued' || current.status === 'running') {
-          services.runs.update({ id: run.id, status: j.state === 'cancelled' ? 'cancelled' : 'failed', error });
-        }
-      },
-    });
+    const release = holdOwnership(runDir);
+    let job;
+    try {
+      job = this.host.submit(spec, {
+        runId: run.id,
+        onStart: () => services.runs.update({ id: run.id, status: 'running' }),
+        onDone: (result) => {
+          try {
+            this.store(run.id, result);
+          } finally {
+            release();
+          }
+        },
+        onFail: (error, j) => {
+          release();
+          const current = services.runs.get(run.id);
+          if (current.status === 'queued' || current.status === 'running') {
+            services.runs.update({ id: run.id, status: j.state === 'cancelled' ? 'cancelled' : 'failed', error });
+          }
+        },
+      });
+    } catch (err) {
+      release();
+      services.runs.update({ id: run.id, status: 'failed', error: (err as Error).message });
+      throw err;
+    }
     return { run, jobId: job.id };
   }
 
