@@ -237,3 +237,7 @@ export async function listRunArtefacts(runId: number, kind?: string): Promise<Ar
 export async function artefactDataUrl(id: number): Promise<string> {
   return (await api().artefacts.image({ id })).dataUrl;
 }
+
+export function startFetchOpenMs(opts: { name?: string; subjects?: string[] } = {}): Promise<DataJob> {
+  return api().datasets.fetchOpenMs(opts);
+}
