@@ -142,6 +142,9 @@ describe('Train view', () => {
     await numChannels.waitFor({ timeout: 20_000 });
     assert.match(await numChannels.textContent(), /latent cannot be halved/);
     assert.equal(await form.getByTestId('train-start').isDisabled(), true);
+    // The refusal above the Start button leads to its field.
+    await form.getByTestId('train-error-field').click();
+    await page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'field-ldm.network.num_channels', null, { timeout: 5_000 });
     await form.getByTestId('field-ldm.network.num_channels').fill('[16, 32]');
     await form.getByTestId('field-ldm.network.attention_levels').fill('[false, true]');
     await form.getByTestId('field-ldm.network.num_head_channels').fill('[0, 32]');
