@@ -139,6 +139,17 @@ describe('evaluation run (service, worker thread)', () => {
     expect(services.metrics.query(run.id)).toEqual([]);
   });
 
+  it('honours a cancel requested by another process (runs.cancel_requested, as `brainsynth cancel`)', async () => {
+    const host = new SampleJobHost(services.events, { inProcess: true });
+    const evaluate = new EvaluateService(services, host);
+    const { run, jobId } = evaluate.start({ runId: controlnetRunId, split: 'test', steps: 1000, limit: 1, saveImages: false });
+    services.store.db.prepare('UPDATE runs SET cancel_requested = 1 WHERE id = ?').run(run.id);
+    const job = await host.wait(jobId);
+    expect(job.state).toBe('cancelled');
+    const after = services.store.db.prepare('SELECT status, cancel_requested AS c FROM runs WHERE id = ?').get(run.id) as { status: string; c: number };
+    expect(after).toEqual({ status: 'cancelled', c: 0 });
+  });
+
   it('refuses a run that is not a ControlNet, naming it', () => {
     const { evaluate } = sampleServices(services);
     const ldm = services.runs.get(controlnetRunId).parents[0]!.runId;

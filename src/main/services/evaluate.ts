@@ -108,11 +108,12 @@ const HEARTBEAT_MS = 5_000;
  * ({pid, host, heartbeat}, the jobs service's ownership file) fresh, so no other brainsynth
  * process mistakes the run for one left behind by a dead process (JobsService.recoverStale).
  */
-function holdOwnership(runDir: string): () => void {
+function holdOwnership(runDir: string, onBeat?: () => void): () => void {
   const path = join(runDir, 'job.json');
   const beat = () => {
     try {
       writeFileAtomic(path, new TextEncoder().encode(JSON.stringify({ pid: process.pid, host: hostname(), heartbeat: Date.now() })));
+      onBeat?.();
     } catch {
       /* best effort, as the jobs service's own heartbeat */
     }
@@ -188,7 +189,12 @@ export class EvaluateService {
       lesionMasks: lesionMaskPaths(model.dataset),
       imagesDir: req.saveImages === false ? undefined : join(runDir, 'images'),
     };
-    const release = holdOwnership(runDir);
+    // `brainsynth cancel <id>` from another process sets runs.cancel_requested; honour it here.
+    let jobId: string | null = null;
+    const cancelRequested = services.store.db.prepare('SELECT cancel_requested AS c FROM runs WHERE id = ?');
+    const release = holdOwnership(runDir, () => {
+      if (jobId && (cancelRequested.get(run.id) as { c: number } | undefined)?.c) this.host.cancel(jobId);
+    });
     let job;
     try {
       job = this.host.submit(spec, {
@@ -203,6 +209,7 @@ export class EvaluateService {
         },
         onFail: (error, j) => {
           release();
+          services.store.db.prepare('UPDATE runs SET cancel_requested = 0 WHERE id = ?').run(run.id);
           const current = services.runs.get(run.id);
           if (current.status === 'queued' || current.status === 'running') {
             services.runs.update({ id: run.id, status: j.state === 'cancelled' ? 'cancelled' : 'failed', error });
@@ -214,6 +221,7 @@ export class EvaluateService {
       services.runs.update({ id: run.id, status: 'failed', error: (err as Error).message });
       throw err;
     }
+    jobId = job.id;
     return { run, jobId: job.id };
   }
 
