@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+// The main job on the embedded default data, end to end and headless:
+// synthetic phantom -> prepared slices -> autoencoder -> LDM -> ControlNet -> evaluation on the
+// test split -> whole-volume FLAIR->T1w translation. Needs nothing outside this repository.
+// Usage: npm run demo [-- --home DIR] [-- --quick]   (BRAINSYNTH_HOME is honoured too)
+import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const homeIdx = args.indexOf('--home');
+const home = homeIdx >= 0 ? resolve(args[homeIdx + 1]) : process.env.BRAINSYNTH_HOME;
+const homeArgs = home ? ['--home', home] : [];
+
+// Epochs chosen so the full demo takes minutes on a 2-core laptop; --quick is a smoke run.
+const plan = quick
+  ? { subjects: 3, ae: 1, ldm: 1, cn: 1, steps: 10, limit: 4 }
+  : { subjects: 5, ae: 4, ldm: 6, cn: 6, steps: 50, limit: 24 };
+
+function cli(step, cliArgs, { json = false } = {}) {
+  const full = [join(root, 'bin/brainsynth.mjs'), ...homeArgs, ...cliArgs, ...(json ? ['--json'] : [])];
+  process.stdout.write(`\n== ${step}: brainsynth ${[...homeArgs, ...cliArgs].join(' ')}\n`);
+  const t0 = Date.now();
+  const res = spawnSync(process.execPath, full, {
+    cwd: root,
+    stdio: json ? ['ignore', 'pipe', 'inherit'] : 'inherit',
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (res.status !== 0) {
+    process.stderr.write(`demo: step "${step}" failed (exit ${res.status})\n`);
+    if (json && res.stdout) process.stderr.write(res.stdout);
+    process.exit(res.status ?? 1);
+  }
+  process.stdout.write(`   (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
+  return json ? JSON.parse(res.stdout) : null;
+}
+
+const name = `phantom-demo-${Date.now().toString(36)}`;
+cli('phantom', ['data', 'phantom', '--subjects', String(plan.subjects), '--name', name]);
+const prepared = cli('prepare', ['data', 'prepare', '--dataset', name, '--slices', 'brain-band', '--split', '0.6,0.2,0.2', '--seed', '0'], { json: true });
+const datasetId = String(prepared.dataset.id);
+const ae = cli('autoencoder', ['train', '--stage', 'autoencoder', '--dataset', datasetId, '--preset', 'desktop', '--epochs', String(plan.ae)], { json: true });
+const aeId = runId(ae);
+const ldm = cli('ldm', ['train', '--stage', 'ldm', '--dataset', datasetId, '--preset', 'desktop', '--parent', String(aeId), '--epochs', String(plan.ldm)], { json: true });
+const ldmId = runId(ldm);
+const cn = cli('controlnet', ['train', '--stage', 'controlnet', '--dataset', datasetId, '--preset', 'desktop', '--parent', String(ldmId), '--epochs', String(plan.cn)], { json: true });
+const cnId = runId(cn);
+cli('evaluate', ['evaluate', '--run', String(cnId), '--split', 'test', '--steps', String(plan.steps), '--limit', String(plan.limit)]);
+
+const dataset = cli('dataset', ['data', 'show', '--dataset', name], { json: true });
+const flair = findTestFlair(dataset);
+if (flair) {
+  const outDir = join(home ?? join(root, '.brainsynth-demo'), 'demo-output');
+  mkdirSync(outDir, { recursive: true });
+  cli('translate', ['translate', '--run', String(cnId), '--flair', flair, '--out', join(outDir, 'T1w_synth.nii.gz'), '--steps', String(plan.steps)]);
+}
+
+process.stdout.write(
+  `\nDemo finished: autoencoder run ${aeId}, LDM run ${ldmId}, ControlNet run ${cnId} on the SYNTHETIC PHANTOM dataset "${name}".\n` +
+    `Browse them with: npm start${home ? ` (BRAINSYNTH_HOME=${home})` : ''}\n`,
+);
+
+function runId(result) {
+  const id = result?.run?.id ?? result?.id ?? result?.runId;
+  if (typeof id !== 'number') {
+    process.stderr.write(`demo: could not read the run id from ${JSON.stringify(result).slice(0, 300)}\n`);
+    process.exit(1);
+  }
+  return id;
+}
+
+function findTestFlair(ds) {
+  const subjects = ds?.subjects ?? ds?.dataset?.subjects ?? [];
+  const test = subjects.find((s) => s.split === 'test') ?? subjects[0];
+  const vol = test?.volumes?.find((v) => v.modality === 'FLAIR');
+  return vol?.path ?? null;
+}
