@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 
 /**
@@ -72,6 +74,10 @@ interface GpuLike {
 export async function initWebgpu(before: BeforeActivate, force: boolean, dawnFlags: string[] = []): Promise<WebgpuAdapterInfo> {
   const g = globalThis as unknown as { navigator?: { gpu?: GpuLike } };
   if (!g.navigator?.gpu) {
+    // Without a Vulkan loader Dawn finds no adapter anyway, but only after printing a native
+    // warning on stderr; say why once, quietly, instead (a GL-only setup can still force it).
+    const loaderProblem = force ? null : missingVulkanLoader();
+    if (loaderProblem) throw new Error(loaderProblem);
     let mod: { create: (flags: string[]) => GpuLike; globals: Record<string, unknown> };
     try {
       mod = (await import('webgpu')) as unknown as typeof mod;
@@ -129,3 +135,20 @@ export async function initCpu(before: BeforeActivate): Promise<void> {
 }
 
 export { message as errorMessage };
+
+/** Linux only: where the dynamic loader would find libvulkan.so.1, or why not. */
+function missingVulkanLoader(): string | null {
+  if (process.platform !== 'linux') return null;
+  const dirs = [
+    ...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean),
+    '/usr/lib/x86_64-linux-gnu',
+    '/usr/lib/aarch64-linux-gnu',
+    '/lib/x86_64-linux-gnu',
+    '/lib/aarch64-linux-gnu',
+    '/usr/lib64',
+    '/usr/lib',
+    '/usr/local/lib',
+  ];
+  if (dirs.some((d) => existsSync(join(d, 'libvulkan.so.1')))) return null;
+  return 'no Vulkan loader (libvulkan.so.1) installed, so Dawn has no GPU adapter';
+}
