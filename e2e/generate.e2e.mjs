@@ -1,0 +1,222 @@
+// Generate view (and evaluation tables) against a real `brainsynth serve`: a 3-subject phantom is
+// made and prepared through the API, a tiny random ControlNet pipeline (test/sample/fixtures.ts,
+// models at 40x56) is registered as autoencoder -> ldm -> controlnet runs in the server's home,
+// then a slice is picked and generated with 2 DDIM steps from the UI.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { connectApi, launchBrowser, openApp, screenshot, serveUrl } from './helpers.mjs';
+import { writeTinyPipeline } from '../test/sample/fixtures.ts';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+const TAG = Date.now().toString(36);
+const NAME = `e2e generate ${TAG}`;
+
+async function waitDataJob(api, jobId, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const job = (await api.datasets.jobs()).jobs.find((j) => j.jobId === jobId);
+    if (job?.state === 'completed') return job;
+    if (job?.state === 'failed') throw new Error(`dataset job ${jobId} failed: ${job.error}`);
+    if (Date.now() > deadline) throw new Error(`dataset job ${jobId} did not finish within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Mean and variance of a canvas's red channel, read in the page (blank canvases have variance 0). */
+async function canvasStats(locator) {
+  return locator.evaluate((canvas) => {
+    const { width, height } = canvas;
+    if (!width || !height) return { width, height, mean: 0, variance: 0 };
+    const data = canvas.getContext('2d').getImageData(0, 0, width, height).data;
+    let sum = 0;
+    let sq = 0;
+    const n = width * height;
+    for (let i = 0; i < data.length; i += 4) {
+      sum += data[i];
+      sq += data[i] * data[i];
+    }
+    const mean = sum / n;
+    return { width, height, mean, variance: sq / n - mean * mean };
+  });
+}
+
+describe('Generate view', () => {
+  let browser;
+  let client;
+  let page;
+  let datasetId;
+  let controlnetRunId;
+  let subjectLabel;
+  let flairVolumeId;
+
+  before(async () => {
+    client = connectApi(serveUrl());
+    const { api } = client;
+    const phantom = await api.datasets.phantom({ subjects: 3, name: NAME, seed: 5 });
+    datasetId = (await waitDataJob(api, phantom.jobId)).datasetId;
+    const prep = await api.datasets.prepare({ id: datasetId, slices: '89:91', fractions: [1, 1, 1], seed: 1 });
+    await waitDataJob(api, prep.jobId);
+    const detail = await api.datasets.detail({ id: datasetId });
+    const subject = detail.subjects[0];
+    subjectLabel = subject.label;
+    flairVolumeId = subject.volumes.find((v) => v.modality === 'FLAIR').id;
+
+    const home = process.env.BRAINSYNTH_E2E_HOME ?? (await api.app.info()).home;
+    const ae = await api.runs.create({ stage: 'autoencoder', datasetId, name: `tiny ae ${TAG}`, config: { stage: 'autoencoder' }, status: 'completed' });
+    const ldm = await api.runs.create({ stage: 'ldm', datasetId, name: `tiny ldm ${TAG}`, config: { stage: 'ldm' }, status: 'completed', parents: [{ runId: ae.id, role: 'autoencoder' }] });
+    const cn = await api.runs.create({
+      stage: 'controlnet',
+      datasetId,
+      name: `tiny controlnet ${TAG}`,
+      config: { stage: 'controlnet', controlnet: { sampleSteps: 2, guidanceScale: 7, conditioningScale: 1 } },
+      status: 'completed',
+      parents: [{ runId: ldm.id, role: 'ldm' }],
+    });
+    controlnetRunId = cn.id;
+    const runDir = (id) => join(home, 'runs', String(id));
+    writeTinyPipeline({ autoencoder: runDir(ae.id), ldm: runDir(ldm.id), controlnet: runDir(cn.id) });
+
+    browser = await launchBrowser({ viewport: { width: 1440, height: 1100 } });
+    page = browser.page;
+  });
+
+  after(async () => {
+    await browser?.close();
+    client?.close();
+  });
+
+  it('takes the slice picked in the Data view, generates 2 samples and shows the four panels with metrics', async () => {
+    // The route query is what the Data view's "Use as condition" writes.
+    await openApp(page, serveUrl(), `/generate?dataset=${datasetId}&subject=${encodeURIComponent(subjectLabel)}&volume=${flairVolumeId}&z=90`);
+    await page.getByTestId('generate-form').waitFor();
+    await page
+      .waitForFunction(() => document.querySelector('[data-testid="pick-z"]')?.textContent?.trim() === '90', null, { timeout: 20_000 })
+      .catch(async (err) => {
+        await screenshot(page, 'generate-debug');
+        throw new Error(`${err.message}; pick-z=${await page.getByTestId('pick-z').textContent().catch(() => 'none')} hash=${await page.evaluate(() => location.hash)} problems=${browser.problems.join(' | ')}`);
+      });
+    assert.equal(await page.getByTestId('pick-subject').inputValue(), subjectLabel);
+    // FSL MNI152 1 mm (the phantom's grid): MNI z = voxel z - 72.
+    assert.equal(await page.getByTestId('pick-mni-z').textContent(), '+18.0 mm');
+    // Move the slider to another slice; the MNI z follows.
+    await page.getByTestId('pick-slider').fill('89');
+    assert.equal(await page.getByTestId('pick-mni-z').textContent(), '+17.0 mm');
+
+    await page.getByTestId('generate-run').selectOption(String(controlnetRunId));
+    assert.equal(await page.getByTestId('generate-steps').inputValue(), '2', 'steps default to the run config');
+    await page.getByTestId('generate-samples-count').fill('2');
+    await page.getByTestId('generate-seed').fill('3');
+    await page.getByTestId('generate-start').click();
+    await page.getByTestId('generate-results').waitFor({ timeout: 120_000 });
+
+    for (const panel of ['panel-flair', 'panel-generated', 'panel-real', 'panel-diff', 'panel-std']) {
+      const canvas = page.locator(`[data-testid="${panel}"] canvas`);
+      await page.waitForFunction((sel) => (document.querySelector(sel)?.width ?? 0) > 0, `[data-testid="${panel}"] canvas`);
+      const s = await canvasStats(canvas);
+      assert.deepEqual([s.width, s.height], [160, 224], `${panel} is drawn upright at 160x224`);
+      assert.ok(s.variance > 1, `${panel} is not blank (variance ${s.variance.toFixed(2)})`);
+    }
+    assert.equal(await page.locator('[data-testid="generate-samples"] canvas').count(), 2);
+
+    const metric = async (name) => Number(await page.locator(`[data-testid="generate-metrics"] [data-metric="${name}"] .value`).textContent());
+    const psnr = await metric('psnr');
+    const mae = await metric('mae');
+    const msssim = await metric('ms_ssim');
+    assert.ok(Number.isFinite(psnr) && psnr > 0, `PSNR shown: ${psnr}`);
+    assert.ok(mae > 0 && mae < 1, `MAE shown: ${mae}`);
+    assert.ok(msssim > -1 && msssim <= 1, `MS-SSIM shown: ${msssim}`);
+    // mean row + one row per seed
+    assert.equal(await page.locator('[data-testid="generate-metric-table"] tbody tr').count(), 3);
+    assert.match(await page.getByTestId('generate-metric-table').textContent(), /seed 3[\s\S]*seed 4/);
+    await screenshot(page, 'generate');
+
+    await page.getByTestId('generate-save').click();
+    await page.getByTestId('generate-saved').waitFor({ timeout: 20_000 });
+    const { artefacts } = await client.api.artefacts.list({ runId: controlnetRunId, kind: 'image' });
+    const roles = artefacts.map((a) => a.meta.role);
+    for (const role of ['flair', 'generated', 'mean', 't1w', 'absdiff']) assert.ok(roles.includes(role), `saved ${role} (got ${roles.join(', ')})`);
+    assert.deepEqual(browser.problems, []);
+  });
+
+  it('shows evaluation runs as model-vs-baseline tables, opens image triples, compares runs and exports CSV', async () => {
+    const { api } = client;
+    const detail = await api.datasets.detail({ id: datasetId });
+    const split = ['test', 'validation', 'train'].find((name) => detail.subjects.some((s) => s.split === name));
+    const evalRuns = [];
+    for (const seed of [4, 9]) {
+      const { run, jobId } = await api.evaluate.start({ runId: controlnetRunId, split, steps: 2, seed, batch: 2, name: `e2e eval seed ${seed} ${TAG}` });
+      const deadline = Date.now() + 120_000;
+      for (;;) {
+        const job = await api.generate.result({ jobId });
+        if (job.state === 'completed') break;
+        if (job.state === 'failed' || job.state === 'cancelled') throw new Error(`evaluation ${run.id}: ${job.state}: ${job.error}`);
+        if (Date.now() > deadline) throw new Error(`evaluation ${run.id} did not finish in 120 s`);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      evalRuns.push(run.id);
+    }
+    const expected = await api.evaluate.results({ runId: evalRuns[0], perImage: true });
+
+    // Run page: model and both baselines, mean ± std as the back end computed them.
+    await openApp(page, serveUrl(), `/runs/${evalRuns[0]}`);
+    const summary = page.getByTestId('evaluation-summary');
+    await summary.waitFor({ timeout: 20_000 });
+    const methods = await summary.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-method')));
+    assert.deepEqual(methods, ['model', ...Object.keys(expected.baselines).sort()]);
+    const psnr = expected.model.find((m) => m.name === 'psnr');
+    assert.equal(await summary.locator('tr[data-method="model"] td[data-metric="psnr"]').innerText(), `${psnr.mean.toFixed(2)} ± ${psnr.std.toFixed(2)}`);
+
+    // Per-image rows: filter by subject, then open one image's triple.
+    const perImageRows = page.locator('[data-testid="per-image-table"] tbody tr');
+    assert.equal(await perImageRows.count(), expected.perImage.length);
+    await page.getByTestId('per-image-filter').fill('no-such-subject');
+    assert.equal(await perImageRows.count(), 0);
+    const subject = expected.perImage[0].subject;
+    await page.getByTestId('per-image-filter').fill(subject);
+    assert.equal(await perImageRows.count(), expected.perImage.filter((r) => r.subject === subject).length);
+    await perImageRows.first().click();
+    const triple = page.getByTestId('image-triple');
+    await triple.waitFor();
+    for (const panel of ['triple-flair', 'triple-generated', 'triple-real', 'triple-diff']) {
+      const canvas = triple.locator(`[data-testid="${panel}"] canvas`);
+      await page.waitForFunction((sel) => (document.querySelector(sel)?.width ?? 0) > 0, `[data-testid="${panel}"] canvas`, { timeout: 10_000 });
+      const s = await canvasStats(canvas);
+      assert.ok(s.variance > 1, `${panel} is not blank`);
+    }
+    await screenshot(page, 'evaluation-run');
+    await page.getByTestId('image-triple-close').click();
+
+    // Experiments: tick both evaluation runs -> compare table; download the summary CSV.
+    await openApp(page, serveUrl(), '/experiments');
+    for (const id of evalRuns) await page.locator(`[data-compare-run="${id}"]`).check();
+    const compare = page.getByTestId('compare-table');
+    await compare.waitFor({ timeout: 10_000 });
+    // The table follows the ticks once both runs' results have arrived.
+    await page.waitForFunction(
+      (n) => document.querySelectorAll('[data-testid="compare-table"] thead th[data-column$="/model"]').length === n,
+      evalRuns.length,
+      { timeout: 10_000 },
+    );
+    const columns = await compare.locator('thead th[data-column]').evaluateAll((ths) => ths.map((t) => t.getAttribute('data-column')));
+    assert.deepEqual(columns.filter((c) => c.endsWith('/model')), evalRuns.map((id) => `${id}/model`));
+    assert.ok(columns.includes(`${evalRuns[0]}/baseline_lut`), `baseline columns shown: ${columns.join(', ')}`);
+    await page.getByTestId('compare-baselines').uncheck();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="compare-table"] thead th[data-column]').length === 2, null, { timeout: 5000 });
+    await page.getByTestId('compare-filter').fill('mae');
+    const filtered = await compare.locator('tbody tr[data-metric]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-metric')));
+    assert.equal(filtered[0], 'mae');
+    assert.ok(filtered.every((m) => m.startsWith('mae')), `filtered metrics: ${filtered.join(', ')}`);
+    await page.getByTestId('compare-filter').fill('');
+    await page.getByTestId('compare-panel').scrollIntoViewIfNeeded();
+    await screenshot(page, 'evaluation-compare');
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('compare-csv-summary').click()]);
+    assert.equal(download.suggestedFilename(), `brainsynth-eval-${evalRuns.join('-')}-summary.csv`);
+    const csv = await readFile(await download.path(), 'utf8');
+    const { csv: fromApi } = await api.evaluate.exportCsv({ runIds: evalRuns, kind: 'summary' });
+    assert.equal(csv, fromApi);
+    assert.match(csv.split('\n')[0], /^run_id,run_name,model_run_id,split,method,metric,mean,std/);
+    assert.deepEqual(browser.problems, []);
+  });
+});
