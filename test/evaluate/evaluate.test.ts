@@ -16,6 +16,7 @@ import { sampleServices } from '../../src/main/services/generate';
 import { SampleJobHost } from '../../src/main/services/generate-jobs';
 import { readNifti, writeNifti } from '../../src/ml/data/nifti';
 import { summarize } from '../../src/ml/metrics';
+import { loadPipeline } from '../../src/ml/sample/pipeline';
 import { useTestBackend, writeTinyPipeline } from '../sample/fixtures';
 
 const bin = resolve('bin/brainsynth.mjs');
@@ -148,6 +149,19 @@ describe('evaluation run (service, worker thread)', () => {
     expect(job.state).toBe('cancelled');
     const after = services.store.db.prepare('SELECT status, cancel_requested AS c FROM runs WHERE id = ?').get(run.id) as { status: string; c: number };
     expect(after).toEqual({ status: 'cancelled', c: 0 });
+  });
+
+  it('a resolved ControlNet run folder loads on its own (pipeline.json names its parents)', () => {
+    const runDir = services.home.runDir(controlnetRunId);
+    expect(existsSync(join(runDir, 'pipeline.json'))).toBe(true);
+    const p = loadPipeline(runDir);
+    try {
+      expect(p.controlnet).not.toBeNull();
+      expect(p.info.imageSize).toEqual([40, 56]);
+    } finally {
+      p.dispose();
+    }
+    expect(() => loadPipeline(root)).toThrow(/no pipeline\.json naming the parent runs/);
   });
 
   it('refuses a run that is not a ControlNet, naming it', () => {

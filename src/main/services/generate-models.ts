@@ -4,8 +4,11 @@
  * cache and the normalisation that dataset used, and subjects' volume paths.
  */
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Run } from '../../shared/contract';
 import { readPreparedIndex } from '../../ml/data/prepare';
+import { writeFileAtomic } from '../../ml/io';
+import { PIPELINE_FILE } from '../../ml/sample/pipeline';
 import type { PipelineSources } from '../../ml/sample/pipeline';
 import type { NormalisationSpec } from '../../ml/sample/volume';
 import type { SubjectSliceSource } from '../../ml/sample/slice';
@@ -64,6 +67,7 @@ export function resolveModel(services: Services, runId: number, opts: { checkpoi
   } else {
     throw new InvalidInputError(`run ${runId} is a ${run.stage} run; FLAIR -> T1w generation needs a trained ControlNet run`);
   }
+  recordPipelineFile(sources, run.stage);
   let dataset: DatasetDetail | null = null;
   let datasetDir: string | null = null;
   let normalisation: NormalisationSpec = { method: 'minmax', slices: 'brain-band' };
@@ -84,6 +88,19 @@ export function resolveModel(services: Services, runId: number, opts: { checkpoi
     }
   }
   return { run, sources, dataset, datasetDir, normalisation };
+}
+
+/** Makes the run folder self-describing for loadPipeline(runDir): its parents' run folders. */
+function recordPipelineFile(sources: PipelineSources, stage: string): void {
+  const own = stage === 'controlnet' ? sources.controlnet! : sources.ldm;
+  const path = join(own, PIPELINE_FILE);
+  if (existsSync(path)) return;
+  const body = stage === 'controlnet' ? { stage, ldm: sources.ldm, autoencoder: sources.autoencoder } : { stage, autoencoder: sources.autoencoder };
+  try {
+    writeFileAtomic(path, new TextEncoder().encode(JSON.stringify(body, null, 1)));
+  } catch {
+    /* a convenience for scripts; sampling does not need it */
+  }
 }
 
 /** A subject of a dataset by label ('sub-patient19' or 'patient19') or subject id. */

@@ -7,8 +7,8 @@
  * (a folder holding meta.json). A run folder does not know its parents (the store does), so the
  * caller names all three; src/main/services resolves them from a ControlNet run id.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { AutoencoderKL, type AutoencoderKLConfig } from '../networks/autoencoder-kl';
 import { ControlNet, type ControlNetConfig } from '../networks/controlnet';
 import { DiffusionModelUNet, type DiffusionUNetConfig } from '../networks/diffusion-unet';
@@ -82,8 +82,39 @@ function latentScaleOf(ckpt: LoadedCheckpoint): number | null {
   return v !== undefined && Number.isFinite(v) && v > 0 ? v : null;
 }
 
-/** Loads the networks and context of a trained pipeline (weights verified against their hashes). */
-export function loadPipeline(sources: PipelineSources): SamplingPipeline {
+/** The parents file a ControlNet (or LDM) run folder may hold: {ldm?, autoencoder} run folders. */
+export const PIPELINE_FILE = 'pipeline.json';
+
+/**
+ * Sources from a run folder alone: the folder's `pipeline.json` names its parents' run folders
+ * (written by the main side when it first resolves the run from the store; relative paths are
+ * relative to the run folder). A ControlNet run folder gives a conditional pipeline, an LDM run
+ * folder an unconditional one.
+ */
+export function sourcesFromRunDir(runDir: string, checkpoint?: CheckpointKind): PipelineSources {
+  const file = join(runDir, PIPELINE_FILE);
+  if (!existsSync(file)) {
+    throw new Error(`${runDir}: no ${PIPELINE_FILE} naming the parent runs; pass {controlnet, ldm, autoencoder} folders instead`);
+  }
+  let parsed: { stage?: string; ldm?: string; autoencoder?: string };
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8')) as typeof parsed;
+  } catch (err) {
+    throw new Error(`${file}: not readable JSON (${(err as Error).message})`);
+  }
+  if (!parsed.autoencoder || (parsed.stage !== 'ldm' && !parsed.ldm)) throw new Error(`${file}: needs "autoencoder" and (for a ControlNet run) "ldm" run folders`);
+  const abs = (p: string) => resolve(runDir, p);
+  return parsed.stage === 'ldm'
+    ? { ldm: runDir, autoencoder: abs(parsed.autoencoder), checkpoint }
+    : { controlnet: runDir, ldm: abs(parsed.ldm!), autoencoder: abs(parsed.autoencoder), checkpoint };
+}
+
+/**
+ * Loads the networks and context of a trained pipeline (weights verified against their hashes),
+ * from explicit run/checkpoint folders or from a run folder holding pipeline.json.
+ */
+export function loadPipeline(sourcesOrRunDir: PipelineSources | string): SamplingPipeline {
+  const sources = typeof sourcesOrRunDir === 'string' ? sourcesFromRunDir(sourcesOrRunDir) : sourcesOrRunDir;
   const kind = sources.checkpoint ?? 'last';
   const aeCkpt = resolveCheckpoint(sources.autoencoder, 'autoencoder', kind);
   const ldmCkpt = resolveCheckpoint(sources.ldm, 'ldm', kind);
