@@ -11,6 +11,7 @@ import type {
   ResponseOf,
   Run,
   RunListItem,
+  TrainingProgress,
 } from '../../../shared/contract';
 import type { CheckpointRow, LiveEvent, MetricSummaryRow, RunDetail, RunProgress, RunRow } from './types';
 
@@ -240,4 +241,12 @@ export async function artefactDataUrl(id: number): Promise<string> {
 
 export function startFetchOpenMs(opts: { name?: string; subjects?: string[] } = {}): Promise<DataJob> {
   return api().datasets.fetchOpenMs(opts);
+}
+
+/** The training detail of a run's 'job.progress' events (losses, memory), for the Train view. */
+export function onTrainingDetail(runId: number, listener: (training: TrainingProgress) => void): () => void {
+  if (!window.api) return () => undefined;
+  return api().on('job.progress', (p) => {
+    if (p.runId === runId && p.training) listener(p.training);
+  });
 }
