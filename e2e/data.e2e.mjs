@@ -3,9 +3,12 @@
 // viewers and a slice is picked by keyboard, click and slider.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { connectApi, launchBrowser, openApp, screenshot, serveUrl } from './helpers.mjs';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { connectApi, launchBrowser, openApp, repoRoot, screenshot, serveUrl } from './helpers.mjs';
 
 const NAME = `e2e phantom ${Date.now().toString(36)}`;
+const OPEN_MS = join(repoRoot, '..', 'shared', 'data', 'open-ms-mni');
 // FSL MNI152 1 mm (the phantom's grid): MNI z = voxel z - 72.
 const mniText = (z) => `${z - 72 > 0 ? '+' : ''}${(z - 72).toFixed(1)} mm`;
 
@@ -45,6 +48,7 @@ describe('Data view', () => {
     const row = page.locator(`[data-testid="datasets-table"] tbody tr[data-row-key="${datasetId}"]`);
     await row.waitFor({ timeout: 10_000 });
     assert.match(await row.textContent(), /SYNTHETIC PHANTOM/);
+    await screenshot(page, 'data-list');
     // A second job with the same name is refused before it is queued, with the reason.
     await form.getByRole('button', { name: 'Generate phantom' }).click();
     await page.getByText(`a dataset named "${NAME}" already exists`).waitFor({ timeout: 10_000 });
@@ -135,6 +139,27 @@ describe('Data view', () => {
     const { subjects } = await client.api.datasets.detail({ id: datasetId });
     const flair = subjects.find((s) => s.label === q.get('subject')).volumes.find((v) => v.modality === 'FLAIR');
     assert.equal(q.get('volume'), String(flair.id));
+    assert.deepEqual(browser.problems, []);
+  });
+
+  it('imports the real open MS folder from the import form, with its grid note', { skip: existsSync(OPEN_MS) ? false : `${OPEN_MS} not present` }, async () => {
+    const name = `e2e open-ms ${Date.now().toString(36)}`;
+    await openApp(page, serveUrl(), '/data');
+    const form = page.getByTestId('import-form');
+    await form.getByTestId('import-dir').fill(OPEN_MS);
+    await form.getByTestId('import-name').fill(name);
+    await form.getByRole('button', { name: 'Import' }).click();
+    await page.locator('[data-job-kind="import"][data-job-state="completed"]').waitFor({ timeout: 180_000 });
+    const created = (await client.api.datasets.list()).datasets.find((d) => d.name === name);
+    assert.ok(created, 'the imported dataset is stored');
+    assert.equal(created.subjectCount, 3);
+    assert.equal(created.synthetic, false);
+    await page.locator(`[data-testid="datasets-table"] tbody tr[data-row-key="${created.id}"]`).click();
+    await page.getByTestId('dataset-page').waitFor();
+    assert.equal(await page.getByTestId('synthetic-badge').count(), 0);
+    assert.match(await page.getByTestId('dataset-warnings').textContent(), /header does not say MNI .* FSL MNI152 1 mm/);
+    // Files imported from a folder keep no attribution: the page asks to cite the source.
+    assert.match(await page.getByTestId('attribution').textContent(), /Cite the source/);
     assert.deepEqual(browser.problems, []);
   });
 });
