@@ -1,7 +1,7 @@
 /** Pure parts of the Generate view and the evaluation tables: colour map, orientation, slice choice, table logic. */
 import { describe, expect, it } from 'vitest';
 import { buildLut, colorize, INFERNO_LUT, maxGrey } from '../../src/renderer/src/views/generate/colormap';
-import { uprightPixels } from '../../src/renderer/src/views/generate/display-orientation';
+import { absDiffGrey, splitTiles, uprightPixels } from '../../src/renderer/src/views/generate/display-orientation';
 import { bestIndex, compareTable, csvFileName, formatMeanStd, metricLabel, methodRows, sortMetricNames } from '../../src/renderer/src/views/generate/metric-tables';
 import { defaultZ, sliceChoice } from '../../src/renderer/src/views/generate/slice-choice';
 import type { DatasetDetail, DatasetSubject } from '../../src/shared/contract';
@@ -112,5 +112,24 @@ describe('evaluation tables', () => {
     expect(models.rows.find((r) => r.metric === 'ms_ssim')!.best).toBe(0);
     expect(csvFileName([7, 8], 'summary')).toBe('brainsynth-eval-7-8-summary.csv');
     expect(csvFileName([1, 2, 3, 4, 5, 6], 'per-image')).toBe('brainsynth-eval-1-2-3-and-3-more-per-image.csv');
+  });
+});
+
+describe('evaluation image triples', () => {
+  it('splits FLAIR | generated | real tiles written with 2-pixel gaps and recomputes |generated - real|', () => {
+    // 3 tiles of 2x1 with gaps of 2: width 3*2 + 2*2 = 10
+    const width = 10;
+    const grey = [10, 11, 255, 255, 50, 60, 255, 255, 30, 80];
+    const rgba = new Uint8ClampedArray(width * 4);
+    grey.forEach((g, i) => rgba.set([g, g, g, 255], i * 4));
+    const tiles = splitTiles(rgba, width, 1, 3, 2);
+    expect(tiles.map((t) => [t.width, t.height, t.data[0], t.data[4]])).toEqual([
+      [2, 1, 10, 11],
+      [2, 1, 50, 60],
+      [2, 1, 30, 80],
+    ]);
+    const diff = absDiffGrey(tiles[1]!, tiles[2]!);
+    expect([...diff.data]).toEqual([20, 20, 20, 255, 20, 20, 20, 255]);
+    expect(() => splitTiles(rgba, 11, 1, 3, 2)).toThrow(/not 3 tiles with 2-pixel gaps/);
   });
 });
