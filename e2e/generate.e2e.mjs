@@ -1,4 +1,4 @@
-// Generate view (and evaluation tables) against a real `brainsynth serve`: a 3-subject phantom is
+// Generate view (and evaluation tables) against a real `brainsynth serve`: a 2-subject phantom is
 // made and prepared through the API, a tiny random ControlNet pipeline (test/sample/fixtures.ts,
 // models at 40x56) is registered as autoencoder -> ldm -> controlnet runs in the server's home,
 // then a slice is picked and generated with 2 DDIM steps from the UI.
@@ -53,7 +53,7 @@ describe('Generate view', () => {
   before(async () => {
     client = connectApi(serveUrl());
     const { api } = client;
-    const phantom = await api.datasets.phantom({ subjects: 3, name: NAME, seed: 5 });
+    const phantom = await api.datasets.phantom({ subjects: 2, name: NAME, seed: 5 });
     datasetId = (await waitDataJob(api, phantom.jobId)).datasetId;
     const prep = await api.datasets.prepare({ id: datasetId, slices: '89:91', fractions: [1, 1, 1], seed: 1 });
     await waitDataJob(api, prep.jobId);
@@ -145,7 +145,7 @@ describe('Generate view', () => {
     const split = ['test', 'validation', 'train'].find((name) => detail.subjects.some((s) => s.split === name));
     const evalRuns = [];
     for (const seed of [4, 9]) {
-      const { run, jobId } = await api.evaluate.start({ runId: controlnetRunId, split, steps: 2, seed, batch: 2, name: `e2e eval seed ${seed} ${TAG}` });
+      const { run, jobId } = await api.evaluate.start({ runId: controlnetRunId, split, steps: 2, seed, batch: 2, limit: 2, name: `e2e eval seed ${seed} ${TAG}` });
       const deadline = Date.now() + 120_000;
       for (;;) {
         const job = await api.generate.result({ jobId });
