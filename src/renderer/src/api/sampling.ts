@@ -82,3 +82,8 @@ export async function listImageArtefacts(runId: number): Promise<Artefact[]> {
 export function artefactImage(id: number): Promise<{ width: number; height: number; dataUrl: string }> {
   return api().artefacts.image({ id });
 }
+
+/** Sampling jobs of the answering process (queued, running and recently finished). */
+export async function listSamplingJobs(): Promise<{ jobId: string; kind: string; runId: number | null; state: string }[]> {
+  return (await api().generate.jobs()).jobs;
+}
