@@ -8,7 +8,7 @@ import type { Rng } from '../util/rng';
 import { AUGMENT_AUTOENCODER } from './augment';
 import { subDict, withPrefix, type LoadedCheckpoint } from './checkpoint';
 import type { AutoencoderStageConfig, TrainConfig } from './config';
-import { makeBatch, type TrainingData } from './data';
+import { makeBatch, spreadIndices, type TrainingData } from './data';
 import { splitBatch } from './images';
 import { adam, clipByGlobalNorm, namedGrads, type Adam, type NamedTensors } from './optim';
 import {
@@ -167,8 +167,7 @@ export class AutoencoderRuntime implements StageRuntime {
     const set = this.data.validation.count > 0 ? this.data.validation : this.data.train;
     const k = Math.min(3, set.count);
     if (k === 0) return null;
-    const idx = Array.from({ length: k }, (_, i) => i);
-    const batch = makeBatch(set, idx, null, null);
+    const batch = makeBatch(set, spreadIndices(set.count, k), null, null);
     const eps = normalTensor(rng, this.latentShape(k, set.height, set.width)) as tf.Tensor4D;
     const recon = tf.tidy(() => tf.clipByValue(this.ae.forward(batch.t1w, eps).reconstruction, 0, 1));
     const inputs = splitBatch(await readImages(batch.t1w), k, set.height, set.width);

@@ -10,7 +10,7 @@ import { AUGMENT_DIFFUSION } from './augment';
 import type { LoadedCheckpoint } from './checkpoint';
 import type { ControlNetStageConfig, TrainConfig } from './config';
 import { ConditioningContext } from './context';
-import { makeBatch, type TrainingData } from './data';
+import { makeBatch, spreadIndices, type TrainingData } from './data';
 import {
   augmentFor,
   batchIndices,
@@ -127,7 +127,7 @@ export class ControlNetRuntime implements StageRuntime {
     const k = Math.min(this.cfg.figureExamples, set.count);
     if (k <= 0) return null;
     const { height: h, width: w } = set;
-    const batch = makeBatch(set, batchIndices(0, set.count, k), null, null);
+    const batch = makeBatch(set, spreadIndices(set.count, k), null, null);
     const flair2 = tf.concat([batch.flair, batch.flair], 0);
     const denoise = (xt: tf.Tensor4D, t: number, ctx: tf.Tensor3D) =>
       tf.tidy(() => {

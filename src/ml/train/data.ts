@@ -34,6 +34,12 @@ export function epochOrder(count: number, seed: number, epoch: number, rngFactor
   return rngFactory(((seed >>> 0) * 1_000_003 + epoch * 7919) >>> 0).permutation(count);
 }
 
+/** k indices spread evenly over a set (figures show central, not just the first, slices). */
+export function spreadIndices(count: number, k: number): number[] {
+  const n = Math.min(k, count);
+  return Array.from({ length: n }, (_, i) => Math.floor(((i + 0.5) * count) / n));
+}
+
 export function batchCount(count: number, batchSize: number): number {
   return Math.ceil(count / batchSize);
 }
