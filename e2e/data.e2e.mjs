@@ -127,6 +127,22 @@ describe('Data view', () => {
     assert.notDeepEqual(withMask, without, 'the FLAIR viewer changes when the lesion overlay is hidden');
   });
 
+  it('overlays a template read from a local file (no server round trip)', async () => {
+    // Any NIfTI on the MNI grid serves as the "template" here: the other phantom subject's T1w.
+    const home = process.env.BRAINSYNTH_E2E_HOME;
+    const file = join(home, 'datasets', String(datasetId), 'sub-phantom02', 'anat', 'sub-phantom02_T1w.nii.gz');
+    assert.ok(existsSync(file), file);
+    const volumeRequests = [];
+    const onRequest = (r) => r.url().includes('/volumes/') && volumeRequests.push(r.url());
+    page.on('request', onRequest);
+    await page.getByTestId('template-input').setInputFiles(file);
+    await page.getByText('sub-phantom02_T1w.nii.gz').waitFor({ timeout: 240_000 });
+    page.off('request', onRequest);
+    assert.deepEqual(volumeRequests, [], 'the template is read in the page, not fetched');
+    await page.getByRole('button', { name: 'remove' }).click({ timeout: 240_000 });
+    await page.getByText('sub-phantom02_T1w.nii.gz').waitFor({ state: 'hidden', timeout: 240_000 });
+  });
+
   it('hands the picked FLAIR slice to the Generate view', async () => {
     const z = await readZ();
     await page.getByTestId('use-as-condition').click();
