@@ -14,6 +14,7 @@ import { checkVolume, sameGrid, formatAffine, type VolumeChecks } from '../../..
 import { readNifti, NiftiError, type NiftiHeaderInfo } from '../../../ml/data/nifti';
 import type { DatasetKind, DatasetSummary, VolumeModality } from './records';
 import { requireDataset } from './records';
+import { readFolderAttribution } from './folder-attribution';
 
 export interface StoreHandle {
   db: Database.Database;
@@ -159,7 +160,7 @@ export async function importDataset(store: StoreHandle, opts: ImportOptions): Pr
   let movedTo: string | undefined;
   const write = db.transaction(() => {
     const id = Number(
-      insertDataset.run(name, opts.kind ?? 'imported', opts.source ?? (opts.dir ? resolve(opts.dir) : null), opts.attribution ?? null, opts.synthetic ? 1 : 0, grid, JSON.stringify(warnings))
+      insertDataset.run(name, opts.kind ?? 'imported', opts.source ?? (opts.dir ? resolve(opts.dir) : null), opts.attribution ?? (opts.dir ? readFolderAttribution(resolve(opts.dir)) : null), opts.synthetic ? 1 : 0, grid, JSON.stringify(warnings))
         .lastInsertRowid,
     );
     const relocate = (p: string) => (opts.adopt && movedTo ? resolve(movedTo, relative(opts.adopt.stagingDir, p)) : p);
