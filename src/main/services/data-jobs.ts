@@ -141,6 +141,7 @@ export class DataJobHost {
 
   /** Stops taking jobs and terminates a running worker (its dataset write is all-or-nothing). */
   close(): void {
+    if (this.closed) return;
     this.closed = true;
     this.queue.length = 0;
     void this.active?.worker?.terminate();

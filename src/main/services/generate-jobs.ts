@@ -86,6 +86,7 @@ export class SampleJobHost {
   private readonly queue: Entry[] = [];
   private active: Entry | null = null;
   private closed = false;
+  private closing: Promise<void> | null = null;
 
   constructor(
     private readonly events: EventHub<EventMap>,
@@ -144,14 +145,24 @@ export class SampleJobHost {
     return e.job;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops taking jobs; queued jobs end cancelled and a running one failed, recorded synchronously
+   * (so the caller can close the store right after), then its worker is terminated. The promise
+   * settles once the worker has exited; calling again returns the same promise.
+   */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
     this.closed = true;
     for (const e of this.queue.splice(0)) this.finish(e, 'cancelled', 'the application closed before the job started');
     const a = this.active;
-    if (a?.worker) {
-      await a.worker.terminate();
+    const worker = a?.worker ?? null;
+    if (a) {
+      a.worker = null; // terminated below, awaited
+      Atomics.store(new Int32Array(a.cancelFlag), 0, 1); // an in-process job stops at its next step
       this.finish(a, 'failed', 'the application closed while the job ran');
     }
+    this.closing = worker ? worker.terminate().then(() => undefined, () => undefined) : Promise.resolve();
+    return this.closing;
   }
 
   private emit(e: Entry, phase: string): void {

@@ -281,6 +281,7 @@ export function sampleServices(services: Services, opts?: SampleJobHostOptions):
     const host = new SampleJobHost(services.events, opts);
     s = { host, generate: new GenerateService(services, host), evaluate: new EvaluateService(services, host) };
     bySession.set(services, s);
+    services.onClose(() => host.close());
   }
   return s;
 }

@@ -30,6 +30,12 @@ export interface Services {
   jobs: JobsService;
   /** Dataset import/phantom/prepare/fetch jobs (one queue, worker threads). */
   dataJobs: DataJobHost;
+  /**
+   * Registers a release step for something created on demand over this root (e.g. the sampling
+   * job host); close() runs them, newest first, before the store closes.
+   */
+  onClose(fn: () => unknown): void;
+  /** Releases every worker and host this root owns, then the store; idempotent. */
   close(): void;
 }
 
@@ -45,6 +51,8 @@ export function openServices(opts: OpenServicesOptions | string = {}): Services 
   const store = openStore(home.dbPath, options.store);
   const events = new EventHub<EventMap>();
   const metrics = new MetricsService(store, events);
+  const closers: (() => unknown)[] = [];
+  let closed = false;
   const services: Services = {
     home,
     store,
@@ -57,7 +65,15 @@ export function openServices(opts: OpenServicesOptions | string = {}): Services 
     datasets: { list: () => listDatasets(store), get: (id) => getDataset(store, id) },
     jobs: undefined as unknown as JobsService,
     dataJobs: new DataJobHost(store, home, events),
+    onClose: (fn) => {
+      if (closed) throw new Error('the services are closed');
+      closers.push(fn);
+    },
     close: () => {
+      if (closed) return;
+      closed = true;
+      // Each host records its own ended jobs synchronously, so all run before the store closes.
+      for (const fn of closers.splice(0).reverse()) fn();
       services.dataJobs.close();
       services.jobs.closeSync();
       store.close();
