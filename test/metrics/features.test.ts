@@ -5,6 +5,7 @@ import { computeFrechetDistance, featureExtractorFromNetwork, frechetDistance, t
 import { existsSync } from 'node:fs';
 import { sharedPath } from '../helpers/shared';
 import { GOLDEN_H, GOLDEN_W, goldenX, goldenX2, goldenY, goldenY2 } from './goldenImages';
+import { initEngine } from '../../src/ml/engine';
 
 const MODEL = sharedPath('weights/mobilenet_v1_0.25_224/model.json');
 const present = existsSync(MODEL);
@@ -19,7 +20,7 @@ function batchOf(images: Float32Array[]): ImageBatch {
 describe.skipIf(!present)(present ? 'Frechet distance on a TF.js layers feature network (MobileNet v1 0.25)' : reason, () => {
   let net: LayersFeatureNetwork;
   beforeAll(async () => {
-    await tf.setBackend('cpu');
+    await initEngine({ backend: 'cpu' });
     net = await LayersFeatureNetwork.load(MODEL, { taps: ['conv_pw_13_relu'], name: 'mobilenet_v1_0.25_224' });
   });
   afterAll(() => net?.dispose());
@@ -46,7 +47,7 @@ describe.skipIf(!present)(present ? 'Frechet distance on a TF.js layers feature 
 describe('imageBatchFromNhwc', () => {
   it('keeps one-channel images as [B,H,W] and moves channels first otherwise', async () => {
     const { imageBatchFromNhwc } = await import('../../src/ml/metrics');
-    await tf.setBackend('cpu');
+    await initEngine({ backend: 'cpu' });
     const grey = tf.tensor4d([1, 2, 3, 4, 5, 6], [1, 2, 3, 1]);
     const g = await imageBatchFromNhwc(grey);
     expect(g.shape).toEqual([1, 2, 3]);

@@ -6,6 +6,7 @@ import { hostFromNhwc, nhwcFromHost } from '../../src/ml/nn';
 import { DDIMScheduler, REFERENCE_DDIM } from '../../src/ml/schedulers';
 import { readFileSync } from 'node:fs';
 import { hasShared, sharedPath } from '../helpers/shared';
+import { initEngine } from '../../src/ml/engine';
 
 const dir = 'fixtures/monai';
 const reason = `../shared not found (${dir}); set BRAINSYNTH_SHARED to run the MONAI DDIM chain check`;
@@ -28,7 +29,7 @@ function relativeL2(actual: ArrayLike<number>, expected: ArrayLike<number>): num
 
 describe.skipIf(!hasShared)(hasShared ? 'DDIM chain driven by the MONAI fixture UNet (v-prediction, eta 0)' : reason, () => {
   beforeAll(async () => {
-    await tf.setBackend('cpu');
+    await initEngine({ backend: 'cpu' });
   });
   afterAll(() => tf.disposeVariables());
 

@@ -14,12 +14,13 @@ import {
 } from '../../src/ml/schedulers';
 import { hasShared, sharedPath } from '../helpers/shared';
 import { f32, ints, readSafetensorsFixture, type FixtureTensor } from './safetensorsFixture';
+import { initEngine } from '../../src/ml/engine';
 
 const FIXTURE = 'fixtures/monai/schedulers.io.safetensors';
 const noShared = `../shared not found (${FIXTURE}); set BRAINSYNTH_SHARED to run the MONAI golden checks`;
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  await initEngine({ backend: 'cpu' });
 });
 
 function tensorOf(map: Map<string, FixtureTensor>, name: string): tf.Tensor {
