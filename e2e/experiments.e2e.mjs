@@ -192,6 +192,15 @@ describe('Experiments view', () => {
     assert.equal((await metricsTable.locator('tr[data-row-key="loss/validation"] td[data-column="count"]').innerText()), '4');
     await screenshot(page, 'run');
 
+    // The table follows new points while the page is open (same push events as the loss chart).
+    await client.api.metrics.append({ runId: created.ldm.id, points: [{ step: 40, name: 'loss', value: 0.5 }] });
+    await page.waitForFunction(
+      (sel) => document.querySelector(sel)?.textContent?.trim() === '41',
+      '[data-testid="metrics-table"] tr[data-row-key="loss/train"] td[data-column="count"]',
+      { timeout: 10_000 },
+    );
+    assert.equal(await lossRow.locator('td[data-column="lastStep"]').innerText(), '40');
+
     await parent.click();
     await page.waitForURL(new RegExp(`#/runs/${created.ae.id}$`));
     assert.equal(await page.getByTestId('run-title').innerText(), 'e2e ae baseline');
