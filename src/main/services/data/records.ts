@@ -5,6 +5,7 @@
 import type Database from 'better-sqlite3';
 import type { Affine } from '../../../ml/data/orientation';
 import type { SplitName } from '../../../ml/data/split';
+import { parseJsonArray, parseJsonObject } from '../json';
 
 export type DatasetKind = 'imported' | 'phantom' | 'downloaded';
 export type VolumeModality = 'FLAIR' | 'T1w' | 'lesion_mask' | 'brain_mask';
@@ -86,6 +87,12 @@ SELECT d.*,
   (SELECT COUNT(*) FROM volumes v JOIN subjects s ON v.subject_id = s.id WHERE s.dataset_id = d.id) AS volume_count
 FROM datasets d`;
 
+// Defensive parses (here and for warnings): one bad row cannot take a whole listing down.
+function preparedOf(text: string | null): PreparedInfo | null {
+  const info = parseJsonObject(text);
+  return Object.keys(info).length > 0 ? (info as unknown as PreparedInfo) : null;
+}
+
 function toSummary(row: DatasetRow): DatasetSummary {
   return {
     id: row.id,
@@ -96,8 +103,8 @@ function toSummary(row: DatasetRow): DatasetSummary {
     synthetic: row.synthetic !== 0,
     grid: row.grid,
     normalisation: row.normalisation,
-    prepared: row.prepared ? (JSON.parse(row.prepared) as PreparedInfo) : null,
-    warnings: JSON.parse(row.warnings) as string[],
+    prepared: preparedOf(row.prepared),
+    warnings: parseJsonArray(row.warnings).map(String),
     createdAt: row.created_at,
     subjectCount: row.subject_count,
     volumeCount: row.volume_count,
@@ -108,10 +115,17 @@ export function listDatasets(db: Database.Database): DatasetSummary[] {
   return (db.prepare(`${SUMMARY_SQL} ORDER BY d.id`).all() as DatasetRow[]).map(toSummary);
 }
 
+/** A dataset by its id; undefined when absent. */
+export function datasetById(db: Database.Database, id: number): DatasetSummary | undefined {
+  const row = db.prepare(`${SUMMARY_SQL} WHERE d.id = ?`).get(id) as DatasetRow | undefined;
+  return row ? toSummary(row) : undefined;
+}
+
 /** A dataset by id (number or digits) or name; undefined when absent. */
 export function findDataset(db: Database.Database, ref: string | number): DatasetSummary | undefined {
-  const byId = typeof ref === 'number' || /^\d+$/.test(ref) ? (db.prepare(`${SUMMARY_SQL} WHERE d.id = ?`).get(Number(ref)) as DatasetRow | undefined) : undefined;
-  const row = byId ?? (db.prepare(`${SUMMARY_SQL} WHERE d.name = ?`).get(String(ref)) as DatasetRow | undefined);
+  const byId = typeof ref === 'number' || /^\d+$/.test(ref) ? datasetById(db, Number(ref)) : undefined;
+  if (byId) return byId;
+  const row = db.prepare(`${SUMMARY_SQL} WHERE d.name = ?`).get(String(ref)) as DatasetRow | undefined;
   return row ? toSummary(row) : undefined;
 }
 
