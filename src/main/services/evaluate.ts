@@ -43,14 +43,9 @@ export interface EvaluateRequest {
   experimentId?: number;
 }
 
-export interface MetricStats {
+/** One metric column's summary over the evaluated images (the metrics module's summarize). */
+export interface MetricStats extends MetricSummary {
   name: string;
-  mean: number;
-  std: number;
-  min: number;
-  max: number;
-  n: number;
-  missing: number;
 }
 
 export interface EvaluationImageRow {

@@ -2,29 +2,17 @@
  * Pure table logic for evaluation results (run page, Experiments compare) and the Generate view's
  * per-slice metrics: which columns, in which order, mean ± std text, which value is best.
  */
+import type { EvaluationResults } from '../../../../shared/contract';
 import { metricGoal } from '../../../../shared/metric-goal';
 
-export interface MetricStats {
-  name: string;
-  mean: number | null;
-  std: number | null;
-  min: number | null;
-  max: number | null;
-  n: number;
-  missing: number;
-}
+/** One metric column of an evaluation (the IPC contract's EvaluationMetricStats). */
+export type MetricStats = EvaluationResults['model'][number];
 
-export interface EvaluationLike {
-  runId: number;
-  runName: string | null;
-  modelRunId: number | null;
-  split: string;
-  images: number;
-  model: MetricStats[];
-  baselines: Record<string, MetricStats[]>;
-  secondsPerSlice: number | null;
-  steps: number | null;
-}
+/** The parts of evaluation results these tables read. */
+export type EvaluationLike = Pick<
+  EvaluationResults,
+  'runId' | 'runName' | 'modelRunId' | 'split' | 'images' | 'model' | 'baselines' | 'secondsPerSlice' | 'steps'
+>;
 
 /** The reference's three metrics first, then lesion-aware variants, then anything else by name. */
 const RANK = ['psnr', 'mae', 'ms_ssim', 'ssim'];
