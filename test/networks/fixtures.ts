@@ -41,17 +41,8 @@ export function tensorOf(file: SafetensorsFile, name: string): HostTensor {
   return t;
 }
 
-/** ||a - b|| / ||b||, in float64. */
-export function relativeL2(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  if (actual.length !== expected.length) throw new Error(`length ${actual.length} != ${expected.length}`);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < expected.length; i++) {
-    num += (actual[i] - expected[i]) ** 2;
-    den += expected[i] ** 2;
-  }
-  return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
-}
+/** ||a - b|| / ||b||, in float64 (the engine-side helper the `forward` CLI also uses). */
+export { relativeL2 } from '../../src/ml/util/relative-l2';
 
 export type TestBackend = 'cpu' | 'wasm';
 

@@ -7,6 +7,7 @@ import { DDIMScheduler, REFERENCE_DDIM } from '../../src/ml/schedulers';
 import { readFileSync } from 'node:fs';
 import { hasShared, sharedPath } from '../helpers/shared';
 import { initEngine } from '../../src/ml/engine';
+import { relativeL2 } from '../../src/ml/util/relative-l2';
 
 const dir = 'fixtures/monai';
 const reason = `../shared not found (${dir}); set BRAINSYNTH_SHARED to run the MONAI DDIM chain check`;
@@ -17,15 +18,6 @@ function tensorOf(file: SafetensorsFile, name: string): HostTensor {
   return t;
 }
 
-function relativeL2(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < expected.length; i++) {
-    num += (actual[i] - expected[i]) ** 2;
-    den += expected[i] ** 2;
-  }
-  return Math.sqrt(num / den);
-}
 
 describe.skipIf(!hasShared)(hasShared ? 'DDIM chain driven by the MONAI fixture UNet (v-prediction, eta 0)' : reason, () => {
   beforeAll(async () => {

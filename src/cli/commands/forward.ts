@@ -9,6 +9,7 @@ import { Command, Option } from 'commander';
 import { initEngine, type BackendRequest } from '../../ml/engine';
 import { readSafetensors, readWeights, writeSafetensors, type HostTensor } from '../../ml/io';
 import { NETWORK_KINDS, presetConfig, runForwardCheck, type NetworkKind, type PresetName } from '../../ml/networks';
+import { relativeL2 } from '../../ml/util/relative-l2';
 
 interface ForwardOptions {
   net: NetworkKind;
@@ -48,15 +49,6 @@ function configFor(net: NetworkKind, opts: ForwardOptions, manifest: Record<stri
   return presetConfig(net, opts.preset ?? 'reference') as unknown as Record<string, unknown>;
 }
 
-function relativeL2(actual: Float32Array, expected: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < expected.length; i++) {
-    num += (actual[i] - expected[i]) ** 2;
-    den += expected[i] ** 2;
-  }
-  return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
-}
 
 export async function forwardCommand(opts: ForwardOptions): Promise<{ outputs: Map<string, HostTensor>; worst: number | null }> {
   if (!NETWORK_KINDS.includes(opts.net)) throw new Error(`--net must be one of ${NETWORK_KINDS.join(', ')}`);
