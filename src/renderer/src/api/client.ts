@@ -17,9 +17,10 @@ import type { CheckpointRow, LiveEvent, MetricSummaryRow, RunDetail, RunProgress
 
 /**
  * The one place the views touch `window.api` (the shared contract's typed client, from the Electron
- * preload or the browser bridge). It maps contract records onto the view shapes in ./types.
+ * preload or the browser bridge), with ./sampling, which shares `api()`. It maps contract records
+ * onto the view shapes in ./types.
  */
-function api(): Api {
+export function api(): Api {
   if (!window.api) throw new Error('window.api is missing: the page was opened without the Electron preload or the bridge');
   return window.api;
 }

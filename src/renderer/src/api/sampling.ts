@@ -1,14 +1,11 @@
-import type { Api, Artefact, DatasetDetail, EvaluationResults, GenerateJobView, RequestOf, Run } from '../../../shared/contract';
+import type { Artefact, EvaluationResults, GenerateJobView, RequestOf, Run } from '../../../shared/contract';
+import { api, listDatasets } from './client';
 
 /**
- * The sampling half of the renderer's API adapter (Generate view, evaluation tables): the only
- * other place besides ./client that touches `window.api`. Kept in its own module so the Generate
- * and Experiments work does not collide with the training/data parts of ./client.
+ * The sampling half of the renderer's API adapter (Generate view, evaluation tables), over
+ * ./client's `api()`. Dataset, artefact and run calls the other views also make live in ./client
+ * only; this module holds just the sampling and evaluation channels.
  */
-function api(): Api {
-  if (!window.api) throw new Error('window.api is missing: the page was opened without the Electron preload or the bridge');
-  return window.api;
-}
 
 export type GenerateSliceRequest = RequestOf<'generate.slice'>;
 export type { EvaluationResults, GenerateJobView };
@@ -20,12 +17,8 @@ export async function listControlNetRuns(): Promise<Run[]> {
 }
 
 export async function listDatasetsBrief(): Promise<{ id: number; name: string; synthetic: boolean; attribution: string | null }[]> {
-  const { datasets } = await api().datasets.list();
+  const datasets = await listDatasets();
   return datasets.map((d) => ({ id: d.id, name: d.name, synthetic: d.synthetic, attribution: d.attribution }));
-}
-
-export function datasetDetail(id: number): Promise<DatasetDetail> {
-  return api().datasets.detail({ id });
 }
 
 /** Starts one slice generation (N seeds); answers the sampling job id. */
@@ -71,16 +64,6 @@ export async function compareEvaluations(runIds: number[], split?: string): Prom
 
 export function evaluationCsv(runIds: number[], kind: 'summary' | 'per-image', split?: string): Promise<{ csv: string; rows: number }> {
   return api().evaluate.exportCsv({ runIds, kind, ...(split ? { split } : {}) });
-}
-
-/** Image artefacts of a run (an evaluation's per-image triples carry step = image index). */
-export async function listImageArtefacts(runId: number): Promise<Artefact[]> {
-  return (await api().artefacts.list({ runId, kind: 'image' })).artefacts;
-}
-
-/** A stored PNG artefact as a data URL (the renderer never reads files itself). */
-export function artefactImage(id: number): Promise<{ width: number; height: number; dataUrl: string }> {
-  return api().artefacts.image({ id });
 }
 
 /** Sampling jobs of the answering process (queued, running and recently finished). */
