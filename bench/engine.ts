@@ -20,14 +20,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { BACKEND_ORDER, type BackendName, initEngine } from '../src/ml/engine';
 import { createNetwork, presetConfig, type NetworkKind } from '../src/ml/networks';
-
-interface BenchResult {
-  case: string;
-  value: number;
-  unit: string;
-  target?: { op: '>=' | '<='; value: number };
-  detail?: Record<string, unknown>;
-}
+import type { BenchResult } from './_common';
 
 // The desktop preset's training batch (src/ml/train/config.ts defaultLoop).
 const BATCH = Number(process.env.BENCH_BATCH ?? 8);

@@ -6,18 +6,10 @@
  */
 import { evaluatePairs, frechetDistance, msSsimDiversity } from '../src/ml/metrics';
 import { Rng } from '../src/ml/util/rng';
+import { timeBoth } from './_common';
 
 const H = 160;
 const W = 224;
-
-function timeBoth(fn: () => void): { wall: number; cpu: number } {
-  const c0 = process.cpuUsage();
-  const t0 = process.hrtime.bigint();
-  fn();
-  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-  const c = process.cpuUsage(c0);
-  return { wall, cpu: (c.user + c.system) / 1e6 };
-}
 
 function slices(rng: Rng, count: number): { pred: Float32Array; target: Float32Array; lesion: Float32Array } {
   const n = H * W;

@@ -20,13 +20,7 @@ import { REFERENCE_SCHEDULER } from '../src/ml/train/config';
 import { ConditioningContext } from '../src/ml/train/context';
 import { networkPresets } from '../src/ml/train/presets';
 import { Rng } from '../src/ml/util/rng';
-
-interface BenchResult {
-  case: string;
-  value: number;
-  unit: string;
-  detail?: Record<string, unknown>;
-}
+import type { BenchResult } from './_common';
 
 const STEPS = Number(process.env.BENCH_STEPS ?? 4);
 const BACKEND = (process.env.BENCH_BACKEND ?? 'wasm') as BackendName;

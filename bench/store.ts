@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { openServices } from '../src/main/services';
 import { createDispatch, createHandlers } from '../src/main/ipc/handlers';
 import type { MetricPoint } from '../src/shared/contract';
+import { timeBoth } from './_common';
 
 function points(fromStep: number, count: number, names: string[]): MetricPoint[] {
   const out: MetricPoint[] = [];
@@ -23,16 +24,6 @@ function points(fromStep: number, count: number, names: string[]): MetricPoint[]
 
 function timeIt(fn: () => void): number {
   return timeBoth(fn).wall;
-}
-
-/** Wall and CPU seconds: on a shared, loaded machine CPU time is the fairer throughput figure. */
-function timeBoth(fn: () => void): { wall: number; cpu: number } {
-  const c0 = process.cpuUsage();
-  const t0 = process.hrtime.bigint();
-  fn();
-  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-  const c = process.cpuUsage(c0);
-  return { wall, cpu: (c.user + c.system) / 1e6 };
 }
 
 const TARGET = { op: '>=' as const, value: 100_000 };

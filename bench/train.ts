@@ -21,14 +21,7 @@ import { createRuntime } from '../src/ml/train/run';
 import type { StageRuntime } from '../src/ml/train/session';
 import { buildTrainConfig, type ParentRunInfo } from '../src/ml/train/validate';
 import { Rng } from '../src/ml/util/rng';
-
-interface BenchResult {
-  case: string;
-  value: number;
-  unit: string;
-  target?: { op: '>=' | '<='; value: number };
-  detail?: Record<string, unknown>;
-}
+import type { BenchResult } from './_common';
 
 const STEPS = Number(process.env.BENCH_STEPS ?? 3);
 const BACKEND = (process.env.BENCH_BACKEND ?? 'wasm') as BackendName;
