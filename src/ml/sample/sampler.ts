@@ -212,6 +212,21 @@ export function controlNetDenoiser(p: SamplingPipeline, flair: tf.Tensor4D, guid
   };
 }
 
+/** The reverse chain from per-image seeded latent noise with `denoise`, decoded: [B, H, W] in [0, 1]. */
+async function sampleImages(p: SamplingPipeline, denoise: Denoiser, opts: SamplingOptions, sampler: SamplerKind, steps: number): Promise<Float32Array> {
+  const z = await runDiffusion(denoise, {
+    scheduler: p.info.scheduler,
+    sampler,
+    steps,
+    eta: opts.eta ?? 0,
+    shape: latentShape(p, opts.seeds.length),
+    noise: new PerImageNoise(opts.seeds),
+    onStep: opts.onStep,
+    shouldStop: opts.shouldStop,
+  });
+  return decodeImages(p, z);
+}
+
 /**
  * FLAIR slices -> synthetic T1w slices, all at the pipeline's image size: `flair` holds
  * seeds.length row-major [H, W] images in [0, 1]; returns the same layout in [0, 1].
@@ -226,17 +241,7 @@ export async function translateSlices(p: SamplingPipeline, flair: Float32Array, 
   const flairT = tf.tensor4d(flair, [b, h, w, 1]);
   const guided = controlNetDenoiser(p, flairT, opts.guidanceScale ?? p.info.guidanceScale, opts.conditioningScale ?? p.info.conditioningScale);
   try {
-    const z = await runDiffusion(guided.denoise, {
-      scheduler: p.info.scheduler,
-      sampler,
-      steps,
-      eta: opts.eta ?? 0,
-      shape: latentShape(p, b),
-      noise: new PerImageNoise(opts.seeds),
-      onStep: opts.onStep,
-      shouldStop: opts.shouldStop,
-    });
-    return await decodeImages(p, z);
+    return await sampleImages(p, guided.denoise, opts, sampler, steps);
   } finally {
     guided.dispose();
     flairT.dispose();
@@ -254,17 +259,7 @@ export async function sampleUnconditional(p: SamplingPipeline, opts: SamplingOpt
   const uncond = p.context.repeat('null_infer', b);
   const denoise: Denoiser = (x, t) => tf.tidy(() => p.unet.forward(x, tf.fill([b], t, 'int32') as tf.Tensor1D, uncond));
   try {
-    const z = await runDiffusion(denoise, {
-      scheduler: p.info.scheduler,
-      sampler,
-      steps,
-      eta: opts.eta ?? 0,
-      shape: latentShape(p, b),
-      noise: new PerImageNoise(opts.seeds),
-      onStep: opts.onStep,
-      shouldStop: opts.shouldStop,
-    });
-    return await decodeImages(p, z);
+    return await sampleImages(p, denoise, opts, sampler, steps);
   } finally {
     uncond.dispose();
   }
