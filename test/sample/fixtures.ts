@@ -6,13 +6,16 @@
  * 3x20x28, so a DDIM step takes a fraction of a second on the wasm backend.
  */
 import * as tf from '@tensorflow/tfjs';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { initEngine } from '../../src/ml/engine';
 import type { StateDict } from '../../src/ml/io';
 import { AutoencoderKL } from '../../src/ml/networks/autoencoder-kl';
 import { ControlNet } from '../../src/ml/networks/controlnet';
 import { DiffusionModelUNet } from '../../src/ml/networks/diffusion-unet';
 import type { Network } from '../../src/ml/networks/network';
+import { loadPipeline, type SamplingPipeline } from '../../src/ml/sample/pipeline';
 import { promoteCheckpoint, writeCheckpoint } from '../../src/ml/train/checkpoint';
 import { REFERENCE_SCHEDULER } from '../../src/ml/train/config';
 import { Rng } from '../../src/ml/util/rng';
@@ -131,4 +134,28 @@ export function flairBatch(count: number, h: number, w: number, phase = 0): Floa
         out[(b * h + r) * w + c] = inside ? 0.4 + 0.3 * Math.sin(0.3 * r + 0.2 * c + b + phase) : 0;
       }
   return out;
+}
+
+/**
+ * The test backend plus a tiny pipeline written to a fresh temp folder (dir/ae, dir/ldm, dir/cn)
+ * and loaded; close() disposes it and removes the folder.
+ */
+export async function openTinyPipeline(prefix: string): Promise<{ dir: string; pipeline: SamplingPipeline; close(): void }> {
+  await useTestBackend();
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  try {
+    writeTinyPipeline({ autoencoder: join(dir, 'ae'), ldm: join(dir, 'ldm'), controlnet: join(dir, 'cn') });
+    const pipeline = loadPipeline({ autoencoder: join(dir, 'ae'), ldm: join(dir, 'ldm'), controlnet: join(dir, 'cn') });
+    return {
+      dir,
+      pipeline,
+      close() {
+        pipeline.dispose();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
 }

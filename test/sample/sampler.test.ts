@@ -1,29 +1,21 @@
 import * as tf from '@tensorflow/tfjs';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPipeline, type SamplingPipeline } from '../../src/ml/sample/pipeline';
 import { controlNetDenoiser, guidedLatentSample, guidedPrediction, PerImageNoise, runDiffusion, sampleUnconditional, translateSlices } from '../../src/ml/sample/sampler';
 import { REFERENCE_SCHEDULER } from '../../src/ml/train/config';
-import { flairBatch, TINY_SIZE, useTestBackend, writeTinyPipeline } from './fixtures';
+import { flairBatch, openTinyPipeline, TINY_SIZE } from './fixtures';
 
 const [H, W] = TINY_SIZE;
 let dir: string;
 let pipeline: SamplingPipeline;
+let closeTiny: (() => void) | undefined;
 
 beforeAll(async () => {
-  await useTestBackend();
-  dir = mkdtempSync(join(tmpdir(), 'bs-sample-'));
-  const dirs = { autoencoder: join(dir, 'ae'), ldm: join(dir, 'ldm'), controlnet: join(dir, 'cn') };
-  writeTinyPipeline(dirs);
-  pipeline = loadPipeline(dirs);
+  ({ dir, pipeline, close: closeTiny } = await openTinyPipeline('bs-sample-'));
 });
 
-afterAll(() => {
-  pipeline?.dispose();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => closeTiny?.());
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   let m = 0;

@@ -1,13 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readNifti, writeNifti } from '../../src/ml/data/nifti';
-import { loadPipeline, type SamplingPipeline } from '../../src/ml/sample/pipeline';
+import type { SamplingPipeline } from '../../src/ml/sample/pipeline';
 import { downsampleBox, upsampleBilinear } from '../../src/ml/sample/resize';
 import { gridSlicesToVolume, translateVolume } from '../../src/ml/sample/volume';
 import { extractAxialSlice } from '../../src/ml/data/slices';
-import { useTestBackend, writeTinyPipeline } from './fixtures';
+import { openTinyPipeline } from './fixtures';
 
 describe('resize between the 160x224 grid and the model size', () => {
   it('keeps constants and linear ramps, and refuses non-whole factors', () => {
@@ -50,18 +48,12 @@ describe('whole-volume translation', () => {
     return data;
   }
 
+  let closeTiny: (() => void) | undefined;
   beforeAll(async () => {
-    await useTestBackend();
-    dir = mkdtempSync(join(tmpdir(), 'bs-volume-'));
-    const dirs = { autoencoder: join(dir, 'ae'), ldm: join(dir, 'ldm'), controlnet: join(dir, 'cn') };
-    writeTinyPipeline(dirs);
-    pipeline = loadPipeline(dirs);
+    ({ dir, pipeline, close: closeTiny } = await openTinyPipeline('bs-volume-'));
   });
 
-  afterAll(() => {
-    pipeline?.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => closeTiny?.());
 
   it('writes a NIfTI on the input grid: same dims, affine and xform codes; zero outside the window and on empty slices', async () => {
     const flairPath = join(dir, 'sub-x_FLAIR.nii.gz');
