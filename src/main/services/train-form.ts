@@ -1,5 +1,3 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Run } from '../../shared/contract';
 import { checkpointDir } from '../../ml/train/checkpoint';
 import type { TrainConfig, TrainPreset } from '../../ml/train/config';
@@ -7,6 +5,7 @@ import type { TrainStage } from '../../ml/train/session';
 import type { ParentRunInfo } from '../../ml/train/validate';
 import { NotFoundError } from './errors';
 import type { Services } from './index';
+import { preparedDatasetDir } from './prepared-dir';
 
 /**
  * What the Train view's form needs before a run exists: the config a request would train with,
@@ -54,20 +53,14 @@ const asJson = (c: TrainConfig): Record<string, unknown> => c as unknown as Reco
 
 /** The prepared-slice folder of a dataset, as jobs.start resolves it. */
 function datasetDir(s: Services, datasetId: number): string {
-  let dataset;
+  let found;
   try {
-    dataset = s.datasets.get(datasetId);
+    found = preparedDatasetDir(s, datasetId);
   } catch {
     throw new Error(`unknown dataset ${datasetId}`);
   }
-  const prepared = dataset.prepared ?? {};
-  const candidates = [prepared.cachePath, prepared.cacheDir, prepared.cache, prepared.path]
-    .filter((v): v is string => typeof v === 'string')
-    .concat([s.home.datasetDir(datasetId)]);
-  for (const dir of candidates) {
-    if (existsSync(join(dir, 'index.json')) || existsSync(join(dir, 'prepared', 'index.json'))) return dir;
-  }
-  throw new Error(`dataset ${datasetId} (${dataset.name}) has no prepared slices; prepare it in the Data view first`);
+  if (found.dir === null) throw new Error(`dataset ${datasetId} (${found.name}) has no prepared slices; prepare it in the Data view first`);
+  return found.dir;
 }
 
 function parentDirs(s: Services, run: Run): ParentRunInfo['parentDirs'] {
