@@ -174,8 +174,9 @@ describe('Data view', () => {
     await page.getByTestId('dataset-page').waitFor();
     assert.equal(await page.getByTestId('synthetic-badge').count(), 0);
     assert.match(await page.getByTestId('dataset-warnings').textContent(), /header does not say MNI .* FSL MNI152 1 mm/);
-    // Files imported from a folder keep no attribution: the page asks to cite the source.
-    assert.match(await page.getByTestId('attribution').textContent(), /Cite the source/);
+    // The folder's own licence file is recorded as the attribution (importer, folder-attribution.ts) and shown.
+    assert.match(created.attribution ?? '', /Lesjak/);
+    assert.match(await page.getByTestId('attribution').textContent(), /Lesjak/);
     assert.deepEqual(browser.problems, []);
   });
 });
