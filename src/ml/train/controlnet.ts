@@ -25,7 +25,7 @@ import {
 import { splitBatch } from './images';
 import { adamw, namedGrads, type Adam } from './optim';
 import { allFinite, disposeNamed, namedParams, optimizerFromStateDict, optimizerToStateDict, readImages, readScalars } from './runtime-util';
-import { ddimSample } from './sampler';
+import { guidedLatentSample, seedRange } from '../sample/sampler';
 import type { StageRuntime, ValidationResult } from './session';
 
 /**
@@ -136,14 +136,14 @@ export class ControlNetRuntime implements StageRuntime {
       });
     const cond = this.context.repeat('prompt', k);
     const uncond = this.context.repeat('null', k);
-    const z = ddimSample(denoise, {
+    const z = await guidedLatentSample(denoise, {
       scheduler: this.cfg.scheduler,
       steps: this.cfg.sampleSteps,
       shape: latentShape(this.ae, k, h, w),
       cond,
       uncond,
       guidanceScale: this.cfg.guidanceScale,
-      rng,
+      seeds: seedRange(rng.nextUint32() >>> 1, k),
     });
     const img = tf.tidy(() => tf.clipByValue(this.ae.decode(tf.div(z, this.latentScale) as tf.Tensor4D), 0, 1));
     const flair = splitBatch(await readImages(batch.flair), k, h, w);

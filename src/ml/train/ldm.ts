@@ -24,7 +24,7 @@ import {
 import { splitBatch } from './images';
 import { adamw, namedGrads, type Adam } from './optim';
 import { allFinite, disposeNamed, namedParams, optimizerFromStateDict, optimizerToStateDict, readImages, readScalars } from './runtime-util';
-import { ddimSample } from './sampler';
+import { guidedLatentSample, seedRange } from '../sample/sampler';
 import type { StageRuntime, ValidationResult } from './session';
 
 /**
@@ -127,7 +127,16 @@ export class LdmRuntime implements StageRuntime {
     for (const guided of [false, true]) {
       const cond = this.context.repeat(guided ? 'prompt' : 'null', k);
       const uncond = guided ? this.context.repeat('null', k) : null;
-      const z = ddimSample(denoise, { scheduler: this.cfg.scheduler, steps: this.cfg.sampleSteps, shape, cond, uncond, guidanceScale: guided ? this.cfg.guidanceScale : 1, rng });
+      // The unguided row passes the null context as cond with scale 1, so only that branch runs.
+      const z = await guidedLatentSample(denoise, {
+        scheduler: this.cfg.scheduler,
+        steps: this.cfg.sampleSteps,
+        shape,
+        cond,
+        uncond: uncond ?? cond,
+        guidanceScale: guided ? this.cfg.guidanceScale : 1,
+        seeds: seedRange(rng.nextUint32() >>> 1, k),
+      });
       const img = tf.tidy(() => tf.clipByValue(this.ae.decode(tf.div(z, this.latentScale) as tf.Tensor4D), 0, 1));
       rows.push(splitBatch(await readImages(img), k, h, w));
       [cond, z, img].forEach((t) => t.dispose());
