@@ -12,6 +12,7 @@ import type { ParentRunInfo } from '../../ml/train/validate';
 import type { WorkerInput, WorkerMessage } from '../jobs/protocol';
 import { ConflictError, InvalidInputError, NotFoundError } from './errors';
 import type { Services } from './index';
+import { preparedDatasetDir } from './prepared-dir';
 
 /**
  * Training jobs: ONE queue per host process (Electron main, `serve` bridge or CLI). Each job runs
@@ -586,20 +587,14 @@ export class JobsService {
   // -------------------------------------------------------------------------------------------
 
   private resolveDatasetDir(datasetId: number): string {
-    let dataset;
+    let found;
     try {
-      dataset = this.services.datasets.get(datasetId);
+      found = preparedDatasetDir(this.services, datasetId);
     } catch {
       throw new InvalidInputError(`unknown dataset ${datasetId} (see \`brainsynth data list\`)`);
     }
-    const prepared = dataset.prepared ?? {};
-    const candidates = [prepared.cachePath, prepared.cacheDir, prepared.cache, prepared.path]
-      .filter((v): v is string => typeof v === 'string')
-      .concat([this.services.home.datasetDir(datasetId)]);
-    for (const dir of candidates) {
-      if (existsSync(join(dir, 'index.json')) || existsSync(join(dir, 'prepared', 'index.json'))) return dir;
-    }
-    throw new InvalidInputError(`dataset ${datasetId} (${dataset.name}) has no prepared slices; run \`brainsynth data prepare ${datasetId}\` first`);
+    if (found.dir) return found.dir;
+    throw new InvalidInputError(`dataset ${datasetId} (${found.name}) has no prepared slices; run \`brainsynth data prepare --dataset ${datasetId}\` first`);
   }
 
   private parentInfo(parentRunId: number): ParentRunInfo {
