@@ -17,8 +17,8 @@ const homeArgs = home ? ['--home', home] : [];
 
 // Epochs chosen so the full demo takes minutes on a 2-core laptop; --quick is a smoke run.
 const plan = quick
-  ? { subjects: 3, ae: 1, ldm: 1, cn: 1, steps: 10, limit: 4 }
-  : { subjects: 5, ae: 4, ldm: 6, cn: 6, steps: 50, limit: 24 };
+  ? { subjects: 3, ae: 1, ldm: 1, cn: 1, steps: 10, limit: 4, translateSteps: 5 }
+  : { subjects: 5, ae: 3, ldm: 4, cn: 4, steps: 25, limit: 12, translateSteps: 10 };
 
 function cli(step, cliArgs, { json = false } = {}) {
   const full = [join(root, 'bin/brainsynth.mjs'), ...homeArgs, ...cliArgs, ...(json ? ['--json'] : [])];
@@ -56,7 +56,7 @@ const flair = findTestFlair(dataset);
 if (flair) {
   const outDir = join(home ?? join(root, '.brainsynth-demo'), 'demo-output');
   mkdirSync(outDir, { recursive: true });
-  cli('translate', ['translate', '--run', String(cnId), '--flair', flair, '--out', join(outDir, 'T1w_synth.nii.gz'), '--steps', String(plan.steps)]);
+  cli('translate', ['translate', '--run', String(cnId), '--flair', flair, '--out', join(outDir, 'T1w_synth.nii.gz'), '--steps', String(plan.translateSteps)]);
 }
 
 process.stdout.write(
