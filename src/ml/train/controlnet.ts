@@ -13,7 +13,7 @@ import { ConditioningContext } from './context';
 import { makeBatch, spreadIndices, type TrainingData } from './data';
 import {
   augmentFor,
-  batchIndices,
+  diffusionValidationLoss,
   disposeNoised,
   encodeLatent,
   latentShape,
@@ -98,27 +98,18 @@ export class ControlNetRuntime implements StageRuntime {
     }
   }
 
-  async validate(_epoch: number, rng: Rng): Promise<ValidationResult> {
-    const set = this.data.validation;
-    const bs = this.train.loop.batchSize;
-    const maxBatches = this.train.loop.maxValBatches > 0 ? this.train.loop.maxValBatches : Infinity;
-    let sum = 0;
-    let n = 0;
-    for (let b = 0; b * bs < set.count && b < maxBatches; b++) {
-      const idx = batchIndices(b * bs, set.count, bs);
-      const batch = makeBatch(set, idx, null, null);
-      const latent = encodeLatent(this.ae, batch.t1w, this.latentScale, rng);
-      const noised = noiseLatents(this.sched, this.cfg.scheduler, latent, rng);
-      const loss = tf.tidy(() =>
-        mseLoss(this.controlled(noised.xt, noised.timesteps, this.context.repeat('prompt', idx.length), batch.flair), noised.target),
-      );
-      sum += (await readScalars({ loss })).loss! * idx.length;
-      n += idx.length;
-      disposeNoised(noised);
-      [batch.t1w, batch.flair, latent].forEach((t) => t.dispose());
-    }
-    const loss = n > 0 ? sum / n : NaN;
-    return { loss, metrics: n > 0 ? { loss } : {} };
+  validate(_epoch: number, rng: Rng): Promise<ValidationResult> {
+    return diffusionValidationLoss({
+      set: this.data.validation,
+      batchSize: this.train.loop.batchSize,
+      maxBatches: this.train.loop.maxValBatches,
+      ae: this.ae,
+      latentScale: this.latentScale,
+      sched: this.sched,
+      scheduler: this.cfg.scheduler,
+      rng,
+      predict: (xt, timesteps, count, flair) => this.controlled(xt, timesteps, this.context.repeat('prompt', count), flair),
+    });
   }
 
   /** One row per validation pair: FLAIR | generated T1w | real T1w (DDIM + guidance, as D.4). */

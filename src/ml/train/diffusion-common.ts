@@ -6,7 +6,8 @@ import { checkpointDir, loadCheckpoint, type LoadedCheckpoint } from './checkpoi
 import type { SchedulerParams, TrainConfig } from './config';
 import { makeBatch, type SliceSet } from './data';
 import type { AugmentConfig } from './augment';
-import { normalTensor } from './runtime-util';
+import { normalTensor, readScalars } from './runtime-util';
+import { mseLoss } from '../losses/basic';
 
 /** What the LDM and ControlNet stages share: frozen parents, latents, noising and targets. */
 
@@ -96,4 +97,38 @@ export function batchIndices(start: number, count: number, size: number): number
 
 export function augmentFor(train: TrainConfig, cfg: AugmentConfig): AugmentConfig | null {
   return train.augment ? cfg : null;
+}
+
+/**
+ * Validation loss shared by the LDM and ControlNet stages (C.4 / D.3): v-prediction MSE with
+ * random t and noise over the validation split, averaged per sample. `predict` is the stage's
+ * model call (UNet alone, or UNet with ControlNet residuals from the batch's FLAIR).
+ */
+export async function diffusionValidationLoss(o: {
+  set: SliceSet;
+  batchSize: number;
+  maxBatches: number;
+  ae: AutoencoderKL;
+  latentScale: number;
+  sched: NoiseSchedule;
+  scheduler: SchedulerParams;
+  rng: Rng;
+  predict(xt: tf.Tensor4D, timesteps: tf.Tensor1D, count: number, flair: tf.Tensor4D): tf.Tensor4D;
+}): Promise<{ loss: number; metrics: Record<string, number> }> {
+  const maxBatches = o.maxBatches > 0 ? o.maxBatches : Infinity;
+  let sum = 0;
+  let n = 0;
+  for (let b = 0; b * o.batchSize < o.set.count && b < maxBatches; b++) {
+    const idx = batchIndices(b * o.batchSize, o.set.count, o.batchSize);
+    const batch = makeBatch(o.set, idx, null, null);
+    const latent = encodeLatent(o.ae, batch.t1w, o.latentScale, o.rng);
+    const noised = noiseLatents(o.sched, o.scheduler, latent, o.rng);
+    const loss = tf.tidy(() => mseLoss(o.predict(noised.xt, noised.timesteps, idx.length, batch.flair), noised.target));
+    sum += (await readScalars({ loss })).loss! * idx.length;
+    n += idx.length;
+    disposeNoised(noised);
+    [batch.t1w, batch.flair, latent].forEach((t) => t.dispose());
+  }
+  const loss = n > 0 ? sum / n : NaN;
+  return { loss, metrics: n > 0 ? { loss } : {} };
 }

@@ -12,7 +12,7 @@ import { ConditioningContext } from './context';
 import { makeBatch, type TrainingData } from './data';
 import {
   augmentFor,
-  batchIndices,
+  diffusionValidationLoss,
   computeLatentScale,
   disposeNoised,
   encodeLatent,
@@ -94,25 +94,18 @@ export class LdmRuntime implements StageRuntime {
     }
   }
 
-  async validate(_epoch: number, rng: Rng): Promise<ValidationResult> {
-    const set = this.data.validation;
-    const bs = this.train.loop.batchSize;
-    const maxBatches = this.train.loop.maxValBatches > 0 ? this.train.loop.maxValBatches : Infinity;
-    let sum = 0;
-    let n = 0;
-    for (let b = 0; b * bs < set.count && b < maxBatches; b++) {
-      const idx = batchIndices(b * bs, set.count, bs);
-      const batch = makeBatch(set, idx, null, null);
-      const latent = encodeLatent(this.ae, batch.t1w, this.latentScale, rng);
-      const noised = noiseLatents(this.sched, this.cfg.scheduler, latent, rng);
-      const loss = tf.tidy(() => mseLoss(this.unet.forward(noised.xt, noised.timesteps, this.context.repeat('prompt', idx.length)), noised.target));
-      sum += (await readScalars({ loss })).loss! * idx.length;
-      n += idx.length;
-      disposeNoised(noised);
-      [batch.t1w, batch.flair, latent].forEach((t) => t.dispose());
-    }
-    const loss = n > 0 ? sum / n : NaN;
-    return { loss, metrics: n > 0 ? { loss } : {} };
+  validate(_epoch: number, rng: Rng): Promise<ValidationResult> {
+    return diffusionValidationLoss({
+      set: this.data.validation,
+      batchSize: this.train.loop.batchSize,
+      maxBatches: this.train.loop.maxValBatches,
+      ae: this.ae,
+      latentScale: this.latentScale,
+      sched: this.sched,
+      scheduler: this.cfg.scheduler,
+      rng,
+      predict: (xt, timesteps, count) => this.unet.forward(xt, timesteps, this.context.repeat('prompt', count)),
+    });
   }
 
   /** Row 1: unconditional samples (null context, no guidance); row 2: prompt with guidance. */
