@@ -15,8 +15,8 @@ import { AutoencoderKL } from '../../src/ml/networks/autoencoder-kl';
 import { ControlNet } from '../../src/ml/networks/controlnet';
 import { DiffusionModelUNet } from '../../src/ml/networks/diffusion-unet';
 import type { Network } from '../../src/ml/networks/network';
-import { loadPipeline, type SamplingPipeline } from '../../src/ml/sample/pipeline';
-import { promoteCheckpoint, writeCheckpoint } from '../../src/ml/train/checkpoint';
+import { loadPipeline, type SamplingPipeline } from '../../src/ml/pipeline';
+import { promoteCheckpoint, writeCheckpoint } from '../../src/ml/pipeline/checkpoint';
 import { REFERENCE_SCHEDULER } from '../../src/ml/train/config';
 import { Rng } from '../../src/ml/util/rng';
 

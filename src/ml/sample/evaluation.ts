@@ -24,8 +24,8 @@ import {
   invertedHistogramMatchedFlair,
   type MetricTable,
 } from '../metrics';
-import { tileImages, writePng } from '../train/images';
-import type { SamplingPipeline } from './pipeline';
+import { tileImages, writePng } from '../io/png';
+import type { SamplingPipeline } from '../pipeline';
 import type { SamplerKind } from './sampler';
 import { translateGridSlices } from './volume';
 

@@ -6,10 +6,10 @@ import { AutoencoderKL, type AutoencoderKLConfig } from '../networks/autoencoder
 import { PatchDiscriminator, type PatchDiscriminatorConfig } from '../networks/patch-discriminator';
 import type { Rng } from '../util/rng';
 import { AUGMENT_AUTOENCODER } from './augment';
-import { subDict, withPrefix, type LoadedCheckpoint } from './checkpoint';
+import { subDict, withPrefix, type LoadedCheckpoint } from '../pipeline/checkpoint';
 import type { AutoencoderStageConfig, TrainConfig } from './config';
 import { makeBatch, spreadIndices, type TrainingData } from './data';
-import { splitBatch } from './images';
+import { splitBatch } from '../io/png';
 import { adam, clipByGlobalNorm, namedGrads, type Adam, type NamedTensors } from './optim';
 import {
   allFinite,

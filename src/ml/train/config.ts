@@ -1,4 +1,7 @@
+import type { SchedulerParams } from '../schedulers';
 import type { LoopConfig, TrainStage } from './session';
+
+export type { SchedulerParams };
 
 /**
  * Training configuration: plain JSON data, recorded with the run, reproducible with its seed.
@@ -31,14 +34,6 @@ export interface AutoencoderStageConfig {
   /** 0-based epoch from which the adversarial terms and discriminator steps run. */
   advStartEpoch: number;
   gradClip: number;
-}
-
-export interface SchedulerParams {
-  numTrainTimesteps: number;
-  schedule: 'scaled_linear_beta' | 'linear_beta';
-  betaStart: number;
-  betaEnd: number;
-  predictionType: 'v_prediction' | 'epsilon';
 }
 
 export interface DiffusionStageConfig {

@@ -1,21 +1,131 @@
 /**
- * A trained FLAIR -> T1w pipeline ready to sample: the frozen autoencoder, the LDM's UNet, the
- * ControlNet (optional: unconditional LDM sampling needs none), the cross-attention context and
- * the latent scale, loaded from brainsynth training checkpoints (src/ml/train/checkpoint.ts).
+ * Loading trained networks from brainsynth checkpoints (checkpoint.ts): the one place that turns
+ * run or checkpoint folders into an autoencoder, a UNet with its conditioning context and latent
+ * scale, and a ControlNet. Training loads its frozen parents here; sampling loads a whole pipeline.
  *
  * Sources are run folders (their "last" checkpoint, or "best" on request) or checkpoint folders
  * (a folder holding meta.json). A run folder does not know its parents (the store does), so the
- * caller names all three; src/main/services resolves them from a ControlNet run id.
+ * caller names all three, or the run folder holds a pipeline.json naming them.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { SLICE_HEIGHT, SLICE_WIDTH } from '../data/slices';
 import { AutoencoderKL, type AutoencoderKLConfig } from '../networks/autoencoder-kl';
 import { ControlNet, type ControlNetConfig } from '../networks/controlnet';
 import { DiffusionModelUNet, type DiffusionUNetConfig } from '../networks/diffusion-unet';
-import { checkpointDir, loadCheckpoint, type CheckpointKind, type LoadedCheckpoint } from '../train/checkpoint';
-import type { SchedulerParams, TrainConfig } from '../train/config';
-import { ConditioningContext } from '../train/context';
-import { SLICE_HEIGHT, SLICE_WIDTH } from '../data/slices';
+import type { SchedulerParams } from '../schedulers';
+import { checkpointDir, loadCheckpoint, type CheckpointKind, type LoadedCheckpoint } from './checkpoint';
+import { ConditioningContext } from './context';
+import { DEFAULT_LATENT_SCALE } from './latents';
+
+type NetworkParams = Record<string, unknown>;
+
+/** The parts of the training config recorded in a checkpoint that loading reads. */
+export interface CheckpointConfig {
+  stage: 'autoencoder' | 'ldm' | 'controlnet';
+  imageSize?: [number, number];
+  autoencoder?: { network: NetworkParams };
+  ldm?: { network: NetworkParams; scheduler: SchedulerParams; latentScale?: number | 'auto'; guidanceScale?: number };
+  controlnet?: { network: NetworkParams; scheduler?: SchedulerParams; conditioningScale?: number; guidanceScale?: number };
+}
+
+/** A checkpoint folder given directly, or the `kind` checkpoint of a run folder; `what` names the stage in errors. */
+export function resolveCheckpoint(path: string, what: CheckpointConfig['stage'], kind: CheckpointKind = 'last'): LoadedCheckpoint {
+  if (!existsSync(path)) throw new Error(`${what}: ${path} does not exist`);
+  if (existsSync(join(path, 'meta.json'))) return loadCheckpoint(path);
+  const dir = checkpointDir(path, kind);
+  if (!dir) throw new Error(`${what}: ${path} has no '${kind}' checkpoint (is it a finished ${what} run folder?)`);
+  return loadCheckpoint(dir);
+}
+
+/** The checkpoint's training config, checked to be of `stage` with that stage's section. */
+export function stageConfig(ckpt: LoadedCheckpoint, stage: CheckpointConfig['stage']): CheckpointConfig {
+  const cfg = ckpt.meta.config as unknown as CheckpointConfig;
+  if (!cfg || cfg.stage !== stage || !cfg[stage]) {
+    throw new Error(`${ckpt.dir}: expected a ${stage} checkpoint, found stage '${String(cfg?.stage ?? ckpt.meta.stage)}'`);
+  }
+  return cfg;
+}
+
+const modelFile = (ckpt: LoadedCheckpoint) => join(ckpt.dir, 'model.safetensors');
+
+/** The latent scale a LDM or ControlNet checkpoint's state records (trainers always write it). */
+function recordedLatentScale(ckpt: LoadedCheckpoint): number | null {
+  const v = ckpt.state.get('latent_scale')?.data[0];
+  return v !== undefined && Number.isFinite(v) && v > 0 ? v : null;
+}
+
+export interface LoadedAutoencoder {
+  ae: AutoencoderKL;
+  checkpoint: LoadedCheckpoint;
+  config: CheckpointConfig;
+}
+
+/** The autoencoder of a run or checkpoint folder, weights loaded (frozen: callers never train it). */
+export function loadAutoencoder(source: string, kind: CheckpointKind = 'last'): LoadedAutoencoder {
+  return autoencoderFrom(resolveCheckpoint(source, 'autoencoder', kind));
+}
+
+function autoencoderFrom(checkpoint: LoadedCheckpoint): LoadedAutoencoder {
+  const config = stageConfig(checkpoint, 'autoencoder');
+  const ae = new AutoencoderKL(config.autoencoder!.network as unknown as AutoencoderKLConfig);
+  try {
+    ae.loadStateDict(checkpoint.model, { source: modelFile(checkpoint) });
+  } catch (err) {
+    ae.dispose();
+    throw err;
+  }
+  return { ae, checkpoint, config };
+}
+
+export interface LoadedLdm {
+  unet: DiffusionModelUNet;
+  /** The prompt / null context the UNet was trained with. */
+  context: ConditioningContext;
+  /**
+   * latent = scale * z: the scale the checkpoint records, else its config's number, else the
+   * reference's DEFAULT_LATENT_SCALE.
+   */
+  latentScale: number;
+  checkpoint: LoadedCheckpoint;
+  config: CheckpointConfig;
+  dispose(): void;
+}
+
+/** The LDM's UNet, context and latent scale from a run or checkpoint folder. */
+export function loadLdm(source: string, kind: CheckpointKind = 'last'): LoadedLdm {
+  return ldmFrom(resolveCheckpoint(source, 'ldm', kind));
+}
+
+function ldmFrom(checkpoint: LoadedCheckpoint): LoadedLdm {
+  const config = stageConfig(checkpoint, 'ldm');
+  const ldm = config.ldm!;
+  const unet = new DiffusionModelUNet(ldm.network as unknown as DiffusionUNetConfig);
+  try {
+    unet.loadStateDict(checkpoint.model, { source: modelFile(checkpoint) });
+    if (!checkpoint.context) throw new Error(`${checkpoint.dir}: LDM checkpoint has no context.safetensors (prompt / null embeddings)`);
+    const context = ConditioningContext.fromStateDict(checkpoint.context, {
+      trainable: false,
+      source: join(checkpoint.dir, 'context.safetensors'),
+      expectDim: unet.config.crossAttentionDim,
+    });
+    const latentScale = recordedLatentScale(checkpoint) ?? (typeof ldm.latentScale === 'number' ? ldm.latentScale : DEFAULT_LATENT_SCALE);
+    return {
+      unet,
+      context,
+      latentScale,
+      checkpoint,
+      config,
+      dispose() {
+        unet.dispose();
+        context.dispose();
+      },
+    };
+  } catch (err) {
+    unet.dispose();
+    throw err;
+  }
+}
 
 export interface PipelineSources {
   /** ControlNet run or checkpoint folder; omit for unconditional LDM sampling. */
@@ -53,33 +163,12 @@ export interface SamplingPipeline {
   dispose(): void;
 }
 
-function resolveCheckpoint(path: string, what: string, kind: CheckpointKind): LoadedCheckpoint {
-  if (!existsSync(path)) throw new Error(`${what}: ${path} does not exist`);
-  if (existsSync(join(path, 'meta.json'))) return loadCheckpoint(path);
-  const dir = checkpointDir(path, kind);
-  if (!dir) throw new Error(`${what}: ${path} has no '${kind}' checkpoint (is it a finished ${what} run folder?)`);
-  return loadCheckpoint(dir);
-}
-
-function stageConfig(ckpt: LoadedCheckpoint, stage: TrainConfig['stage']): TrainConfig {
-  const cfg = ckpt.meta.config as unknown as TrainConfig;
-  if (!cfg || cfg.stage !== stage || !cfg[stage]) {
-    throw new Error(`${ckpt.dir}: expected a ${stage} checkpoint, found stage '${String(cfg?.stage ?? ckpt.meta.stage)}'`);
-  }
-  return cfg;
-}
-
 function checkImageSize(size: unknown, where: string): [number, number] {
   const s = size as [number, number];
   if (!Array.isArray(s) || s.length !== 2 || SLICE_HEIGHT % s[0] !== 0 || SLICE_WIDTH % s[1] !== 0) {
     throw new Error(`${where}: imageSize ${JSON.stringify(size)} must divide ${SLICE_HEIGHT}x${SLICE_WIDTH} by whole factors`);
   }
   return [s[0], s[1]];
-}
-
-function latentScaleOf(ckpt: LoadedCheckpoint): number | null {
-  const v = ckpt.state.get('latent_scale')?.data[0];
-  return v !== undefined && Number.isFinite(v) && v > 0 ? v : null;
 }
 
 /** The parents file a ControlNet (or LDM) run folder may hold: {ldm?, autoencoder} run folders. */
@@ -119,34 +208,34 @@ export function loadPipeline(sourcesOrRunDir: PipelineSources | string): Samplin
   const aeCkpt = resolveCheckpoint(sources.autoencoder, 'autoencoder', kind);
   const ldmCkpt = resolveCheckpoint(sources.ldm, 'ldm', kind);
   const cnCkpt = sources.controlnet ? resolveCheckpoint(sources.controlnet, 'controlnet', kind) : null;
+  // Every config is checked before any network is built, so a wrong folder fails fast.
   const aeCfg = stageConfig(aeCkpt, 'autoencoder');
-  const ldmCfg = stageConfig(ldmCkpt, 'ldm');
+  stageConfig(ldmCkpt, 'ldm');
   const cnCfg = cnCkpt ? stageConfig(cnCkpt, 'controlnet') : null;
 
-  const ae = new AutoencoderKL(aeCfg.autoencoder!.network as unknown as AutoencoderKLConfig);
-  const unet = new DiffusionModelUNet(ldmCfg.ldm!.network as unknown as DiffusionUNetConfig);
+  const { ae } = autoencoderFrom(aeCkpt);
+  let ldm: LoadedLdm | null = null;
   let controlnet: ControlNet | null = null;
   let context: ConditioningContext | null = null;
   try {
-    ae.loadStateDict(aeCkpt.model, { source: join(aeCkpt.dir, 'model.safetensors') });
-    unet.loadStateDict(ldmCkpt.model, { source: join(ldmCkpt.dir, 'model.safetensors') });
+    ldm = ldmFrom(ldmCkpt);
+    const ldmCfg = ldm.config;
+    context = ldm.context;
     if (cnCkpt && cnCfg) {
       controlnet = new ControlNet(cnCfg.controlnet!.network as unknown as ControlNetConfig);
-      controlnet.loadStateDict(cnCkpt.model, { source: join(cnCkpt.dir, 'model.safetensors') });
+      controlnet.loadStateDict(cnCkpt.model, { source: modelFile(cnCkpt) });
+      // The ControlNet run stores the (frozen) context it trained with; it equals the LDM's.
+      if (cnCkpt.context) {
+        const cnContext = ConditioningContext.fromStateDict(cnCkpt.context, {
+          trainable: false,
+          source: join(cnCkpt.dir, 'context.safetensors'),
+          expectDim: ldm.unet.config.crossAttentionDim,
+        });
+        context.dispose();
+        context = cnContext;
+      }
     }
-    // The ControlNet run stores the (frozen) context it trained with; it equals the LDM's.
-    const ctxCkpt = cnCkpt?.context ? cnCkpt : ldmCkpt;
-    if (!ctxCkpt.context) throw new Error(`${ldmCkpt.dir}: LDM checkpoint has no context.safetensors (prompt / null embeddings)`);
-    context = ConditioningContext.fromStateDict(ctxCkpt.context, {
-      trainable: false,
-      source: join(ctxCkpt.dir, 'context.safetensors'),
-      expectDim: unet.config.crossAttentionDim,
-    });
-    const latentScale =
-      (cnCkpt && latentScaleOf(cnCkpt)) ??
-      latentScaleOf(ldmCkpt) ??
-      (typeof ldmCfg.ldm!.latentScale === 'number' ? ldmCfg.ldm!.latentScale : null);
-    if (latentScale === null) throw new Error(`${ldmCkpt.dir}: no latent scale recorded (state latent_scale or config ldm.latentScale)`);
+    const latentScale = (cnCkpt && recordedLatentScale(cnCkpt)) ?? ldm.latentScale;
     const main = cnCfg ?? ldmCfg;
     const imageSize = checkImageSize(main.imageSize, `${(cnCkpt ?? ldmCkpt).dir}/meta.json`);
     const aeSize = checkImageSize(aeCfg.imageSize ?? imageSize, `${aeCkpt.dir}/meta.json`);
@@ -167,6 +256,7 @@ export function loadPipeline(sourcesOrRunDir: PipelineSources | string): Samplin
       steps: { controlnet: cnCkpt?.meta.step ?? null, ldm: ldmCkpt.meta.step, autoencoder: aeCkpt.meta.step },
       contextSource: context.source,
     };
+    const unet = ldm.unet;
     const ctx = context;
     const cn = controlnet;
     return {
@@ -184,7 +274,7 @@ export function loadPipeline(sourcesOrRunDir: PipelineSources | string): Samplin
     };
   } catch (err) {
     ae.dispose();
-    unet.dispose();
+    ldm?.unet.dispose();
     controlnet?.dispose();
     context?.dispose();
     throw err;
