@@ -24,7 +24,7 @@ import {
 import type { StageRuntime, ValidationResult } from './session';
 
 /**
- * Stage 1 (reference-pipeline.md B.4): AutoencoderKL with L1 + KL + perceptual + least-squares
+ * Stage 1, the autoencoder: AutoencoderKL with L1 + KL + perceptual + least-squares
  * adversarial loss against a PatchDiscriminator (from advStartEpoch), Adam for both networks,
  * gradients clipped to norm 1.0. Metric names follow the reference's TensorBoard tags.
  */
