@@ -39,7 +39,7 @@ export function resolveCheckpoint(path: string, what: CheckpointConfig['stage'],
 }
 
 /** The checkpoint's training config, checked to be of `stage` with that stage's section. */
-export function stageConfig(ckpt: LoadedCheckpoint, stage: CheckpointConfig['stage']): CheckpointConfig {
+function stageConfig(ckpt: LoadedCheckpoint, stage: CheckpointConfig['stage']): CheckpointConfig {
   const cfg = ckpt.meta.config as unknown as CheckpointConfig;
   if (!cfg || cfg.stage !== stage || !cfg[stage]) {
     throw new Error(`${ckpt.dir}: expected a ${stage} checkpoint, found stage '${String(cfg?.stage ?? ckpt.meta.stage)}'`);
