@@ -42,6 +42,7 @@ function desktopPipeline(): SamplingPipeline {
     info: {
       imageSize: [80, 112],
       latentScale: 0.3,
+      latentScaleFrom: 'default',
       scheduler: { ...REFERENCE_SCHEDULER },
       conditioningScale: 1,
       guidanceScale: 7,

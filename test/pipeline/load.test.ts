@@ -48,12 +48,12 @@ describe('one latent scale for training and sampling', () => {
     const scaleOf = (runDir: string) => {
       const ldm = loadLdm(runDir);
       ldm.dispose();
-      return ldm.latentScale;
+      return [ldm.latentScale, ldm.latentScaleFrom];
     };
-    expect(scaleOf(join(dir, 'ldm'))).toBeCloseTo(0.5, 6);
-    expect(scaleOf(copyRun('ldm', 'ldm-config-only', null, 0.7))).toBeCloseTo(0.7, 6);
+    expect(scaleOf(join(dir, 'ldm'))).toEqual([Math.fround(0.5), 'checkpoint']);
+    expect(scaleOf(copyRun('ldm', 'ldm-config-only', null, 0.7))).toEqual([0.7, 'config']);
     expect(DEFAULT_LATENT_SCALE).toBe(0.3);
-    expect(scaleOf(copyRun('ldm', 'ldm-unrecorded', null, 'auto'))).toBe(DEFAULT_LATENT_SCALE);
+    expect(scaleOf(copyRun('ldm', 'ldm-unrecorded', null, 'auto'))).toEqual([DEFAULT_LATENT_SCALE, 'default']);
   });
 
   it('a ControlNet checkpoint without a scale samples with its LDM\'s', () => {
@@ -61,7 +61,11 @@ describe('one latent scale for training and sampling', () => {
     const ldm = copyRun('ldm', 'ldm-0.4', 0.4);
     const p = loadPipeline({ ...dirs(), controlnet: cn, ldm });
     p.dispose();
-    expect(p.info.latentScale).toBeCloseTo(0.4, 6);
+    expect(p.info.latentScale).toBe(Math.fround(0.4));
+    expect(p.info.latentScaleFrom).toBe('checkpoint');
+    const own = loadPipeline(dirs());
+    own.dispose();
+    expect([own.info.latentScale, own.info.latentScaleFrom]).toEqual([Math.fround(0.5), 'checkpoint']);
   });
 });
 

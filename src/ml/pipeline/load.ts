@@ -78,6 +78,9 @@ function autoencoderFrom(checkpoint: LoadedCheckpoint): LoadedAutoencoder {
   return { ae, checkpoint, config };
 }
 
+/** Where a latent scale came from: a checkpoint's state, its config, or DEFAULT_LATENT_SCALE. */
+export type LatentScaleSource = 'checkpoint' | 'config' | 'default';
+
 export interface LoadedLdm {
   unet: DiffusionModelUNet;
   /** The prompt / null context the UNet was trained with. */
@@ -87,6 +90,7 @@ export interface LoadedLdm {
    * reference's DEFAULT_LATENT_SCALE.
    */
   latentScale: number;
+  latentScaleFrom: LatentScaleSource;
   checkpoint: LoadedCheckpoint;
   config: CheckpointConfig;
   dispose(): void;
@@ -109,11 +113,14 @@ function ldmFrom(checkpoint: LoadedCheckpoint): LoadedLdm {
       source: join(checkpoint.dir, 'context.safetensors'),
       expectDim: unet.config.crossAttentionDim,
     });
-    const latentScale = recordedLatentScale(checkpoint) ?? (typeof ldm.latentScale === 'number' ? ldm.latentScale : DEFAULT_LATENT_SCALE);
+    const recorded = recordedLatentScale(checkpoint);
+    const [latentScale, latentScaleFrom]: [number, LatentScaleSource] =
+      recorded !== null ? [recorded, 'checkpoint'] : typeof ldm.latentScale === 'number' ? [ldm.latentScale, 'config'] : [DEFAULT_LATENT_SCALE, 'default'];
     return {
       unet,
       context,
       latentScale,
+      latentScaleFrom,
       checkpoint,
       config,
       dispose() {
@@ -141,6 +148,8 @@ export interface PipelineInfo {
   /** [height, width] the networks run at (160x224 reference, 80x112 desktop). */
   imageSize: [number, number];
   latentScale: number;
+  /** Recorded with every sampling result, so a run that fell back to the default says so. */
+  latentScaleFrom: LatentScaleSource;
   scheduler: SchedulerParams;
   /** ControlNet conditioning scale used in training (reference 1). */
   conditioningScale: number;
@@ -235,7 +244,8 @@ export function loadPipeline(sourcesOrRunDir: PipelineSources | string): Samplin
         context = cnContext;
       }
     }
-    const latentScale = (cnCkpt && recordedLatentScale(cnCkpt)) ?? ldm.latentScale;
+    const cnScale = cnCkpt && recordedLatentScale(cnCkpt);
+    const latentScale = cnScale ?? ldm.latentScale;
     const main = cnCfg ?? ldmCfg;
     const imageSize = checkImageSize(main.imageSize, `${(cnCkpt ?? ldmCkpt).dir}/meta.json`);
     const aeSize = checkImageSize(aeCfg.imageSize ?? imageSize, `${aeCkpt.dir}/meta.json`);
@@ -249,6 +259,7 @@ export function loadPipeline(sourcesOrRunDir: PipelineSources | string): Samplin
     const info: PipelineInfo = {
       imageSize,
       latentScale,
+      latentScaleFrom: cnScale ? 'checkpoint' : ldm.latentScaleFrom,
       scheduler: { ...(stage.scheduler ?? ldmCfg.ldm!.scheduler) },
       conditioningScale: cnCfg?.controlnet?.conditioningScale ?? 1,
       guidanceScale: stage.guidanceScale ?? 7,
