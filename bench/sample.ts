@@ -1,7 +1,7 @@
 /**
  * Sampling throughput of a desktop-preset pipeline (AE + UNet + ControlNet as the desktop training
  * preset builds them, random weights: speed does not depend on the values) at 80x112: guided DDIM
- * steps (classifier-free guidance doubles the batch, ControlNet + UNet per step, as D.4), then the
+ * steps (classifier-free guidance doubles the batch, ControlNet + UNet per step, as the reference samples), then the
  * projected time per slice at the reference's 200 steps and for a whole MNI volume (~140 axial
  * slices with brain signal on the 182x218x182 grid).
  *
@@ -14,10 +14,10 @@ import { initEngine, type BackendName } from '../src/ml/engine';
 import { AutoencoderKL, type AutoencoderKLConfig } from '../src/ml/networks/autoencoder-kl';
 import { ControlNet, type ControlNetConfig } from '../src/ml/networks/controlnet';
 import { DiffusionModelUNet, type DiffusionUNetConfig } from '../src/ml/networks/diffusion-unet';
-import type { SamplingPipeline } from '../src/ml/sample/pipeline';
+import type { SamplingPipeline } from '../src/ml/pipeline';
 import { translateSlices } from '../src/ml/sample/sampler';
 import { REFERENCE_SCHEDULER } from '../src/ml/train/config';
-import { ConditioningContext } from '../src/ml/train/context';
+import { ConditioningContext } from '../src/ml/pipeline/context';
 import { networkPresets } from '../src/ml/train/presets';
 import { Rng } from '../src/ml/util/rng';
 import type { BenchResult } from './_common';
@@ -42,6 +42,7 @@ function desktopPipeline(): SamplingPipeline {
     info: {
       imageSize: [80, 112],
       latentScale: 0.3,
+      latentScaleFrom: 'default',
       scheduler: { ...REFERENCE_SCHEDULER },
       conditioningScale: 1,
       guidanceScale: 7,

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine, type BackendName } from '../src/ml/engine';
 import { defaultLoop, type TrainConfig } from '../src/ml/train/config';
-import { promoteCheckpoint, writeCheckpoint } from '../src/ml/train/checkpoint';
+import { promoteCheckpoint, writeCheckpoint } from '../src/ml/pipeline/checkpoint';
 import type { SliceSet, TrainingData } from '../src/ml/train/data';
 import { createRuntime } from '../src/ml/train/run';
 import type { StageRuntime } from '../src/ml/train/session';

@@ -16,7 +16,7 @@ import { sampleServices } from '../../src/main/services/generate';
 import { SampleJobHost } from '../../src/main/services/generate-jobs';
 import { readNifti, writeNifti } from '../../src/ml/data/nifti';
 import { summarize } from '../../src/ml/metrics';
-import { loadPipeline } from '../../src/ml/sample/pipeline';
+import { loadPipeline } from '../../src/ml/pipeline';
 import { useTestBackend, writeTinyPipeline } from '../sample/fixtures';
 
 const bin = resolve('bin/brainsynth.mjs');

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDispatch, createHandlers } from '../../src/main/ipc/handlers';
 import { openServices, type Services } from '../../src/main/services';
-import { encodePng } from '../../src/ml/train/images';
+import { encodePng } from '../../src/ml/io/png';
 
 let root: string;
 let services: Services;

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import type { EventPayload } from '../../src/shared/contract';
 import type { Services } from '../../src/main/services';
 import { tsxWorkerFactory, type JobsService } from '../../src/main/services/jobs';
-import { checkpointDir, readCheckpointMeta } from '../../src/ml/train/checkpoint';
+import { checkpointDir, readCheckpointMeta } from '../../src/ml/pipeline/checkpoint';
 import { jobsWith, makeHome, TINY } from './helpers';
 
 /**

@@ -1,4 +1,4 @@
-/** The spec's section K test images on the 160x224 grid (i = row, j = column). */
+/** Analytic test images on the 160x224 grid (i = row, j = column) with golden metric values from MONAI. */
 export const GOLDEN_H = 160;
 export const GOLDEN_W = 224;
 

@@ -1,6 +1,6 @@
 /**
  * A tiny trained-looking pipeline on disk for sampling tests: autoencoder, LDM and ControlNet
- * checkpoints in brainsynth's format (src/ml/train/checkpoint.ts) with RANDOM weights everywhere
+ * checkpoints in brainsynth's format (src/ml/pipeline/checkpoint.ts) with RANDOM weights everywhere
  * (zero-initialised convs too, so the UNet output and the ControlNet residuals are not 0 and the
  * FLAIR really steers the sample). Models run at 40x56 (a quarter of the 160x224 grid), latent
  * 3x20x28, so a DDIM step takes a fraction of a second on the wasm backend.
@@ -15,8 +15,8 @@ import { AutoencoderKL } from '../../src/ml/networks/autoencoder-kl';
 import { ControlNet } from '../../src/ml/networks/controlnet';
 import { DiffusionModelUNet } from '../../src/ml/networks/diffusion-unet';
 import type { Network } from '../../src/ml/networks/network';
-import { loadPipeline, type SamplingPipeline } from '../../src/ml/sample/pipeline';
-import { promoteCheckpoint, writeCheckpoint } from '../../src/ml/train/checkpoint';
+import { loadPipeline, type SamplingPipeline } from '../../src/ml/pipeline';
+import { promoteCheckpoint, writeCheckpoint } from '../../src/ml/pipeline/checkpoint';
 import { REFERENCE_SCHEDULER } from '../../src/ml/train/config';
 import { Rng } from '../../src/ml/util/rng';
 

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadPipeline, type SamplingPipeline } from '../../src/ml/sample/pipeline';
-import { controlNetDenoiser, guidedLatentSample, guidedPrediction, PerImageNoise, runDiffusion, sampleUnconditional, translateSlices } from '../../src/ml/sample/sampler';
+import { guidedLatentSample, guidedPrediction, loadPipeline, PerImageNoise, runDiffusion, type SamplingPipeline } from '../../src/ml/pipeline';
+import { controlNetDenoiser, sampleUnconditional, translateSlices } from '../../src/ml/sample/sampler';
 import { REFERENCE_SCHEDULER } from '../../src/ml/train/config';
 import { flairBatch, openTinyPipeline, TINY_SIZE } from './fixtures';
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readNifti, writeNifti } from '../../src/ml/data/nifti';
-import type { SamplingPipeline } from '../../src/ml/sample/pipeline';
+import type { SamplingPipeline } from '../../src/ml/pipeline';
 import { downsampleBox, upsampleBilinear } from '../../src/ml/sample/resize';
 import { gridSlicesToVolume, translateVolume } from '../../src/ml/sample/volume';
 import { extractAxialSlice } from '../../src/ml/data/slices';

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSafetensors } from '../../src/ml/io';
 import { initEngine } from '../../src/ml/engine';
 import { applyOverrides, type TrainConfig } from '../../src/ml/train/config';
-import { ConditioningContext } from '../../src/ml/train/context';
+import { ConditioningContext } from '../../src/ml/pipeline/context';
 import { buildTrainConfig, validateTrainConfig, type ParentRunInfo } from '../../src/ml/train/validate';
 import { Rng } from '../../src/ml/util/rng';
 

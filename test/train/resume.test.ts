@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '../../src/ml/engine';
-import { checkpointDir, checkpointsDir, loadCheckpoint, promoteCheckpoint, writeCheckpoint } from '../../src/ml/train/checkpoint';
+import { checkpointDir, checkpointsDir, loadCheckpoint, promoteCheckpoint, writeCheckpoint } from '../../src/ml/pipeline/checkpoint';
 import type { TrainConfig } from '../../src/ml/train/config';
 import { createRuntime } from '../../src/ml/train/run';
 import { runSession, type MetricOut, type TrainHooks } from '../../src/ml/train/session';

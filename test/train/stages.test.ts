@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '../../src/ml/engine';
-import { checkpointDir, loadCheckpoint, readCheckpointMeta } from '../../src/ml/train/checkpoint';
+import { checkpointDir, loadCheckpoint, readCheckpointMeta } from '../../src/ml/pipeline/checkpoint';
 import type { TrainConfig } from '../../src/ml/train/config';
 import type { TrainingData } from '../../src/ml/train/data';
 import { createRuntime } from '../../src/ml/train/run';

@@ -15,10 +15,10 @@ import type { SampleJob } from '../../main/services/generate-jobs';
 import { resolveModel } from '../../main/services/generate-models';
 import { initEngine } from '../../ml/engine';
 import { msSsimDiversity } from '../../ml/metrics';
-import { loadPipeline } from '../../ml/sample/pipeline';
+import { loadPipeline } from '../../ml/pipeline';
 import { upsampleBilinear } from '../../ml/sample/resize';
 import { sampleUnconditional } from '../../ml/sample/sampler';
-import { encodePng } from '../../ml/train/images';
+import { encodePng } from '../../ml/io/png';
 import { withServices } from '../services';
 import { formatTable, formatValue } from '../table';
 

@@ -16,7 +16,7 @@ import { basename, join, resolve, sep } from 'node:path';
 import type { Artefact } from '../../shared/contract';
 import type { SliceJobSpec, VolumeJobSpec } from '../../ml/sample/jobs';
 import type { SamplerKind } from '../../ml/sample/sampler';
-import { encodePng, writePng, type GrayImage } from '../../ml/train/images';
+import { encodePng, writePng, type GrayImage } from '../../ml/io/png';
 import { InvalidInputError } from './errors';
 import { EvaluateService } from './evaluate';
 import { SampleJobHost, type SampleJob, type SampleJobHostOptions } from './generate-jobs';

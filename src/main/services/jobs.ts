@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { JobInfo, Run, TrainingProgress } from '../../shared/contract';
 import { writeFileAtomic } from '../../ml/io';
-import { checkpointDir, readCheckpointMeta } from '../../ml/train/checkpoint';
+import { checkpointDir, readCheckpointMeta } from '../../ml/pipeline/checkpoint';
 import type { TrainConfig, TrainPreset } from '../../ml/train/config';
 import type { MetricOut, TrainProgress, TrainResult, TrainStage } from '../../ml/train/session';
 import type { TrainJobSpec } from '../../ml/train/spec';

@@ -1,5 +1,5 @@
 import type { Run } from '../../shared/contract';
-import { checkpointDir } from '../../ml/train/checkpoint';
+import { checkpointDir } from '../../ml/pipeline/checkpoint';
 import type { TrainConfig, TrainPreset } from '../../ml/train/config';
 import type { TrainStage } from '../../ml/train/session';
 import type { ParentRunInfo } from '../../ml/train/validate';

@@ -1,8 +1,8 @@
 import type { StateDict } from './state-dict';
 
 /**
- * MONAI core >= 1.4 absorbed the GenerativeModels networks and renamed a few tensors
- * (reference-pipeline.md F.9; MONAI's own `load_old_state_dict` maps the other way):
+ * MONAI core >= 1.4 absorbed the GenerativeModels networks and renamed a few tensors (MONAI's
+ * own `load_old_state_dict` maps the other way):
  *   cross-attention `to_out.0`      -> `out_proj`
  *   Upsample `...conv.conv`         -> `...postconv.conv`
  *   self-attention `to_q/k/v`       -> `attn.to_q/k/v`,  `proj_attn` -> `attn.out_proj`

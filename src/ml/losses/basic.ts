@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 
 /**
- * The reference's elementwise losses (reference-pipeline.md B.4, C.4). Layout-agnostic: every
+ * The reference's elementwise losses (autoencoder L1 / KL / least-squares adversarial, diffusion
+ * MSE). Layout-agnostic: every
  * reduction is a full mean or a per-sample sum over all non-batch axes.
  */
 

@@ -4,8 +4,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 
 /**
- * Perceptual loss with a pluggable, frozen feature network (reference-pipeline.md "What differs":
- * the reference's LPIPS-squeeze weights are not reachable, so the user points at a network).
+ * Perceptual loss with a pluggable, frozen feature network (the reference's LPIPS-squeeze weights
+ * are not reachable offline, so the user points at a network).
  *
  * Distance (LPIPS-style, without learned heads): for each tapped feature map, unit-normalise along
  * channels (f / (||f||_2 + 1e-10)), take the squared difference, sum over channels, average over

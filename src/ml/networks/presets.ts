@@ -4,8 +4,8 @@ import { DiffusionModelUNet, type DiffusionUNetConfig } from './diffusion-unet';
 import { PatchDiscriminator, type PatchDiscriminatorConfig } from './patch-discriminator';
 
 /**
- * Network presets. "reference" is exactly the published configs (reference-pipeline.md B.1, C.1,
- * D.1): AE 34,010,024, UNet 263,636,995, ControlNet 117,883,072, discriminator 11,032,193 parameters.
+ * Network presets. "reference" is exactly the published configs of the reference project's
+ * autoencoder, LDM and ControlNet: AE 34,010,024, UNet 263,636,995, ControlNet 117,883,072, discriminator 11,032,193 parameters.
  * "desktop" keeps every code path (same blocks, attention levels, cross-attention, zero convs) but
  * is small enough to train on 2 CPU cores in minutes: 80x112 slices -> AE latent 3x20x28 (two
  * downsamplings instead of three), UNet/ControlNet on that latent, conditioning embedding with two

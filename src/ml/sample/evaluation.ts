@@ -1,6 +1,6 @@
 /**
  * Evaluation of a ControlNet pipeline on one split of a prepared dataset (the reference's
- * compute_controlnet_performance.py, E.1/E.3): every slice of the split (in cache order, or the
+ * compute_controlnet_performance.py and its metric settings): every slice of the split (in cache order, or the
  * first `limit`) is translated once (seed + index), then per image PSNR (max 1), MAE and MS-SSIM
  * (kernel 7, data range 1), lesion-inside/outside variants where every evaluated subject has a
  * lesion mask, and the same columns for model-free baselines fitted on the TRAIN split:
@@ -24,8 +24,8 @@ import {
   invertedHistogramMatchedFlair,
   type MetricTable,
 } from '../metrics';
-import { tileImages, writePng } from '../train/images';
-import type { SamplingPipeline } from './pipeline';
+import { tileImages, writePng } from '../io/png';
+import type { SamplingPipeline } from '../pipeline';
 import type { SamplerKind } from './sampler';
 import { translateGridSlices } from './volume';
 

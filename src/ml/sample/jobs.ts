@@ -7,7 +7,7 @@
 import { initEngine } from '../engine';
 import type { SplitName } from '../data/split';
 import { evaluateSplit, type EvaluationOutput } from './evaluation';
-import { loadPipeline, type PipelineInfo, type PipelineSources } from './pipeline';
+import { loadPipeline, type PipelineInfo, type PipelineSources } from '../pipeline';
 import type { SamplerKind } from './sampler';
 import { generateForSlice, readSubjectSlice, type GridSlices, type SliceGenerationResult, type SubjectSliceSource } from './slice';
 import { translateVolume, type NormalisationSpec, type TranslateVolumeResult } from './volume';

@@ -1,32 +1,31 @@
 /**
- * ControlNet-guided latent diffusion sampling (reference-pipeline.md D.4) and unconditional LDM
- * sampling, on NHWC tf tensors.
- *
- * Per step, as sample_flair_to_t1w.py: the latent and the FLAIR are duplicated to a batch of 2B
- * with context [uncond; cond]; the ControlNet's residuals (times the conditioning scale) are
- * applied to BOTH guidance branches; the UNet's two outputs combine as
- * out = out_uncond + s * (out_cond - out_uncond); one scheduler step. Finally
- * decode(z / latentScale), clipped to [0, 1]. Two exact shortcuts: s = 1 runs only the
- * conditional branch and s = 0 only the unconditional one (the reference's unconditional samples
- * use s = 0).
- * The unconditional prompt is the context's inference-time null ("" in the reference, J.1), or
+ * FLAIR -> T1w translation with the ControlNet-guided latent diffusion pipeline, and
+ * unconditional LDM sampling, on NHWC tf tensors, as the reference's sampling scripts: per step
+ * the ControlNet's residuals (times the conditioning scale) are applied to BOTH classifier-free
+ * guidance branches, then one scheduler step; finally decode(z / latentScale), clipped to [0, 1].
+ * The unconditional prompt is the context's inference-time null (the reference's "" prompt), or
  * the training null when no separate one exists.
  *
- * Reproducibility: every image has its own seed, and its start noise (and DDPM/eta>0 step noise)
- * comes from its own generator (src/ml/util/rng.ts), so an image is bitwise identical on the same
- * backend whatever batch it is computed in. By convention callers use seed + index (sample k of a
- * multi-sample request, slice z of a volume, image i of an evaluation) so any single image can be
- * regenerated on its own.
+ * Every image has its own seed (see src/ml/pipeline/diffusion.ts): any single image can be
+ * regenerated on its own, bitwise, whatever batch it was first computed in.
  */
 import * as tf from '@tensorflow/tfjs';
-import { DDIMScheduler, DDPMScheduler, type NoiseGenerator } from '../schedulers';
-import type { SchedulerParams } from '../train/config';
-import { Rng } from '../util/rng';
-import type { SamplingPipeline } from './pipeline';
+import {
+  batchOf,
+  controlledForward,
+  decodeLatents,
+  guidedDenoiser,
+  latentShape,
+  PerImageNoise,
+  runDiffusion,
+  type Denoiser,
+  type SamplerKind,
+  type SamplingPipeline,
+} from '../pipeline';
 
-export type SamplerKind = 'ddim' | 'ddpm';
+export type { SamplerKind };
 
-/** The reference's sampling settings (D.4). */
+/** The reference's sampling settings: 200 DDIM steps, guidance 7, ControlNet scale 1, eta 0. */
 export const REFERENCE_SAMPLING = { sampler: 'ddim' as SamplerKind, steps: 200, guidanceScale: 7, conditioningScale: 1, eta: 0 };
 
 export interface SamplingOptions {
@@ -47,112 +46,6 @@ export interface SamplingOptions {
   shouldStop?(): boolean;
 }
 
-export class SamplingCancelledError extends Error {
-  constructor() {
-    super('sampling was cancelled');
-    this.name = 'SamplingCancelledError';
-  }
-}
-
-/**
- * A NoiseGenerator whose draws for a batch are the concatenation of one generator per image:
- * image b's noise depends only on its own seed.
- */
-export class PerImageNoise implements NoiseGenerator {
-  private readonly rngs: Rng[];
-
-  constructor(seeds: readonly number[]) {
-    if (seeds.length === 0) throw new Error('sampling needs at least one seed');
-    for (const s of seeds) if (!Number.isSafeInteger(s)) throw new Error(`seed must be an integer, got ${s}`);
-    this.rngs = seeds.map((s) => Rng.fromSeed(s));
-  }
-
-  get batch(): number {
-    return this.rngs.length;
-  }
-
-  fillNormal(out: Float32Array): Float32Array {
-    const per = out.length / this.rngs.length;
-    if (!Number.isInteger(per)) throw new Error(`noise of ${out.length} values does not split over ${this.rngs.length} images`);
-    this.rngs.forEach((rng, b) => rng.fillNormal(out.subarray(b * per, (b + 1) * per)));
-    return out;
-  }
-
-  tensor(shape: readonly [number, number, number, number]): tf.Tensor4D {
-    const size = shape.reduce((a, b) => a * b, 1);
-    return tf.tensor4d(this.fillNormal(new Float32Array(size)), shape as [number, number, number, number], 'float32');
-  }
-}
-
-/** Classifier-free guidance: uncond + scale * (cond - uncond). */
-export function guidedPrediction(uncond: tf.Tensor4D, cond: tf.Tensor4D, scale: number): tf.Tensor4D {
-  return tf.tidy(() => tf.add(uncond, tf.mul(tf.sub(cond, uncond), scale)));
-}
-
-/** Model output for latents x_t at timestep t (a plain function of tensors). */
-export type Denoiser = (xt: tf.Tensor4D, t: number) => tf.Tensor4D;
-
-export interface DiffusionLoopOptions {
-  scheduler: SchedulerParams;
-  sampler: SamplerKind;
-  steps: number;
-  eta: number;
-  /** [B, h, w, c] latent shape. */
-  shape: [number, number, number, number];
-  noise: PerImageNoise;
-  onStep?(done: number, total: number): void;
-  shouldStop?(): boolean;
-}
-
-function makeScheduler(p: SchedulerParams, kind: SamplerKind, steps: number): DDIMScheduler | DDPMScheduler {
-  const common = {
-    numTrainTimesteps: p.numTrainTimesteps,
-    schedule: p.schedule,
-    betaStart: p.betaStart,
-    betaEnd: p.betaEnd,
-    predictionType: p.predictionType,
-  };
-  // DDIM as sample_*.py (clip_sample False); DDPM as the LDM's training scheduler (clip_sample True).
-  const s = kind === 'ddim' ? new DDIMScheduler({ ...common, clipSample: false }) : new DDPMScheduler({ ...common, clipSample: true });
-  s.setTimesteps(steps);
-  return s;
-}
-
-/** Lets timers, signals (Ctrl-C in the CLI) and cancel requests in the same thread run between steps. */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** The reverse process from N(0, I) latents: resolves to z_0 (caller disposes). */
-export async function runDiffusion(denoise: Denoiser, o: DiffusionLoopOptions): Promise<tf.Tensor4D> {
-  if (o.noise.batch !== o.shape[0]) throw new Error(`${o.noise.batch} seeds for a batch of ${o.shape[0]}`);
-  const scheduler = makeScheduler(o.scheduler, o.sampler, o.steps);
-  const timesteps = Array.from(scheduler.timesteps);
-  let x = o.noise.tensor(o.shape);
-  try {
-    for (const [i, t] of timesteps.entries()) {
-      await yieldToEventLoop();
-      if (o.shouldStop?.()) throw new SamplingCancelledError();
-      const next = tf.tidy(() => {
-        const out = denoise(x, t);
-        const r =
-          scheduler instanceof DDIMScheduler
-            ? scheduler.step(out, t, x, o.eta > 0 ? { eta: o.eta, generator: o.noise } : {})
-            : scheduler.step(out, t, x, o.noise);
-        r.predOriginalSample.dispose();
-        return r.prevSample as tf.Tensor4D;
-      });
-      x.dispose();
-      x = next;
-      o.onStep?.(i + 1, timesteps.length);
-    }
-    return x;
-  } catch (err) {
-    x.dispose();
-    throw err;
-  }
-}
-
 function resolveSteps(opts: SamplingOptions, sampler: SamplerKind, trainSteps: number): number {
   const steps = opts.steps ?? (sampler === 'ddim' ? REFERENCE_SAMPLING.steps : trainSteps);
   if (!Number.isInteger(steps) || steps < 1 || steps > trainSteps) {
@@ -161,15 +54,9 @@ function resolveSteps(opts: SamplingOptions, sampler: SamplerKind, trainSteps: n
   return steps;
 }
 
-function latentShape(p: SamplingPipeline, batch: number): [number, number, number, number] {
-  const f = p.ae.downsampleFactor;
-  const [h, w] = p.info.imageSize;
-  return [batch, h / f, w / f, p.ae.config.latentChannels];
-}
-
 /** decode(z / scale), clipped to [0, 1], as [B, H, W] row-major floats; disposes z. */
 async function decodeImages(p: SamplingPipeline, z: tf.Tensor4D): Promise<Float32Array> {
-  const img = tf.tidy(() => tf.clipByValue(p.ae.decode(tf.div(z, p.info.latentScale) as tf.Tensor4D), 0, 1));
+  const img = decodeLatents(p.ae, z, p.info.latentScale);
   z.dispose();
   try {
     const data = await img.data();
@@ -180,7 +67,7 @@ async function decodeImages(p: SamplingPipeline, z: tf.Tensor4D): Promise<Float3
 }
 
 /**
- * The guided ControlNet denoiser of D.4 for a FLAIR batch [B, H, W, 1] at the model's size.
+ * The guided ControlNet denoiser for a FLAIR batch [B, H, W, 1] at the model's size.
  * Exposed for tests; translateSlices is the entry point.
  */
 export function controlNetDenoiser(p: SamplingPipeline, flair: tf.Tensor4D, guidanceScale: number, conditioningScale: number): { denoise: Denoiser; dispose(): void } {
@@ -189,25 +76,19 @@ export function controlNetDenoiser(p: SamplingPipeline, flair: tf.Tensor4D, guid
   const b = flair.shape[0];
   const cond = p.context.repeat('prompt', b);
   const uncond = p.context.repeat('null_infer', b);
-  const both = guidanceScale !== 0 && guidanceScale !== 1;
-  const ctx2 = both ? tf.concat([uncond, cond], 0) : null;
-  const flair2 = both ? tf.concat([flair, flair], 0) : null;
-  const controlled = (x: tf.Tensor4D, t: number, ctx: tf.Tensor3D, f: tf.Tensor4D) => {
-    const ts = tf.fill([x.shape[0]], t, 'int32') as tf.Tensor1D;
-    const residuals = controlnet.forward(x, ts, ctx, f, conditioningScale);
-    return p.unet.forward(x, ts, ctx, residuals);
-  };
-  const denoise: Denoiser = (x, t) =>
-    tf.tidy(() => {
-      if (!both) return controlled(x, t, guidanceScale === 0 ? uncond : cond, flair);
-      const out = controlled(tf.concat([x, x], 0), t, ctx2 as tf.Tensor3D, flair2 as tf.Tensor4D);
-      const [u, c] = tf.split(out, 2, 0) as [tf.Tensor4D, tf.Tensor4D];
-      return guidedPrediction(u, c, guidanceScale);
-    });
+  const flairs = batchOf(flair, guidanceScale);
+  const nets = { unet: p.unet, controlnet };
+  const guided = guidedDenoiser(
+    (x, t, ctx) => controlledForward(nets, x, tf.fill([x.shape[0]], t, 'int32') as tf.Tensor1D, ctx, flairs.at(x.shape[0]), conditioningScale),
+    { cond, uncond, guidanceScale },
+  );
   return {
-    denoise,
+    denoise: guided.denoise,
     dispose() {
-      [cond, uncond, ctx2, flair2].forEach((t) => t?.dispose());
+      guided.dispose();
+      flairs.dispose();
+      cond.dispose();
+      uncond.dispose();
     },
   };
 }
@@ -219,7 +100,7 @@ async function sampleImages(p: SamplingPipeline, denoise: Denoiser, opts: Sampli
     sampler,
     steps,
     eta: opts.eta ?? 0,
-    shape: latentShape(p, opts.seeds.length),
+    shape: latentShape(p.ae, opts.seeds.length, ...p.info.imageSize),
     noise: new PerImageNoise(opts.seeds),
     onStep: opts.onStep,
     shouldStop: opts.shouldStop,
@@ -263,53 +144,4 @@ export async function sampleUnconditional(p: SamplingPipeline, opts: SamplingOpt
   } finally {
     uncond.dispose();
   }
-}
-
-/**
- * Guided latent sampling for callers that bring their own denoiser over a context batch (the
- * trainers' validation figures): out = uncond + s * (cond - uncond) with both branches in one
- * batch of 2B (context [uncond; cond]), the scheduler loop of runDiffusion, per-image seeds.
- * Returns z_0 (caller decodes and disposes).
- */
-export async function guidedLatentSample(
-  denoise: (xt: tf.Tensor4D, t: number, context: tf.Tensor3D) => tf.Tensor4D,
-  o: {
-    scheduler: SchedulerParams;
-    steps: number;
-    shape: [number, number, number, number];
-    cond: tf.Tensor3D;
-    uncond: tf.Tensor3D;
-    guidanceScale: number;
-    seeds: number[];
-    sampler?: SamplerKind;
-    eta?: number;
-    onStep?(done: number, total: number): void;
-  },
-): Promise<tf.Tensor4D> {
-  const both = o.guidanceScale !== 0 && o.guidanceScale !== 1;
-  const ctx2 = both ? tf.concat([o.uncond, o.cond], 0) : null;
-  try {
-    const guided: Denoiser = (x, t) =>
-      tf.tidy(() => {
-        if (!both) return denoise(x, t, o.guidanceScale === 0 ? o.uncond : o.cond);
-        const [u, c] = tf.split(denoise(tf.concat([x, x], 0), t, ctx2 as tf.Tensor3D), 2, 0) as [tf.Tensor4D, tf.Tensor4D];
-        return guidedPrediction(u, c, o.guidanceScale);
-      });
-    return await runDiffusion(guided, {
-      scheduler: o.scheduler,
-      sampler: o.sampler ?? 'ddim',
-      steps: o.steps,
-      eta: o.eta ?? 0,
-      shape: o.shape,
-      noise: new PerImageNoise(o.seeds),
-      onStep: o.onStep,
-    });
-  } finally {
-    ctx2?.dispose();
-  }
-}
-
-/** Seeds for `count` images starting at `seed` (the seed + index convention). */
-export function seedRange(seed: number, count: number, offset = 0): number[] {
-  return Array.from({ length: count }, (_, i) => seed + offset + i);
 }

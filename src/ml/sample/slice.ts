@@ -18,7 +18,7 @@ import {
   type NormalisationStats,
 } from '../data/slices';
 import { evaluatePairs } from '../metrics';
-import type { SamplingPipeline } from './pipeline';
+import type { SamplingPipeline } from '../pipeline';
 import type { SamplerKind } from './sampler';
 import { translateGridSlices, type NormalisationSpec } from './volume';
 

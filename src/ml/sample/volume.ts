@@ -31,7 +31,7 @@ import {
   type NormalisationStats,
 } from '../data/slices';
 import { downsampleBox, upsampleBilinear } from './resize';
-import type { SamplingPipeline } from './pipeline';
+import type { SamplingPipeline } from '../pipeline';
 import { translateSlices, type SamplingOptions } from './sampler';
 
 export const GRID = { height: SLICE_HEIGHT, width: SLICE_WIDTH } as const;

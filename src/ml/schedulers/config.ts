@@ -40,6 +40,18 @@ const MONAI_COMMON: SchedulerConfig = {
 export const MONAI_DDPM_DEFAULTS: DDPMConfig = { ...MONAI_COMMON, varianceType: 'fixed_small' };
 export const MONAI_DDIM_DEFAULTS: DDIMConfig = { ...MONAI_COMMON, setAlphaToOne: true, stepsOffset: 0 };
 
+/**
+ * The schedule a training run records in its config; the rest of a scheduler's settings take
+ * MONAI's defaults, and sampling builds its DDPM or DDIM scheduler from these values.
+ */
+export interface SchedulerParams {
+  numTrainTimesteps: number;
+  schedule: 'scaled_linear_beta' | 'linear_beta';
+  betaStart: number;
+  betaEnd: number;
+  predictionType: 'v_prediction' | 'epsilon';
+}
+
 /** The reference project's schedule (ldm_v0.yaml / controlnet_v0.yaml and sample_*.py). */
 export const REFERENCE_SCHEDULE: Pick<
   SchedulerConfig,

@@ -1,7 +1,6 @@
 /** DDIM (MONAI GenerativeModels 0.2.2 DDIMScheduler), float32-faithful. */
 import * as tf from '@tensorflow/tfjs';
 import { MONAI_DDIM_DEFAULTS, type DDIMConfig } from './config';
-import type { StepResult } from './ddpm';
 import {
   addNoise,
   checkTimestep,
@@ -11,20 +10,14 @@ import {
   timestepList,
   type Timesteps,
 } from './ops';
-import { randnTensor, type NoiseGenerator } from './random';
+import { randnTensor } from './random';
+import type { Scheduler, StepOptions, StepResult } from './scheduler';
 import { makeNoiseSchedule, type NoiseSchedule } from './schedule';
 import { inferenceTimesteps } from './timesteps';
 
 const f32 = Math.fround;
 
-export interface DDIMStepOptions {
-  /** 0 = deterministic DDIM (the reference); 1 = DDPM-like stochasticity. */
-  eta?: number;
-  /** Required when eta > 0. */
-  generator?: NoiseGenerator;
-}
-
-export class DDIMScheduler {
+export class DDIMScheduler implements Scheduler {
   readonly config: DDIMConfig;
   readonly schedule: NoiseSchedule;
   /** abar used past the final step: 1 with setAlphaToOne, else abar_0. */
@@ -75,8 +68,11 @@ export class DDIMScheduler {
     return f32(f32(f32(1 - aPrev) / f32(1 - a)) * f32(1 - f32(a / aPrev)));
   }
 
-  /** One DDIM update x_t -> x_prev; with eta 0 and the final step it returns x0_hat exactly. */
-  step(modelOutput: tf.Tensor, t: Timesteps, sample: tf.Tensor, options: DDIMStepOptions = {}): StepResult {
+  /**
+   * One DDIM update x_t -> x_prev; with eta 0 and the final step it returns x0_hat exactly.
+   * eta 0 is deterministic DDIM (the reference), 1 DDPM-like; eta > 0 needs options.generator.
+   */
+  step(modelOutput: tf.Tensor, t: Timesteps, sample: tf.Tensor, options: StepOptions = {}): StepResult {
     const { eta = 0, generator } = options;
     if (!(eta >= 0)) throw new Error(`DDIM eta must be >= 0, got ${eta}`);
     const list = timestepList(t);

@@ -10,19 +10,15 @@ import {
   timestepList,
   type Timesteps,
 } from './ops';
-import { randnTensor, type NoiseGenerator } from './random';
+import { randnTensor } from './random';
 import { makeNoiseSchedule, type NoiseSchedule } from './schedule';
 import { inferenceTimesteps } from './timesteps';
 
 const f32 = Math.fround;
 
-// A type alias (not an interface) so a StepResult can be returned from tf.tidy.
-export type StepResult = {
-  prevSample: tf.Tensor;
-  predOriginalSample: tf.Tensor;
-};
+import type { Scheduler, StepOptions, StepResult } from './scheduler';
 
-export class DDPMScheduler {
+export class DDPMScheduler implements Scheduler {
   readonly config: DDPMConfig;
   readonly schedule: NoiseSchedule;
   numInferenceSteps: number;
@@ -77,9 +73,10 @@ export class DDPMScheduler {
 
   /**
    * One reverse step x_t -> x_{t-1}. `t` is one timestep or one per sample. Noise (for t > 0)
-   * comes from `generator`, which is required whenever noise is added.
+   * comes from `options.generator`, which is required whenever noise is added.
    */
-  step(modelOutput: tf.Tensor, t: Timesteps, sample: tf.Tensor, generator?: NoiseGenerator): StepResult {
+  step(modelOutput: tf.Tensor, t: Timesteps, sample: tf.Tensor, options: StepOptions = {}): StepResult {
+    const { generator } = options;
     const list = timestepList(t);
     for (const v of list) checkTimestep(v, this.config.numTrainTimesteps);
     const { alphasCumprod } = this.schedule;

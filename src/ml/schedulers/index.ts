@@ -4,5 +4,6 @@ export * from './timesteps';
 export * from './random';
 export * from './ops';
 export * from './config';
-export { DDPMScheduler, type StepResult } from './ddpm';
-export { DDIMScheduler, type DDIMStepOptions } from './ddim';
+export type { Scheduler, StepOptions, StepResult } from './scheduler';
+export { DDPMScheduler } from './ddpm';
+export { DDIMScheduler } from './ddim';

@@ -1,7 +1,7 @@
 import type { Rng } from '../util/rng';
 
 /**
- * The reference's training augmentations (reference-pipeline.md A.5), in its order: flip ->
+ * The reference's training augmentations, in its order: flip ->
  * affine -> intensity shift -> contrast -> clamp. Works on single-channel H x W float images in
  * plain JS (cheap at slice sizes, identical on every tfjs backend). Paired images (FLAIR and T1w for
  * ControlNet) get the same random draw, as MONAI dictionary transforms do.

@@ -6,10 +6,10 @@ import { AutoencoderKL, type AutoencoderKLConfig } from '../networks/autoencoder
 import { PatchDiscriminator, type PatchDiscriminatorConfig } from '../networks/patch-discriminator';
 import type { Rng } from '../util/rng';
 import { AUGMENT_AUTOENCODER } from './augment';
-import { subDict, withPrefix, type LoadedCheckpoint } from './checkpoint';
+import { subDict, withPrefix, type LoadedCheckpoint } from '../pipeline/checkpoint';
 import type { AutoencoderStageConfig, TrainConfig } from './config';
 import { makeBatch, spreadIndices, type TrainingData } from './data';
-import { splitBatch } from './images';
+import { splitBatch } from '../io/png';
 import { adam, clipByGlobalNorm, namedGrads, type Adam, type NamedTensors } from './optim';
 import {
   allFinite,
@@ -24,7 +24,7 @@ import {
 import type { StageRuntime, ValidationResult } from './session';
 
 /**
- * Stage 1 (reference-pipeline.md B.4): AutoencoderKL with L1 + KL + perceptual + least-squares
+ * Stage 1, the autoencoder: AutoencoderKL with L1 + KL + perceptual + least-squares
  * adversarial loss against a PatchDiscriminator (from advStartEpoch), Adam for both networks,
  * gradients clipped to norm 1.0. Metric names follow the reference's TensorBoard tags.
  */

@@ -1,8 +1,11 @@
+import type { SchedulerParams } from '../schedulers';
 import type { LoopConfig, TrainStage } from './session';
+
+export type { SchedulerParams };
 
 /**
  * Training configuration: plain JSON data, recorded with the run, reproducible with its seed.
- * Two presets: "reference" (the published hyper-parameters, reference-pipeline.md B-D, on the full
+ * Two presets: "reference" (the reference project's published hyper-parameters, on the full
  * 160x224 grid) and "desktop" (the same code paths with small networks on 80x112 slices, the
  * 160x224 cache downsampled by 2, so each stage trains in minutes on 2 CPU cores).
  * Network shapes come from the network presets (src/ml/networks) and can be overridden with
@@ -31,14 +34,6 @@ export interface AutoencoderStageConfig {
   /** 0-based epoch from which the adversarial terms and discriminator steps run. */
   advStartEpoch: number;
   gradClip: number;
-}
-
-export interface SchedulerParams {
-  numTrainTimesteps: number;
-  schedule: 'scaled_linear_beta' | 'linear_beta';
-  betaStart: number;
-  betaEnd: number;
-  predictionType: 'v_prediction' | 'epsilon';
 }
 
 export interface DiffusionStageConfig {
@@ -88,7 +83,7 @@ export const REFERENCE_SCHEDULER: SchedulerParams = {
   predictionType: 'v_prediction',
 };
 
-/** Reference loop settings per stage (B.2, C.4, D.3), batch as the per-process batch we can afford. */
+/** The reference's loop settings per stage, with the per-process batch we can afford. */
 export function defaultLoop(stage: TrainStage, preset: TrainPreset): LoopConfig {
   if (preset === 'reference') {
     return {

@@ -3,33 +3,33 @@ import type { StateDict } from '../io';
 import { mseLoss } from '../losses/basic';
 import type { AutoencoderKL } from '../networks/autoencoder-kl';
 import { ControlNet, type ControlNetConfig } from '../networks/controlnet';
-import { DiffusionModelUNet, type DiffusionUNetConfig } from '../networks/diffusion-unet';
+import type { DiffusionModelUNet } from '../networks/diffusion-unet';
 import type { NoiseSchedule } from '../schedulers';
 import type { Rng } from '../util/rng';
-import { AUGMENT_DIFFUSION } from './augment';
-import type { LoadedCheckpoint } from './checkpoint';
-import type { ControlNetStageConfig, TrainConfig } from './config';
-import { ConditioningContext } from './context';
-import { makeBatch, spreadIndices, type TrainingData } from './data';
+import { splitBatch } from '../io/png';
 import {
-  augmentFor,
-  diffusionValidationLoss,
-  disposeNoised,
-  encodeLatent,
+  batchOf,
+  controlledForward,
+  decodeLatents,
+  encodeLatents,
+  guidedLatentSample,
   latentShape,
-  loadFrozenAutoencoder,
-  loadParentCheckpoint,
-  noiseLatents,
-  noiseSchedule,
-} from './diffusion-common';
-import { splitBatch } from './images';
+  loadAutoencoder,
+  loadLdm,
+  seedRange,
+  type ConditioningContext,
+  type LoadedCheckpoint,
+} from '../pipeline';
+import { AUGMENT_DIFFUSION } from './augment';
+import type { ControlNetStageConfig, TrainConfig } from './config';
+import { makeBatch, spreadIndices, type TrainingData } from './data';
+import { augmentFor, diffusionValidationLoss, disposeNoised, noiseLatents, noiseSchedule } from './diffusion-common';
 import { adamw, namedGrads, type Adam } from './optim';
 import { allFinite, disposeNamed, namedParams, optimizerFromStateDict, optimizerToStateDict, readImages, readScalars } from './runtime-util';
-import { guidedLatentSample, seedRange } from '../sample/sampler';
 import type { StageRuntime, ValidationResult } from './session';
 
 /**
- * Stage 3 (reference-pipeline.md D.2-D.3): a ControlNet initialised from the parent LDM's UNet
+ * Stage 3, the ControlNet: a ControlNet initialised from the parent LDM's UNet
  * (load_state_dict(unet, strict=False): encoder copied, zero convs and conditioning embedding
  * kept), UNet, autoencoder and context frozen, the FLAIR slice as condition, v-prediction MSE on
  * the controlled UNet's output, AdamW. Figures: FLAIR | generated | real T1w.
@@ -57,29 +57,29 @@ export class ControlNetRuntime implements StageRuntime {
     const cfg = train.controlnet;
     if (!cfg) throw new Error('controlnet config section missing');
     if (!parents.ldm || !parents.autoencoder) throw new Error('the ControlNet stage needs an LDM run (and its autoencoder)');
-    const ldm = loadParentCheckpoint(parents.ldm, 'LDM');
-    const ldmConfig = ldm.meta.config as unknown as TrainConfig;
-    if (ldmConfig.stage !== 'ldm' || !ldmConfig.ldm) throw new Error(`${ldm.dir}: not an LDM checkpoint`);
-    const { ae } = loadFrozenAutoencoder(parents.autoencoder);
-    const unet = new DiffusionModelUNet(ldmConfig.ldm.network as unknown as DiffusionUNetConfig);
-    unet.loadStateDict(ldm.model, { source: `${ldm.dir}/model.safetensors` });
-    if (!ldm.context) throw new Error(`${ldm.dir}: LDM checkpoint has no context.safetensors`);
-    const context = ConditioningContext.fromStateDict(ldm.context, { trainable: false, source: `${ldm.dir}/context.safetensors` });
-    const scale = ldm.state.get('latent_scale')?.data[0] ?? (typeof ldmConfig.ldm.latentScale === 'number' ? ldmConfig.ldm.latentScale : 0.3);
-    const controlnet = new ControlNet(cfg.network as unknown as ControlNetConfig).initialize(train.loop.seed);
-    // The reference's strict=False copy: every UNet tensor whose name exists in the ControlNet.
-    controlnet.loadStateDict(ldm.model, { strict: false, source: `${ldm.dir}/model.safetensors (UNet -> ControlNet copy)` });
-    return new ControlNetRuntime(cfg, train, data, ae, unet, controlnet, context, scale);
+    const ldm = loadLdm(parents.ldm);
+    let ae: AutoencoderKL | null = null;
+    let controlnet: ControlNet | null = null;
+    try {
+      ae = loadAutoencoder(parents.autoencoder).ae;
+      controlnet = new ControlNet(cfg.network as unknown as ControlNetConfig).initialize(train.loop.seed);
+      // The reference's strict=False copy: every UNet tensor whose name exists in the ControlNet.
+      const { model, dir } = ldm.checkpoint;
+      controlnet.loadStateDict(model, { strict: false, source: `${dir}/model.safetensors (UNet -> ControlNet copy)` });
+      return new ControlNetRuntime(cfg, train, data, ae, ldm.unet, controlnet, ldm.context, ldm.latentScale);
+    } catch (err) {
+      [ldm, ae, controlnet].forEach((x) => x?.dispose());
+      throw err;
+    }
   }
 
   private controlled(xt: tf.Tensor4D, timesteps: tf.Tensor1D, ctx: tf.Tensor3D, flair: tf.Tensor4D): tf.Tensor4D {
-    const { down, mid } = this.controlnet.forward(xt, timesteps, ctx, flair, this.cfg.conditioningScale);
-    return this.unet.forward(xt, timesteps, ctx, { down, mid });
+    return controlledForward({ unet: this.unet, controlnet: this.controlnet }, xt, timesteps, ctx, flair, this.cfg.conditioningScale);
   }
 
   async trainStep(indices: number[], _epoch: number, _step: number, rng: Rng): Promise<Record<string, number>> {
     const batch = makeBatch(this.data.train, indices, augmentFor(this.train, AUGMENT_DIFFUSION), rng);
-    const latent = encodeLatent(this.ae, batch.t1w, this.latentScale, rng);
+    const latent = encodeLatents(this.ae, batch.t1w, this.latentScale, rng);
     const noised = noiseLatents(this.sched, this.cfg.scheduler, latent, rng);
     const dropped = indices.map(() => rng.bernoulli(this.cfg.promptDropout));
     const ctx = this.context.batch(dropped);
@@ -112,19 +112,16 @@ export class ControlNetRuntime implements StageRuntime {
     });
   }
 
-  /** One row per validation pair: FLAIR | generated T1w | real T1w (DDIM + guidance, as D.4). */
+  /** One row per validation pair: FLAIR | generated T1w | real T1w (guided DDIM, as the product samples). */
   async figures(_epoch: number, rng: Rng) {
     const set = this.data.validation.count > 0 ? this.data.validation : this.data.train;
     const k = Math.min(this.cfg.figureExamples, set.count);
     if (k <= 0) return null;
     const { height: h, width: w } = set;
     const batch = makeBatch(set, spreadIndices(set.count, k), null, null);
-    const flair2 = tf.concat([batch.flair, batch.flair], 0);
+    const flairs = batchOf(batch.flair, this.cfg.guidanceScale);
     const denoise = (xt: tf.Tensor4D, t: number, ctx: tf.Tensor3D) =>
-      tf.tidy(() => {
-        const ts = tf.fill([xt.shape[0]], t, 'int32') as tf.Tensor1D;
-        return this.controlled(xt, ts, ctx, xt.shape[0] === k ? batch.flair : (flair2 as tf.Tensor4D));
-      });
+      tf.tidy(() => this.controlled(xt, tf.fill([xt.shape[0]], t, 'int32') as tf.Tensor1D, ctx, flairs.at(xt.shape[0])));
     const cond = this.context.repeat('prompt', k);
     const uncond = this.context.repeat('null', k);
     const z = await guidedLatentSample(denoise, {
@@ -136,11 +133,12 @@ export class ControlNetRuntime implements StageRuntime {
       guidanceScale: this.cfg.guidanceScale,
       seeds: seedRange(rng.nextUint32() >>> 1, k),
     });
-    const img = tf.tidy(() => tf.clipByValue(this.ae.decode(tf.div(z, this.latentScale) as tf.Tensor4D), 0, 1));
+    const img = decodeLatents(this.ae, z, this.latentScale);
     const flair = splitBatch(await readImages(batch.flair), k, h, w);
     const generated = splitBatch(await readImages(img), k, h, w);
     const real = splitBatch(await readImages(batch.t1w), k, h, w);
-    [batch.t1w, batch.flair, flair2, cond, uncond, z, img].forEach((t) => t.dispose());
+    flairs.dispose();
+    [batch.t1w, batch.flair, cond, uncond, z, img].forEach((t) => t.dispose());
     return { name: 'flair-generated-real', rows: flair.map((f, i) => [f, generated[i]!, real[i]!]) };
   }
 

@@ -1,56 +1,24 @@
 import * as tf from '@tensorflow/tfjs';
-import { AutoencoderKL, type AutoencoderKLConfig } from '../networks/autoencoder-kl';
-import { addNoise, getVelocity, makeNoiseSchedule, type NoiseSchedule } from '../schedulers';
-import type { Rng } from '../util/rng';
-import { checkpointDir, loadCheckpoint, type LoadedCheckpoint } from './checkpoint';
-import type { SchedulerParams, TrainConfig } from './config';
-import { makeBatch, type SliceSet } from './data';
-import type { AugmentConfig } from './augment';
-import { normalTensor, readScalars } from './runtime-util';
 import { mseLoss } from '../losses/basic';
+import type { AutoencoderKL } from '../networks/autoencoder-kl';
+import { encodeLatents } from '../pipeline';
+import { addNoise, getVelocity, makeNoiseSchedule, type NoiseSchedule, type SchedulerParams } from '../schedulers';
+import type { Rng } from '../util/rng';
+import type { AugmentConfig } from './augment';
+import type { TrainConfig } from './config';
+import { makeBatch, type SliceSet } from './data';
+import { normalTensor, readScalars } from './runtime-util';
 
-/** What the LDM and ControlNet stages share: frozen parents, latents, noising and targets. */
-
-export function loadParentCheckpoint(runDir: string, what: string): LoadedCheckpoint {
-  const dir = checkpointDir(runDir, 'last');
-  if (!dir) throw new Error(`${what} run at ${runDir} has no checkpoint (train it first)`);
-  return loadCheckpoint(dir);
-}
-
-/** The parent autoencoder, frozen (eval, never in an optimiser). */
-export function loadFrozenAutoencoder(runDir: string): { ae: AutoencoderKL; config: TrainConfig } {
-  const ckpt = loadParentCheckpoint(runDir, 'autoencoder');
-  const config = ckpt.meta.config as unknown as TrainConfig;
-  if (config.stage !== 'autoencoder' || !config.autoencoder) throw new Error(`${ckpt.dir}: not an autoencoder checkpoint`);
-  const ae = new AutoencoderKL(config.autoencoder.network as unknown as AutoencoderKLConfig);
-  ae.loadStateDict(ckpt.model, { source: `${ckpt.dir}/model.safetensors` });
-  return { ae, config };
-}
+/**
+ * What the LDM and ControlNet stages share beyond src/ml/pipeline: noising latents, training
+ * targets and the validation loss (MONAI's inferer __call__ with the loss around it).
+ */
 
 export function noiseSchedule(p: SchedulerParams): NoiseSchedule {
   return makeNoiseSchedule({ numTrainTimesteps: p.numTrainTimesteps, schedule: p.schedule, betaStart: p.betaStart, betaEnd: p.betaEnd });
 }
 
-export function latentShape(ae: AutoencoderKL, batch: number, h: number, w: number): [number, number, number, number] {
-  const f = ae.downsampleFactor;
-  return [batch, h / f, w / f, ae.config.latentChannels];
-}
-
-/** scale * (mu + sigma * eps): the reference trains on sampled z (C.2, J.3). */
-export function encodeLatent(ae: AutoencoderKL, x: tf.Tensor4D, scale: number, rng: Rng): tf.Tensor4D {
-  const [b, h, w] = x.shape;
-  const eps = normalTensor(rng, latentShape(ae, b, h, w));
-  try {
-    return tf.tidy(() => {
-      const { mu, sigma } = ae.encode(x);
-      return tf.mul(ae.sample(mu, sigma, eps as tf.Tensor4D), scale) as tf.Tensor4D;
-    });
-  } finally {
-    eps.dispose();
-  }
-}
-
-/** 1/std of sampled latents of one batch (the library tutorials' scale; the reference hard-codes 0.3). */
+/** 1/std of sampled latents of one batch (the MONAI tutorials' scale; the reference hard-codes 0.3). */
 export async function computeLatentScale(ae: AutoencoderKL, set: SliceSet, batchSize: number, seed: number, rngFactory: (s: number) => Rng): Promise<number> {
   const n = Math.min(batchSize, set.count);
   const batch = makeBatch(
@@ -59,7 +27,7 @@ export async function computeLatentScale(ae: AutoencoderKL, set: SliceSet, batch
     null,
     null,
   );
-  const z = encodeLatent(ae, batch.t1w, 1, rngFactory(seed + 17));
+  const z = encodeLatents(ae, batch.t1w, 1, rngFactory(seed + 17));
   const std = tf.tidy(() => tf.sqrt(tf.mean(tf.square(tf.sub(z, tf.mean(z))))));
   const value = (await std.data())[0]!;
   [batch.t1w, batch.flair, z, std].forEach((t) => t.dispose());
@@ -100,9 +68,10 @@ export function augmentFor(train: TrainConfig, cfg: AugmentConfig): AugmentConfi
 }
 
 /**
- * Validation loss shared by the LDM and ControlNet stages (C.4 / D.3): v-prediction MSE with
- * random t and noise over the validation split, averaged per sample. `predict` is the stage's
- * model call (UNet alone, or UNet with ControlNet residuals from the batch's FLAIR).
+ * Validation loss shared by the LDM and ControlNet stages, as the reference validates both:
+ * v-prediction MSE with random t and noise over the validation split, averaged per sample.
+ * `predict` is the stage's model call (UNet alone, or UNet with ControlNet residuals from the
+ * batch's FLAIR).
  */
 export async function diffusionValidationLoss(o: {
   set: SliceSet;
@@ -121,7 +90,7 @@ export async function diffusionValidationLoss(o: {
   for (let b = 0; b * o.batchSize < o.set.count && b < maxBatches; b++) {
     const idx = batchIndices(b * o.batchSize, o.set.count, o.batchSize);
     const batch = makeBatch(o.set, idx, null, null);
-    const latent = encodeLatent(o.ae, batch.t1w, o.latentScale, o.rng);
+    const latent = encodeLatents(o.ae, batch.t1w, o.latentScale, o.rng);
     const noised = noiseLatents(o.sched, o.scheduler, latent, o.rng);
     const loss = tf.tidy(() => mseLoss(o.predict(noised.xt, noised.timesteps, idx.length, batch.flair), noised.target));
     sum += (await readScalars({ loss })).loss! * idx.length;

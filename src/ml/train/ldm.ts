@@ -5,30 +5,27 @@ import type { AutoencoderKL } from '../networks/autoencoder-kl';
 import { DiffusionModelUNet, type DiffusionUNetConfig } from '../networks/diffusion-unet';
 import type { NoiseSchedule } from '../schedulers';
 import { Rng } from '../util/rng';
-import { AUGMENT_DIFFUSION } from './augment';
-import type { LoadedCheckpoint } from './checkpoint';
-import type { LdmStageConfig, TrainConfig } from './config';
-import { ConditioningContext } from './context';
-import { makeBatch, type TrainingData } from './data';
+import { splitBatch } from '../io/png';
 import {
-  augmentFor,
-  diffusionValidationLoss,
-  computeLatentScale,
-  disposeNoised,
-  encodeLatent,
+  ConditioningContext,
+  decodeLatents,
+  encodeLatents,
+  guidedLatentSample,
   latentShape,
-  loadFrozenAutoencoder,
-  noiseLatents,
-  noiseSchedule,
-} from './diffusion-common';
-import { splitBatch } from './images';
+  loadAutoencoder,
+  seedRange,
+  type LoadedCheckpoint,
+} from '../pipeline';
+import { AUGMENT_DIFFUSION } from './augment';
+import type { LdmStageConfig, TrainConfig } from './config';
+import { makeBatch, type TrainingData } from './data';
+import { augmentFor, computeLatentScale, diffusionValidationLoss, disposeNoised, noiseLatents, noiseSchedule } from './diffusion-common';
 import { adamw, namedGrads, type Adam } from './optim';
 import { allFinite, disposeNamed, namedParams, optimizerFromStateDict, optimizerToStateDict, readImages, readScalars } from './runtime-util';
-import { guidedLatentSample, seedRange } from '../sample/sampler';
 import type { StageRuntime, ValidationResult } from './session';
 
 /**
- * Stage 2 (reference-pipeline.md C.4): a DiffusionModelUNet on latents of the frozen parent
+ * Stage 2, the latent diffusion model: a DiffusionModelUNet on latents of the frozen parent
  * autoencoder (latent = scale * sampled z), v-prediction MSE, AdamW (weight decay 0.01), prompt
  * dropout swapping in the null context. New runs learn the prompt/null context with the UNet;
  * a precomputed context file keeps it fixed.
@@ -55,7 +52,7 @@ export class LdmRuntime implements StageRuntime {
     const cfg = train.ldm;
     if (!cfg) throw new Error('ldm config section missing');
     if (!parents.autoencoder) throw new Error('the LDM stage needs an autoencoder run');
-    const { ae } = loadFrozenAutoencoder(parents.autoencoder);
+    const { ae } = loadAutoencoder(parents.autoencoder);
     const unetCfg = cfg.network as unknown as DiffusionUNetConfig;
     const unet = new DiffusionModelUNet(unetCfg).initialize(train.loop.seed);
     const dim = Number(unetCfg.cross_attention_dim);
@@ -75,7 +72,7 @@ export class LdmRuntime implements StageRuntime {
 
   async trainStep(indices: number[], _epoch: number, _step: number, rng: Rng): Promise<Record<string, number>> {
     const batch = makeBatch(this.data.train, indices, augmentFor(this.train, AUGMENT_DIFFUSION), rng);
-    const latent = encodeLatent(this.ae, batch.t1w, this.latentScale, rng);
+    const latent = encodeLatents(this.ae, batch.t1w, this.latentScale, rng);
     const noised = noiseLatents(this.sched, this.cfg.scheduler, latent, rng);
     const dropped = indices.map(() => rng.bernoulli(this.cfg.promptDropout));
     const params = { ...namedParams(this.unet), ...this.context.params() };
@@ -130,7 +127,7 @@ export class LdmRuntime implements StageRuntime {
         guidanceScale: guided ? this.cfg.guidanceScale : 1,
         seeds: seedRange(rng.nextUint32() >>> 1, k),
       });
-      const img = tf.tidy(() => tf.clipByValue(this.ae.decode(tf.div(z, this.latentScale) as tf.Tensor4D), 0, 1));
+      const img = decodeLatents(this.ae, z, this.latentScale);
       rows.push(splitBatch(await readImages(img), k, h, w));
       [cond, z, img].forEach((t) => t.dispose());
       uncond?.dispose();

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { ownedVariable } from '../nn/variables';
 
 /**
  * Adam / AdamW with PyTorch semantics over named tf.Variables, global-norm gradient clipping and a
@@ -73,13 +74,6 @@ export function clipByGlobalNorm(grads: NamedTensors, maxNorm: number): { grads:
     return out;
   });
   return { grads: clipped, norm };
-}
-
-/** tf.variable shares its initial tensor's data and leaves that tensor alive; release it. */
-export function ownedVariable(initial: tf.Tensor, trainable = false): tf.Variable {
-  const v = tf.variable(initial, trainable);
-  initial.dispose();
-  return v;
 }
 
 export class Adam {

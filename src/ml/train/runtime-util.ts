@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { StateDict } from '../io';
 import type { Rng } from '../util/rng';
-import { subDict, withPrefix } from './checkpoint';
+import { subDict, withPrefix } from '../pipeline/checkpoint';
 import type { Adam, NamedVariables, OptimizerState } from './optim';
 
 /** Helpers the stage runtimes share: parameter maps, optimiser state <-> state dict, noise, readback. */

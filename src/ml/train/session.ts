@@ -10,9 +10,9 @@ import {
   writeCheckpoint,
   type CheckpointKind,
   type LoadedCheckpoint,
-} from './checkpoint';
+} from '../pipeline/checkpoint';
 import { batchCount, epochOrder, type TrainingData } from './data';
-import { tileImages, writePng, type GrayImage } from './images';
+import { tileImages, writePng, type GrayImage } from '../io/png';
 
 /**
  * The loop every stage shares: epochs over a seeded data order, one optimiser step per batch,

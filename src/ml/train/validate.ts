@@ -17,7 +17,7 @@ import {
   type TrainPreset,
 } from './config';
 import type { TrainStage } from './session';
-import { checkpointDir, readCheckpointMeta } from './checkpoint';
+import { checkpointDir, readCheckpointMeta } from '../pipeline/checkpoint';
 
 /**
  * Builds a stage's config from preset + parent + overrides, and refuses invalid ones before any

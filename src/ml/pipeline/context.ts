@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { readSafetensors, type HostTensor, type StateDict } from '../io';
-import { ownedVariable, type NamedVariables } from './optim';
+import { ownedVariable } from '../nn/variables';
 import type { Rng } from '../util/rng';
 
 /**
- * Cross-attention context for the diffusion UNet (reference-pipeline.md C.3 and "What differs").
- * The reference encodes one constant prompt with a frozen CLIP, so the context is constant; we
+ * Cross-attention context for the diffusion UNet. The reference encodes one constant prompt with
+ * a frozen CLIP text encoder, so its context is constant; without that encoder we
  * either learn a prompt embedding and a null embedding ([tokens, cross_attention_dim] each, trained
  * with the model: prompt dropout swaps in the null embedding, so classifier-free guidance works),
  * or read them from a precomputed context file (safetensors with `prompt` and `null`, optionally
@@ -66,7 +66,7 @@ export class ConditioningContext {
   }
 
   /** Trainable variables under checkpoint names (empty when frozen). */
-  params(): NamedVariables {
+  params(): Record<string, tf.Variable> {
     return this.trainable ? { 'context.prompt': this.prompt, 'context.null': this.nullEmbedding } : {};
   }
 

@@ -1,8 +1,8 @@
 import { PNG } from 'pngjs';
-import { writeFileAtomic } from '../io';
+import { writeFileAtomic } from './atomic-write';
 
 /**
- * Validation figures as 8-bit grayscale-looking PNGs (RGB, pngjs): values are clipped to [0, 1],
+ * Grayscale images (validation figures, generated slices) as 8-bit grayscale-looking PNGs (RGB, pngjs): values are clipped to [0, 1],
  * multiplied by 255 and truncated, as the reference does for its sample images.
  */
 
