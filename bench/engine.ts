@@ -1,5 +1,5 @@
 /**
- * Engine throughput per backend (issue 4, "Speed"): the backend's own large-matMul GFLOP/s, then
+ * Engine throughput per backend: the backend's own large-matMul GFLOP/s, then
  * forward and train-step (loss, gradients, Adam) time of each desktop-preset network, achieved
  * GFLOP/s and that as a fraction of the matMul peak measured in the same run. Target: wasm UNet
  * train step >= 25% of wasm's matMul GFLOP/s.

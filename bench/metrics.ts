@@ -1,5 +1,5 @@
 /**
- * Metric throughput (issue 6: evaluate hundreds of 160x224 slices in seconds): PSNR + MAE +
+ * Metric throughput (target: evaluate hundreds of 160x224 slices in seconds): PSNR + MAE +
  * MS-SSIM per slice, the lesion-aware table, MS-SSIM diversity pairs, and the float64 Frechet
  * distance in both of its routes. CPU seconds are reported next to wall time because the machine
  * is shared.
