@@ -57,6 +57,8 @@ export const trainChannels = {
   /**
    * The config a jobs.start with these arguments would use (validated; refused with the reason),
    * plus the reference preset's config for the same stage, to show reference values beside fields.
+   * Overlaps train.validate (which the Train view uses and which also takes epochs and seed);
+   * kept for API clients until the two share one back-end implementation.
    */
   'jobs.config': channel(
     z
