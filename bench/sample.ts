@@ -1,7 +1,7 @@
 /**
  * Sampling throughput of a desktop-preset pipeline (AE + UNet + ControlNet as the desktop training
  * preset builds them, random weights: speed does not depend on the values) at 80x112: guided DDIM
- * steps (classifier-free guidance doubles the batch, ControlNet + UNet per step, as the reference samples), then the
+ * steps (classifier-free guidance doubles the batch, ControlNet + UNet per step, as the reference sampler does), then the
  * projected time per slice at the reference's 200 steps and for a whole MNI volume (~140 axial
  * slices with brain signal on the 182x218x182 grid).
  *

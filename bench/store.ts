@@ -1,5 +1,5 @@
 /**
- * Experiment-store throughput: metric ingestion (target >= 100k points/s, so a long run's metrics never stall training), the cost of
+ * Experiment-store throughput: metric ingestion (target >= 100k points/s), the cost of
  * contract validation on the IPC path, per-point commits for contrast, and the reads the UI
  * makes (downsampled series, run listing with summaries). Runs on a real file in a temp dir.
  */

@@ -12,6 +12,7 @@ import { setDefaultSampleWorkerFactory } from './services/generate-jobs';
 import { electronSampleWorkerFactory } from './services/generate-worker-electron';
 import { volumeResponse, VOLUMES_PATH_PREFIX } from './services/volume-files';
 import { createDispatch, createHandlers } from './ipc/handlers';
+import { APP_ID, PRODUCT_NAME, WINDOW_DEFAULTS, windowIconPath } from './app-resources';
 import { installSecurityPolicy, isTrustedSender } from './security';
 import { APP_HOST, APP_ORIGIN, APP_SCHEME, contentSecurityPolicy, securityHeaders } from './security-policy';
 import { defaultRendererDir, mimeType, resolveStaticPath } from './static-files';
@@ -65,13 +66,10 @@ function registerIpc(services: Services): void {
 
 function createWindow(): BrowserWindow {
   const win = new BrowserWindow({
-    width: 1400,
-    height: 900,
-    minWidth: 900,
-    minHeight: 600,
+    ...WINDOW_DEFAULTS,
     show: false,
-    backgroundColor: '#11151c',
-    title: 'brainsynth',
+    title: PRODUCT_NAME,
+    icon: windowIconPath(process.resourcesPath),
     webPreferences: {
       preload: fileURLToPath(new URL('../preload/index.cjs', import.meta.url)),
       contextIsolation: true,
@@ -93,6 +91,9 @@ function createWindow(): BrowserWindow {
 }
 
 async function start(): Promise<void> {
+  // The name the OS shows (menus, task switcher); the id groups its windows on Windows.
+  app.setName(PRODUCT_NAME);
+  if (process.platform === 'win32') app.setAppUserModelId(APP_ID);
   await app.whenReady();
   installSecurityPolicy();
   let services: Services;

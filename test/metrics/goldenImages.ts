@@ -1,4 +1,4 @@
-/** Analytic test images on the 160x224 grid (i = row, j = column) with golden metric values from MONAI. */
+/** The metric golden images on the 160x224 grid (i = row, j = column), defined by formula so any tool can rebuild them. */
 export const GOLDEN_H = 160;
 export const GOLDEN_W = 224;
 

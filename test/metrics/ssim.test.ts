@@ -73,7 +73,7 @@ function naiveMsSsim(x0: Float64Array, y0: Float64Array, h0: number, w0: number,
   return stats.reduce((p, v, i) => p * v ** MS_SSIM_WEIGHTS[i], 1);
 }
 
-describe('metric goldens (MONAI 0.2.2 / MONAI 1.2.0), 1e-5 relative', () => {
+describe('metric goldens computed with MONAI 0.2.2 / MONAI 1.2.0 on the golden images, 1e-5 relative', () => {
   it('(x, y): MS-SSIM 0.9279621, PSNR 23.272074 dB, MAE 0.0610496', () => {
     const x = one(goldenX());
     const y = one(goldenY());

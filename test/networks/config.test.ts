@@ -31,7 +31,7 @@ describe('network configs: MONAI argument names, clear errors', () => {
   });
 });
 
-describe('timestep embedding (reference check values)', () => {
+describe('timestep embedding (MONAI Generative sinusoidal embedding, cosine half first)', () => {
   it('is cosine-first: t=0 gives 128 ones then 128 zeros; t=1 matches the anchors', async () => {
     const emb = timestepEmbedding(tf.tensor1d([0, 1]), 256);
     const e = await emb.data();

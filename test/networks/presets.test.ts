@@ -13,7 +13,7 @@ const KEY_FILES: Record<NetworkKind, string> = {
   patch_discriminator: 'reference-config-keys_patchdisc.txt',
 };
 
-// Parameter counts of the reference's published networks (PyTorch, MONAI GenerativeModels 0.2.x).
+// Parameter counts of the reference networks, as MONAI Generative builds them with the reference configs.
 const REFERENCE_PARAMETERS: Record<NetworkKind, number> = {
   autoencoderkl: 34_010_024,
   diffusion_unet: 263_636_995,
@@ -77,7 +77,7 @@ describe('desktop presets', () => {
   });
 });
 
-describe('reference spatial structure (reference shape checks, channels narrowed to run in CI)', () => {
+describe('reference spatial structure (the reference networks\' tensor shapes, channels narrowed to run in CI)', () => {
   it('AE 2x1x160x224 -> mu/sigma 2x3x20x28 and recon 2x1x160x224; D -> 80x112, 40x56, 20x28, 19x27, 18x26; UNet/ControlNet 2x3x20x28 with t of shape (1,)', async () => {
     await useBackend('wasm');
     const narrow = <K extends NetworkKind>(kind: K, patch: object): NetworkByKind[K] => {

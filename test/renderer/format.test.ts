@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { flattenConfig, formatDuration, formatMetric, runDurationMs } from '../../src/renderer/src/format';
 import { keyLoss, orderMetricRows } from '../../src/renderer/src/api/key-metrics';
-import { parseHash, hrefFor } from '../../src/renderer/src/router';
 import type { MetricSummaryRow } from '../../src/renderer/src/api/types';
 
 describe('run durations', () => {
@@ -78,16 +77,5 @@ describe('key metrics in the run list', () => {
   it('orders the run page metric table by name, train before validation', () => {
     const rows = orderMetricRows([m('loss', 'validation', 1, 1), m('kl_loss', 'train', 1, 1), m('loss', 'train', 1, 1)]);
     expect(rows.map((r) => `${r.name}/${r.split}`)).toEqual(['kl_loss/train', 'loss/train', 'loss/validation']);
-  });
-});
-
-describe('hash routes', () => {
-  it('parses the four views and run pages, and rejects anything else', () => {
-    expect(parseHash('#/experiments')).toEqual({ name: 'experiments' });
-    expect(parseHash('')).toEqual({ name: 'data' });
-    expect(parseHash('#/runs/12')).toEqual({ name: 'run', runId: 12 });
-    expect(parseHash('#/runs/0')).toEqual({ name: 'not-found', path: '/runs/0' });
-    expect(parseHash('#/runs/abc')).toEqual({ name: 'not-found', path: '/runs/abc' });
-    expect(hrefFor({ name: 'run', runId: 3 })).toBe('#/runs/3');
   });
 });

@@ -2,7 +2,7 @@ import { createApp } from 'vue';
 import { createApi } from '../../shared/contract';
 import { bridgeTransport } from '../../shared/bridge-client';
 import App from './App.vue';
-import { startRouter } from './router';
+import { router } from './router';
 import './styles/theme.css';
 
 // In Electron the preload has already exposed `window.api`; in a plain browser (`brainsynth serve`)
@@ -17,5 +17,4 @@ if (!window.api) {
   }
 }
 
-startRouter();
-createApp(App, { bootError }).mount('#app');
+createApp(App, { bootError }).use(router).mount('#app');

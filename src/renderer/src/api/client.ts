@@ -235,9 +235,14 @@ export async function listRunArtefacts(runId: number, kind?: string): Promise<Ar
   return (await api().artefacts.list({ runId, ...(kind ? { kind } : {}) })).artefacts;
 }
 
-/** An image artefact as a data: URL (the renderer never reads files itself). */
+/**
+ * An image artefact as a data: URL (the renderer never reads files itself). Read through
+ * generate.artefactData, which serves only files inside the home's runs folder.
+ */
 export async function artefactDataUrl(id: number): Promise<string> {
-  return (await api().artefacts.image({ id })).dataUrl;
+  const file = await api().generate.artefactData({ artefactId: id });
+  if (file.mime !== 'image/png') throw new Error(`artefact ${id} (${file.fileName}) is not a PNG image`);
+  return file.dataUrl;
 }
 
 export function startFetchOpenMs(opts: { name?: string; subjects?: string[] } = {}): Promise<DataJob> {

@@ -1,4 +1,4 @@
-import type { Artefact, EvaluationResults, GenerateJobView, RequestOf, Run } from '../../../shared/contract';
+import type { Artefact, Dataset, EvaluationResults, EventPayload, GenerateJobView, RequestOf, ResponseOf, Run } from '../../../shared/contract';
 import { api, listDatasets } from './client';
 
 /**
@@ -16,7 +16,7 @@ export async function listControlNetRuns(): Promise<Run[]> {
   return runs;
 }
 
-export async function listDatasetsBrief(): Promise<{ id: number; name: string; synthetic: boolean; attribution: string | null }[]> {
+export async function listDatasetsBrief(): Promise<Pick<Dataset, 'id' | 'name' | 'synthetic' | 'attribution'>[]> {
   const datasets = await listDatasets();
   return datasets.map((d) => ({ id: d.id, name: d.name, synthetic: d.synthetic, attribution: d.attribution }));
 }
@@ -39,11 +39,10 @@ export async function saveGenerate(jobId: string): Promise<Artefact[]> {
   return (await api().generate.save({ jobId })).artefacts;
 }
 
-export interface SamplingProgress {
-  phase: string;
-  done: number;
-  total: number | null;
-  message: string | null;
+type JobProgress = EventPayload<'job.progress'>;
+
+export interface SamplingProgress extends Pick<JobProgress, 'phase' | 'done' | 'total'> {
+  message: NonNullable<JobProgress['message']> | null;
 }
 
 /** Live progress of one sampling job ('job.progress' carrying its job id). */
@@ -62,11 +61,11 @@ export async function compareEvaluations(runIds: number[], split?: string): Prom
   return (await api().evaluate.compare({ runIds, ...(split ? { split } : {}) })).results;
 }
 
-export function evaluationCsv(runIds: number[], kind: 'summary' | 'per-image', split?: string): Promise<{ csv: string; rows: number }> {
+export function evaluationCsv(runIds: number[], kind: NonNullable<RequestOf<'evaluate.exportCsv'>['kind']>, split?: string): Promise<ResponseOf<'evaluate.exportCsv'>> {
   return api().evaluate.exportCsv({ runIds, kind, ...(split ? { split } : {}) });
 }
 
 /** Sampling jobs of the answering process (queued, running and recently finished). */
-export async function listSamplingJobs(): Promise<{ jobId: string; kind: string; runId: number | null; state: string }[]> {
+export async function listSamplingJobs(): Promise<ResponseOf<'generate.jobs'>['jobs']> {
   return (await api().generate.jobs()).jobs;
 }

@@ -1,48 +1,37 @@
-/**
- * The shapes the views render. The adapter (./client) maps the shared IPC contract onto these, so a
- * contract change touches one file, not every view.
- */
-export type RunStage = 'autoencoder' | 'ldm' | 'controlnet' | 'evaluation';
-export type RunStatus = 'created' | 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+import type { Checkpoint, EventPayload, MetricSummary, Run, RunParent, TrainingProgress } from '../../../shared/contract';
 
-export interface MetricSummaryRow {
-  name: string;
-  split: string;
-  last: number | null;
-  lastStep: number | null;
-  best: number | null;
-  bestStep: number | null;
-  count: number;
+/**
+ * The shapes the views render, derived from the shared IPC contract's types so a contract change
+ * shows up here at compile time. The adapter (./client) maps contract records onto them.
+ */
+export type { RunStage, RunStatus } from '../../../shared/contract';
+
+/** One metric's last and best values, flattened for tables. */
+export interface MetricSummaryRow extends Pick<MetricSummary, 'name' | 'split' | 'count'> {
+  last: MetricSummary['last']['value'] | null;
+  lastStep: MetricSummary['last']['step'] | null;
+  best: MetricSummary['best']['value'] | null;
+  bestStep: MetricSummary['best']['step'] | null;
   /** Which way is better: 'min' for losses and errors, 'max' for PSNR/SSIM-like scores. */
-  goal: 'min' | 'max' | null;
+  goal: MetricSummary['goal'] | null;
 }
 
 export interface RunParentLink {
-  id: number;
-  role: string;
+  id: RunParent['runId'];
+  role: RunParent['role'];
 }
 
-export interface RunRow {
-  id: number;
-  name: string | null;
-  stage: RunStage | string;
-  status: RunStatus | string;
-  datasetId: number | null;
+export interface RunRow
+  extends Pick<Run, 'id' | 'name' | 'stage' | 'status' | 'datasetId' | 'backend' | 'seed' | 'error' | 'createdAt' | 'startedAt' | 'finishedAt'> {
   datasetName: string | null;
-  backend: string | null;
-  seed: number | null;
-  error: string | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  updatedAt: string | null;
+  updatedAt: Run['updatedAt'] | null;
   parents: RunParentLink[];
   /** Per-metric last/best, when the list endpoint includes it (null = not loaded). */
   summary: MetricSummaryRow[] | null;
 }
 
 export interface RunDetail extends RunRow {
-  config: unknown;
+  config: Run['config'];
 }
 
 export type ConnectionState = 'connected' | 'connecting' | 'disconnected';
@@ -50,23 +39,15 @@ export type ConnectionState = 'connected' | 'connecting' | 'disconnected';
 /** Push events the views react to. */
 export type LiveEvent = { kind: 'run'; runId: number | null } | { kind: 'metrics'; runId: number | null };
 
-export interface RunProgress {
-  phase: string;
-  done: number;
-  total: number | null;
-  message: string | null;
-  etaSeconds: number | null;
-  epoch: { current: number; total: number } | null;
-  stepsPerSecond: number | null;
-  backend: string | null;
+type JobProgress = EventPayload<'job.progress'>;
+
+/** A run's live progress: the 'job.progress' fields, with the training detail flattened. */
+export interface RunProgress extends Pick<JobProgress, 'phase' | 'done' | 'total'> {
+  message: NonNullable<JobProgress['message']> | null;
+  etaSeconds: NonNullable<JobProgress['etaSeconds']> | null;
+  epoch: { current: TrainingProgress['epoch']; total: TrainingProgress['epochs'] } | null;
+  stepsPerSecond: TrainingProgress['stepsPerSecond'];
+  backend: TrainingProgress['backend'];
 }
 
-export interface CheckpointRow {
-  id: number;
-  kind: string;
-  step: number;
-  epoch: number | null;
-  path: string;
-  sha256: string;
-  createdAt: string;
-}
+export type CheckpointRow = Pick<Checkpoint, 'id' | 'kind' | 'step' | 'epoch' | 'path' | 'sha256' | 'createdAt'>;

@@ -1,0 +1,112 @@
+import { z } from 'zod';
+import { ById, channel, Empty, Id, IsoTime, JsonObject } from './common';
+import { Run } from './runs';
+
+/** Training jobs (autoencoder, LDM, ControlNet stages) and the Train view's form checks. */
+
+export const TrainStage = z.enum(['autoencoder', 'ldm', 'controlnet']);
+export type TrainStage = z.infer<typeof TrainStage>;
+
+/** Training detail carried by 'job.progress' for training jobs (live curves, ETA, memory). */
+export const TrainingProgress = z.object({
+  stage: TrainStage,
+  epoch: z.number().int(),
+  epochs: z.number().int(),
+  step: z.number().int(),
+  totalSteps: z.number().int(),
+  losses: z.record(z.string(), z.number()),
+  stepsPerSecond: z.number().nullable(),
+  memory: z.object({ tensors: z.number(), bytes: z.number(), rssBytes: z.number() }),
+  backend: z.string().nullable(),
+});
+export type TrainingProgress = z.infer<typeof TrainingProgress>;
+
+/** A training job of the answering process: queued or running. */
+export const JobInfo = z.object({
+  runId: Id,
+  stage: TrainStage,
+  state: z.enum(['queued', 'running']),
+  backend: z.string().nullable(),
+  progress: TrainingProgress.nullable(),
+});
+export type JobInfo = z.infer<typeof JobInfo>;
+
+export const trainChannels = {
+  /** Starts a training run (validated before any work; refused with the reason). */
+  'jobs.start': channel(
+    z
+      .object({
+        stage: TrainStage,
+        datasetId: Id,
+        preset: z.enum(['desktop', 'reference']),
+        parentRunId: Id.optional(),
+        epochs: z.number().int().positive().max(100_000).optional(),
+        seed: z.number().int().optional(),
+        backend: z.string().max(64).optional(),
+        /** `key=value` config overrides (dotted paths), as the CLI's --set. */
+        overrides: z.array(z.string().max(2000)).max(200).optional(),
+        name: z.string().max(200).optional(),
+        experimentId: Id.optional(),
+      })
+      .strict(),
+    Run,
+  ),
+  'jobs.cancel': channel(ById, Run),
+  'jobs.resume': channel(ById, Run),
+  'jobs.list': channel(Empty, z.object({ jobs: z.array(JobInfo) })),
+  /**
+   * The config a jobs.start with these arguments would use (validated; refused with the reason),
+   * plus the reference preset's config for the same stage, to show reference values beside fields.
+   * Overlaps train.validate (which the Train view uses and which also takes epochs and seed);
+   * kept for API clients until the two share one back-end implementation.
+   */
+  'jobs.config': channel(
+    z
+      .object({
+        stage: TrainStage,
+        preset: z.enum(['desktop', 'reference']),
+        datasetId: Id.optional(),
+        parentRunId: Id.optional(),
+        overrides: z.array(z.string().max(2000)).max(200).optional(),
+      })
+      .strict(),
+    z.object({ config: JsonObject, reference: JsonObject }),
+  ),
+
+  /**
+   * Train view form: the config a jobs.start request would train with (base preset + overrides),
+   * the reference preset's values, and jobs.start's refusal (null = it would start). Writes nothing.
+   */
+  'train.validate': channel(
+    z
+      .object({
+        stage: TrainStage,
+        preset: z.enum(['desktop', 'reference']),
+        datasetId: Id.optional(),
+        parentRunId: Id.optional(),
+        epochs: z.number().int().positive().max(100_000).optional(),
+        seed: z.number().int().optional(),
+        overrides: z.array(z.string().max(2000)).max(200).optional(),
+      })
+      .strict(),
+    z.object({ base: JsonObject.nullable(), reference: JsonObject.nullable(), config: JsonObject.nullable(), error: z.string().nullable() }),
+  ),
+  /** Runs a stage can start from (LDM: autoencoder runs, ControlNet: LDM runs) that have a checkpoint. */
+  'train.parents': channel(
+    z.object({ stage: TrainStage, datasetId: Id.optional() }).strict(),
+    z.object({
+      needs: z.enum(['autoencoder', 'ldm']).nullable(),
+      runs: z.array(
+        z.object({
+          id: Id,
+          name: z.string().nullable(),
+          stage: z.string(),
+          status: z.string(),
+          datasetId: Id.nullable(),
+          imageSize: z.array(z.number()).nullable(),
+          finishedAt: IsoTime.nullable(),
+        }),
+      ),
+    }),
+  ),
+} as const;
