@@ -8,7 +8,14 @@ import type { ArtefactEvent, CheckpointEvent, MetricOut, TrainProgress, TrainRes
  */
 export interface WorkerInput {
   spec: TrainJobSpec;
+  /** Int32 slot 0: cancel requested; slot 1: a held job may go on (see holdAtStep). */
   cancelFlag: SharedArrayBuffer;
+  /**
+   * Tests only: once this many steps are done, the worker waits before the next step until the
+   * host releases or cancels it, so a test can act on a job at a known step however fast the
+   * machine is.
+   */
+  holdAtStep?: number;
 }
 
 export type WorkerMessage =
@@ -18,5 +25,6 @@ export type WorkerMessage =
   | { type: 'checkpoint'; event: CheckpointEvent }
   | { type: 'artefact'; event: ArtefactEvent }
   | { type: 'log'; message: string }
+  | { type: 'held'; step: number }
   | { type: 'done'; result: TrainResult; summary: Record<string, unknown> }
   | { type: 'error'; message: string; name: string; stack?: string };

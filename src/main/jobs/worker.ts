@@ -12,17 +12,33 @@ if (!port) throw new Error('the training worker must run inside a worker thread'
 const input = workerData as WorkerInput;
 const cancel = new Int32Array(input.cancelFlag);
 const post = (m: WorkerMessage) => port.postMessage(m);
+const cancelled = () => Atomics.load(cancel, 0) !== 0;
+let step = 0;
+let held = false;
+
+/** The test gate: waits (without busy-looping the event loop) until released or cancelled. */
+async function shouldStop(): Promise<boolean> {
+  if (input.holdAtStep !== undefined && !held && step >= input.holdAtStep && !cancelled()) {
+    held = true;
+    post({ type: 'held', step });
+    while (!cancelled() && Atomics.load(cancel, 1) === 0) await new Promise((r) => setTimeout(r, 20));
+  }
+  return cancelled();
+}
 
 async function main(): Promise<void> {
   try {
     const { result, summary } = await runTraining(input.spec, {
       started: (backend) => post({ type: 'started', backend }),
       metrics: (points) => post({ type: 'metrics', points }),
-      progress: (progress) => post({ type: 'progress', progress }),
+      progress: (progress) => {
+        step = progress.step;
+        post({ type: 'progress', progress });
+      },
       checkpoint: (event) => post({ type: 'checkpoint', event }),
       artefact: (event) => post({ type: 'artefact', event }),
       log: (message) => post({ type: 'log', message }),
-      shouldStop: () => Atomics.load(cancel, 0) !== 0,
+      shouldStop,
     });
     post({ type: 'done', result, summary });
   } catch (err) {

@@ -57,6 +57,21 @@ export interface JobsOptions {
   /** Progress listener in the same process (the CLI's progress bar). */
   onProgress?: (runId: number, p: TrainProgress) => void;
   onLog?: (runId: number, message: string) => void;
+  /**
+   * Tests only: hold a job before its next step once it has done this many steps (undefined: never),
+   * until release() or cancel(). Default: BRAINSYNTH_TEST_HOLD_AT_STEP, so tests can gate the CLI's
+   * jobs in a child process too.
+   */
+  holdAtStep?: (job: { runId: number; resume: boolean }) => number | undefined;
+}
+
+/** The environment's test hold (BRAINSYNTH_TEST_HOLD_AT_STEP=N), applied to every job of this process. */
+function holdFromEnv(): number | undefined {
+  const raw = process.env.BRAINSYNTH_TEST_HOLD_AT_STEP;
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidInputError(`BRAINSYNTH_TEST_HOLD_AT_STEP must be a step count, got '${raw}'`);
+  return n;
 }
 
 interface OwnerFile {
@@ -80,6 +95,9 @@ interface ActiveJob {
   promise: Promise<JobOutcome>;
   result: TrainResult | null;
   summary: Record<string, unknown> | null;
+  holdAtStep: number | undefined;
+  heldAt: number | null;
+  heldWaiters: ((step: number) => void)[];
 }
 
 /** Dev, CLI and tests: the TypeScript worker through the tsx shim. */
@@ -300,7 +318,7 @@ export class JobsService {
         this.finish(job, 'cancelled', null);
         return runs.get(runId);
       }
-      Atomics.store(new Int32Array(job.cancelFlag), 0, 1);
+      this.raiseCancel(job);
       store.db.prepare('UPDATE runs SET cancel_requested = 1 WHERE id = ?').run(runId);
       return runs.get(runId);
     }
@@ -313,6 +331,24 @@ export class JobsService {
     }
     this.removeOwner(runId);
     return runs.update({ id: runId, status: 'cancelled', error: 'cancelled after its process had exited' });
+  }
+
+  /** Tests only: resolves with the step at which the run's job is held (see JobsOptions.holdAtStep). */
+  held(runId: number): Promise<number> {
+    const job = this.jobs.get(runId);
+    if (!job) return Promise.reject(new Error(`run ${runId} has no job in this process (status '${this.services.runs.get(runId).status}'), so it will never be held`));
+    if (job.holdAtStep === undefined) return Promise.reject(new Error(`run ${runId}'s job has no hold step`));
+    if (job.heldAt !== null) return Promise.resolve(job.heldAt);
+    return new Promise((resolve, reject) => {
+      job.heldWaiters.push(resolve);
+      void job.promise.then(({ run }) => reject(new Error(`run ${runId} ended '${run.status}' before reaching its hold at step ${job.holdAtStep}${run.error ? `: ${run.error}` : ''}`)));
+    });
+  }
+
+  /** Tests only: lets a held job go on. */
+  release(runId: number): void {
+    const job = this.jobs.get(runId);
+    if (job) Atomics.store(new Int32Array(job.cancelFlag), 1, 1);
   }
 
   list(): JobInfo[] {
@@ -375,7 +411,7 @@ export class JobsService {
       stage: spec.config.stage,
       spec,
       worker: null,
-      cancelFlag: new SharedArrayBuffer(4),
+      cancelFlag: new SharedArrayBuffer(8),
       progress: null,
       backend: null,
       pending: [],
@@ -385,6 +421,9 @@ export class JobsService {
       promise,
       result: null,
       summary: null,
+      holdAtStep: (this.opts.holdAtStep ?? holdFromEnv)({ runId: spec.runId, resume: spec.resume }),
+      heldAt: null,
+      heldWaiters: [],
     };
     mkdirSync(spec.runDir, { recursive: true });
     this.writeOwner(spec.runId);
@@ -401,7 +440,7 @@ export class JobsService {
     this.active = job;
     let worker: Worker;
     try {
-      worker = this.createWorker({ spec: job.spec, cancelFlag: job.cancelFlag });
+      worker = this.createWorker({ spec: job.spec, cancelFlag: job.cancelFlag, holdAtStep: job.holdAtStep });
     } catch (err) {
       this.finish(job, 'failed', `could not start the training worker: ${(err as Error).message}`);
       return;
@@ -469,6 +508,12 @@ export class JobsService {
       case 'log':
         this.opts.onLog?.(job.runId, m.message);
         break;
+      case 'held':
+        // Everything before the hold is in the store when a test acts on it.
+        this.flush(job);
+        job.heldAt = m.step;
+        for (const w of job.heldWaiters.splice(0)) w(m.step);
+        break;
       case 'done':
         job.result = m.result;
         job.summary = m.summary;
@@ -478,6 +523,10 @@ export class JobsService {
         this.finish(job, 'failed', m.message);
         break;
     }
+  }
+
+  private raiseCancel(job: ActiveJob): void {
+    Atomics.store(new Int32Array(job.cancelFlag), 0, 1);
   }
 
   private flush(job: ActiveJob): void {
@@ -523,7 +572,7 @@ export class JobsService {
       try {
         const row = db.prepare('SELECT cancel_requested FROM runs WHERE id = ?').get(job.runId) as { cancel_requested: number } | undefined;
         if (row?.cancel_requested) {
-          if (job.worker) Atomics.store(new Int32Array(job.cancelFlag), 0, 1);
+          if (job.worker) this.raiseCancel(job);
           else this.cancel(job.runId);
         }
       } catch {
