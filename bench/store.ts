@@ -6,8 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openServices } from '../src/main/services';
-import { createDispatch, createHandlers } from '../src/main/ipc/handlers';
+import { openServices } from '../src/backend';
+import { createDispatch, createHandlers } from '../src/backend/api/handlers';
 import type { MetricPoint } from '../src/shared/contract';
 import { timeBoth } from './_common';
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { openServices, type Services } from '../main/services';
+import { openServices, type Services } from '../backend';
 
 /** The --home given anywhere on the command line (global option), or undefined. */
 export function homeOption(cmd: Command): string | undefined {

@@ -2,8 +2,8 @@
 // worker thread (it never finishes on its own). After bridge.close() the process must exit by
 // itself; a worker left running would keep it alive.
 import { Worker } from 'node:worker_threads';
-import { startBridge } from '../../src/main/bridge/server';
-import { sampleServices } from '../../src/main/services/generate';
+import { startBridge } from '../../src/backend/bridge/server';
+import { sampleServices } from '../../src/backend/sampling/generate';
 import type { SampleJobSpec } from '../../src/ml/sample/jobs';
 
 const idleWorker = `

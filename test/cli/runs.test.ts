@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openServices } from '../../src/main/services';
+import { openServices } from '../../src/backend';
 import { tempHome } from '../store/helpers';
 
 const run = promisify(execFile);

@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDispatch, createHandlers } from '../../src/main/ipc/handlers';
-import { openServices, type Services } from '../../src/main/services';
+import { createDispatch, createHandlers } from '../../src/backend/api/handlers';
+import { openServices, type Services } from '../../src/backend';
 import { encodePng } from '../../src/ml/train/images';
 
 let root: string;

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PreparedCacheWriter } from '../../src/ml/data/prepare';
 import type { SplitName } from '../../src/ml/data/split';
-import { openServices, type Services } from '../../src/main/services';
-import type { JobsOptions } from '../../src/main/services/jobs';
-import { JobsService } from '../../src/main/services/jobs';
+import { openServices, type Services } from '../../src/backend';
+import type { JobsOptions } from '../../src/backend/training/training-jobs';
+import { JobsService } from '../../src/backend/training/training-jobs';
 import { syntheticSlices } from '../train/fixtures';
 
 /** A fresh home with one synthetic prepared dataset (160x224 cache, trained at 20x28). */

@@ -5,8 +5,8 @@ import type { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import type { EventPayload, Run } from '../../src/shared/contract';
-import type { Services } from '../../src/main/services';
-import { tsxWorkerFactory, type JobsService } from '../../src/main/services/jobs';
+import type { Services } from '../../src/backend';
+import { tsxWorkerFactory, type JobsService } from '../../src/backend/training/training-jobs';
 import { checkpointDir, readCheckpointMeta } from '../../src/ml/train/checkpoint';
 import { jobsWith, makeHome, TINY } from './helpers';
 

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openServices } from '../../src/main/services';
+import { openServices } from '../../src/backend';
 import { tempHome } from './helpers';
 
 const cleanups: (() => void)[] = [];

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openServices, type Services } from '../../src/main/services';
+import { openServices, type Services } from '../../src/backend';
 
 /** A fresh home folder in the OS temp dir, removed by the returned cleanup. */
 export function tempHome(prefix = 'brainsynth-test-'): { dir: string; cleanup: () => void } {

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openServices } from '../../src/main/services';
-import { openStore } from '../../src/main/services/store';
-import { MIGRATIONS } from '../../src/main/services/store/migrations';
-import { downsampleMinMax } from '../../src/main/services/downsample';
+import { openServices } from '../../src/backend';
+import { openStore } from '../../src/backend/store';
+import { MIGRATIONS } from '../../src/backend/store/migrations';
+import { downsampleMinMax } from '../../src/backend/runs/downsample';
 import { metricGoal } from '../../src/shared/metric-goal';
 import { tempHome, tempServices } from './helpers';
 

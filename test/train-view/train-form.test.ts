@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Services } from '../../src/main/services';
-import { parentCandidates, trainForm } from '../../src/main/services/train-form';
+import type { Services } from '../../src/backend';
+import { parentCandidates, trainForm } from '../../src/backend/training/train-form';
 import { makeHome, TINY } from '../jobs/helpers';
 
 /** train.validate / train.parents: what the Train view's form shows, against a real tiny AE run. */

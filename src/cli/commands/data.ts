@@ -4,7 +4,7 @@
  */
 import { Argument, Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { openServices, type Services } from '../../main/services';
+import { openServices, type Services } from '../../backend';
 import {
   createPhantomDataset,
   deleteDataset,
@@ -16,7 +16,7 @@ import {
   prepareDataset,
   OPEN_MS_DEFAULT_NAME,
   type DatasetSummary,
-} from '../../main/services/datasets';
+} from '../../backend/data/datasets';
 import { parseSplitFractions, type SplitName } from '../../ml/data/split';
 import { OPEN_MS_DEFAULT_BASE_URL } from '../../ml/data/download';
 

@@ -7,11 +7,11 @@
  * --baselines-only --dataset D (the model-free baselines on a split, no model and nothing stored).
  */
 import { Command, Option } from 'commander';
-import type { Services } from '../../main/services';
-import type { EvaluationResults, MetricStats } from '../../main/services/evaluate';
-import { getDatasetDetail } from '../../main/services/datasets';
-import { sampleServices } from '../../main/services/generate';
-import { lesionMaskPaths } from '../../main/services/generate-models';
+import type { Services } from '../../backend';
+import type { EvaluationResults, MetricStats } from '../../backend/evaluation/evaluate';
+import { getDatasetDetail } from '../../backend/data/datasets';
+import { sampleServices } from '../../backend/sampling/generate';
+import { lesionMaskPaths } from '../../backend/sampling/models';
 import { evaluateBaselinesOnly } from '../../ml/sample/evaluation';
 import type { SplitName } from '../../ml/data/split';
 import { withServices } from '../services';

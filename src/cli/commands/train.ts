@@ -7,8 +7,8 @@
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import type { EventPayload } from '../../shared/contract';
-import type { Services } from '../../main/services';
-import type { JobOutcome } from '../../main/services/jobs';
+import type { Services } from '../../backend';
+import type { JobOutcome } from '../../backend/training/training-jobs';
 import { TRAIN_PRESETS, TRAIN_STAGES, type TrainPreset } from '../../ml/train/config';
 import type { TrainStage } from '../../ml/train/session';
 import { withServices } from '../services';

@@ -4,7 +4,7 @@
  * and affine, normalised as the run's dataset was (empty slices are skipped and stay 0).
  */
 import type { Command } from 'commander';
-import { sampleServices } from '../../main/services/generate';
+import { sampleServices } from '../../backend/sampling/generate';
 import { withServices } from '../services';
 import { addSamplingOptions, samplingRequest, waitWithProgress, type SamplingCliOptions } from './generate';
 
