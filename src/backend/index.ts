@@ -8,13 +8,15 @@ import { MetricsService } from './runs/metrics';
 import { CheckpointsService } from './runs/checkpoints';
 import { ArtefactsService } from './runs/artefacts';
 import { ExperimentsService } from './runs/experiments';
-import { JobsService } from './training/training-jobs';
-import { DataJobHost } from './jobs/data-jobs';
+import { JobHost } from './jobs/host';
+import { TrainingJobs } from './training/training-jobs';
+import { DataJobs } from './data/data-jobs';
+import { createSampleServices, type SampleServices } from './sampling/generate';
 
 /**
- * The composition root shared by the Electron main process, the browser bridge and the CLI:
- * one home folder, one store, one event hub and the services over them. Later capabilities
- * (dataset import, training jobs, generation) add their service here.
+ * The back end shared by the Electron main process, the browser bridge and the CLI: one home
+ * folder, one store, one event hub, one job host, and the services over them, wired here by hand
+ * (each service gets what it uses; nothing looks anything up at run time).
  */
 export interface Services {
   home: HomeLayout;
@@ -26,16 +28,17 @@ export interface Services {
   artefacts: ArtefactsService;
   experiments: ExperimentsService;
   datasets: { list: () => ReturnType<typeof listDatasets>; get: (id: number) => ReturnType<typeof getDataset> };
-  /** Training jobs (one queue per process, worker threads). */
-  jobs: JobsService;
-  /** Dataset import/phantom/prepare/fetch jobs (one queue, worker threads). */
-  dataJobs: DataJobHost;
-  /**
-   * Registers a release step for something created on demand over this root (e.g. the sampling
-   * job host); close() runs them, newest first, before the store closes.
-   */
+  /** The one job host: every kind of job (dataset, training, sampling) queues and runs here. */
+  host: JobHost;
+  /** Training runs as jobs. */
+  jobs: TrainingJobs;
+  /** Dataset import/phantom/prepare/fetch jobs. */
+  dataJobs: DataJobs;
+  /** Generate view, volume translation and evaluation runs. */
+  sampling: SampleServices;
+  /** Registers a release step; close() runs them, newest first, before the store closes. */
   onClose(fn: () => unknown): void;
-  /** Releases every worker and host this root owns, then the store; idempotent. */
+  /** Releases every job and worker, then the store; idempotent. */
   close(): void;
 }
 
@@ -45,26 +48,35 @@ export interface OpenServicesOptions {
   store?: StoreOptions;
 }
 
-export function openServices(opts: OpenServicesOptions | string = {}): Services {
+export function openBackend(opts: OpenServicesOptions | string = {}): Services {
   const options = typeof opts === 'string' ? { home: opts } : opts;
   const home = ensureHome(homeLayout(resolveHome({ home: options.home })));
   const store = openStore(home.dbPath, options.store);
   const events = new EventHub<EventMap>();
   const metrics = new MetricsService(store, events);
+  const runs = new RunsService(store, events, metrics);
+  const checkpoints = new CheckpointsService(store);
+  const artefacts = new ArtefactsService(store);
+  const datasets = { list: () => listDatasets(store), get: (id: number) => getDataset(store, id) };
+  const host = new JobHost(events, { cancelRequested: (runId) => runs.cancelRequested(runId) });
+  const jobs = new TrainingJobs({ home, store, events, runs, metrics, checkpoints, artefacts, datasets, host });
+  const dataJobs = new DataJobs(store, home, events, { host });
   const closers: (() => unknown)[] = [];
   let closed = false;
   const services: Services = {
     home,
     store,
     events,
-    runs: new RunsService(store, events, metrics),
+    runs,
     metrics,
-    checkpoints: new CheckpointsService(store),
-    artefacts: new ArtefactsService(store),
+    checkpoints,
+    artefacts,
     experiments: new ExperimentsService(store),
-    datasets: { list: () => listDatasets(store), get: (id) => getDataset(store, id) },
-    jobs: undefined as unknown as JobsService,
-    dataJobs: new DataJobHost(store, home, events),
+    datasets,
+    host,
+    jobs,
+    dataJobs,
+    sampling: undefined as unknown as SampleServices,
     onClose: (fn) => {
       if (closed) throw new Error('the services are closed');
       closers.push(fn);
@@ -72,13 +84,16 @@ export function openServices(opts: OpenServicesOptions | string = {}): Services 
     close: () => {
       if (closed) return;
       closed = true;
-      // Each host records its own ended jobs synchronously, so all run before the store closes.
       for (const fn of closers.splice(0).reverse()) fn();
-      services.dataJobs.close();
-      services.jobs.closeSync();
+      // Each service records its own ended jobs synchronously, so all run before the store closes.
+      void services.sampling.host.close();
+      dataJobs.close();
+      jobs.closeSync();
+      void host.close();
       store.close();
     },
   };
-  services.jobs = new JobsService(services);
+  // The sampling services read runs, datasets and artefacts through the finished back end.
+  services.sampling = createSampleServices(services);
   return services;
 }

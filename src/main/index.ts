@@ -3,13 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { app, BrowserWindow, dialog, ipcMain, protocol } from 'electron';
 import { channels, type ChannelName } from '../shared/contract';
 import { IPC_EVENT_PREFIX, IPC_INVOKE_PREFIX } from '../shared/ipc-names';
-import { openServices, type Services } from '../backend';
-import { setDefaultWorkerFactory } from '../backend/training/training-jobs';
-import { electronWorkerFactory } from './workers/train-worker';
-import { setDefaultDataWorkerFactory } from '../backend/jobs/data-jobs';
-import { electronDataWorkerFactory } from './workers/data-worker';
-import { setDefaultSampleWorkerFactory } from '../backend/jobs/sample-host';
-import { electronSampleWorkerFactory } from './workers/sample-worker';
+import { openBackend, type Services } from '../backend';
+import { setJobWorkerEntry } from '../backend/jobs/host';
+import { electronJobWorkerPath } from './job-worker';
 import { volumeResponse, VOLUMES_PATH_PREFIX } from '../backend/data/volume-files';
 import { createDispatch, createHandlers } from '../backend/api/handlers';
 import { installSecurityPolicy, isTrustedSender } from './security';
@@ -97,10 +93,8 @@ async function start(): Promise<void> {
   installSecurityPolicy();
   let services: Services;
   try {
-    setDefaultWorkerFactory(electronWorkerFactory);
-    setDefaultDataWorkerFactory(electronDataWorkerFactory);
-    setDefaultSampleWorkerFactory(electronSampleWorkerFactory);
-    services = openServices({ home: homeFromArgv(process.argv) });
+    setJobWorkerEntry(electronJobWorkerPath);
+    services = openBackend({ home: homeFromArgv(process.argv) });
   } catch (err) {
     dialog.showErrorBox('brainsynth cannot open its database', err instanceof Error ? err.message : String(err));
     app.exit(1);

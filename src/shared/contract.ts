@@ -6,7 +6,7 @@ import { z } from 'zod';
  * from (and validated against) these objects, so they cannot drift apart.
  *
  * Adding a capability = adding entries to `channels` / `events` below (plus a handler in
- * src/main/ipc/handlers.ts). Channel names are `group.method`; the client exposes them as
+ * src/backend/api/handlers.ts). Channel names are `group.method`; the client exposes them as
  * `api.group.method(request)`. Payloads are plain JSON (timestamps are ISO-8601 strings).
  *
  * This module imports nothing but zod: it is loaded by main, preload, renderer and CLI alike.
@@ -179,7 +179,7 @@ export const DataJob = z.object({
   jobId: z.string(),
   kind: z.enum(['import', 'phantom', 'prepare', 'fetch-open-ms']),
   label: z.string(),
-  state: z.enum(['queued', 'running', 'completed', 'failed']),
+  state: z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']),
   phase: z.string(),
   done: z.number(),
   total: z.number().nullable(),
@@ -189,6 +189,31 @@ export const DataJob = z.object({
   finishedAt: IsoTime.nullable(),
 });
 export type DataJob = z.infer<typeof DataJob>;
+
+/**
+ * Any job of the answering process (dataset, training, sampling), as pushed by 'job.updated'.
+ * `kind` is open (a registry on the back end: later kinds plug in); `lane` says whether it waits
+ * for the one compute slot or runs beside it.
+ */
+export const Job = z.object({
+  jobId: z.string(),
+  kind: z.string(),
+  lane: z.enum(['compute', 'io']),
+  label: z.string(),
+  runId: Id.nullable(),
+  datasetId: Id.nullable(),
+  state: z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']),
+  phase: z.string(),
+  done: z.number(),
+  total: z.number().nullable(),
+  etaSeconds: z.number().nullable(),
+  message: z.string().nullable(),
+  error: z.string().nullable(),
+  createdAt: IsoTime,
+  startedAt: IsoTime.nullable(),
+  finishedAt: IsoTime.nullable(),
+});
+export type Job = z.infer<typeof Job>;
 
 export const AppInfo = z.object({
   name: z.string(),
@@ -229,8 +254,8 @@ export const JobInfo = z.object({
 });
 export type JobInfo = z.infer<typeof JobInfo>;
 
-// Sampling (Generate view, whole-volume translation, evaluation runs): engineer G's services in
-// src/main/services/generate.ts and evaluate.ts. Heavy work runs as a sampling job (worker
+// Sampling (Generate view, whole-volume translation, evaluation runs): the services in
+// src/backend/sampling and src/backend/evaluation. Heavy work runs as a sampling job (worker
 // thread); progress arrives as 'job.progress' with kind 'generate' | 'translate' | 'evaluate'.
 // Metric values that are not finite (empty lesion region, identical images) are sent as null.
 
@@ -638,6 +663,8 @@ export const events = {
     etaSeconds: z.number().nullable().optional(),
     training: TrainingProgress.optional(),
   }),
+  /** Any job changed state or progressed (one event for every kind; views follow it instead of polling). */
+  'job.updated': Job,
   /** New metric points were committed for a run. */
   'metrics.appended': z.object({
     runId: Id,

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import type { EventPayload, Run } from '../../src/shared/contract';
 import type { Services } from '../../src/backend';
-import { tsxWorkerFactory, type JobsService } from '../../src/backend/training/training-jobs';
+import type { TrainingJobs } from '../../src/backend/training/training-jobs';
+import { createJobWorker } from '../../src/backend/jobs/host';
 import { checkpointDir, readCheckpointMeta } from '../../src/ml/train/checkpoint';
 import { jobsWith, makeHome, TINY } from './helpers';
 
@@ -18,7 +19,7 @@ import { jobsWith, makeHome, TINY } from './helpers';
 let home: string;
 let services: Services;
 let datasetId: number;
-let jobs: JobsService;
+let jobs: TrainingJobs;
 let lastWorker: Worker | null = null;
 const progress: EventPayload<'job.progress'>[] = [];
 /** The next job started or resumed is held once it has done this many steps (then the gate resets). */
@@ -27,7 +28,7 @@ let holdNext: number | undefined;
 beforeAll(() => {
   ({ home, services, datasetId } = makeHome());
   jobs = jobsWith(services, {
-    createWorker: (input) => (lastWorker = tsxWorkerFactory(input)),
+    createWorker: (input) => (lastWorker = createJobWorker(input)),
     pollMs: 100,
     flushMs: 200,
     holdAtStep: () => {

@@ -5,11 +5,10 @@ import {
   type AppInfo,
   type ChannelName,
   type Envelope,
-  type ParsedRequestOf,
-  type ResponseOf,
   type WireError,
 } from '../../shared/contract';
 import type { Services } from '..';
+import type { Handler, HandlerTable } from './handler-types';
 import { ServiceError } from '../errors';
 import { samplingHandlers } from './sampling-handlers';
 import { APP_NAME, APP_VERSION } from './app-meta';
@@ -24,8 +23,7 @@ import { parentCandidates, trainForm } from '../training/train-form';
  * HandlerTable type makes a missing one a compile error), and every call goes through
  * `dispatch`, which validates the request before the handler runs and the response after.
  */
-export type Handler<C extends ChannelName> = (request: ParsedRequestOf<C>) => ResponseOf<C> | Promise<ResponseOf<C>>;
-export type HandlerTable = { [C in ChannelName]: Handler<C> };
+export type { Handler, HandlerTable } from './handler-types';
 
 export interface HandlerContext {
   services: Services;

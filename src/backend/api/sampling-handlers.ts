@@ -1,11 +1,10 @@
 /**
  * IPC handlers of the sampling channels ('generate.*', 'evaluate.*' in src/shared/contract.ts),
- * spread into the handler table by src/main/ipc/handlers.ts. Values that JSON cannot carry
+ * spread into the handler table by handlers.ts. Values that JSON cannot carry
  * (NaN for an empty lesion region, +Infinity PSNR for identical images) go out as null.
  */
-import type { Handler } from './handlers';
+import type { Handler } from './handler-types';
 import { InvalidInputError } from '../errors';
-import { sampleServices } from '../sampling/generate';
 import type { Services } from '../index';
 
 type SamplingChannel =
@@ -27,7 +26,7 @@ function wire<T>(value: T): never {
 }
 
 export function samplingHandlers(s: Services): { [C in SamplingChannel]: Handler<C> } {
-  const svc = () => sampleServices(s);
+  const svc = () => s.sampling;
   return {
     'generate.slice': (req) => svc().generate.slice(req),
     'generate.volume': (req) => {

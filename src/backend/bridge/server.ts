@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { BRIDGE_WS_PATH, type BridgeInvoke, type BridgeServerMessage } from '../../shared/bridge-protocol';
-import { openServices, type Services } from '..';
+import { openBackend, type Services } from '..';
 import { createDispatch, createHandlers, type Dispatch } from '../api/handlers';
 import { contentSecurityPolicy, securityHeaders } from '../api/security-policy';
 import { defaultRendererDir, mimeType, resolveStaticPath } from './static-files';
@@ -70,7 +70,7 @@ export async function startBridge(opts: BridgeOptions = {}): Promise<Bridge> {
   const token = opts.token ?? randomBytes(32).toString('base64url');
   const tokenBuf = Buffer.from(token);
   const ownServices = !opts.services;
-  const services = opts.services ?? openServices({ home: opts.home });
+  const services = opts.services ?? openBackend({ home: opts.home });
   const dispatch: Dispatch = createDispatch(createHandlers({ services, host: 'bridge' }));
 
   let port = 0;

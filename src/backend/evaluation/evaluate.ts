@@ -1,5 +1,5 @@
 /**
- * Evaluation runs (issue 6 item 5): a ControlNet run evaluated on one split of its dataset becomes
+ * Evaluation runs: a ControlNet run evaluated on one split of its dataset becomes
  * a new run with stage 'evaluation' (parent = the ControlNet run, role 'controlnet'). Stored:
  *  - metrics rows, one per image and metric: step = image index, split = the evaluated split,
  *    names psnr, mae, ms_ssim (+ psnr_lesion, mae_lesion, ssim_lesion, *_nonlesion with lesion
@@ -10,8 +10,7 @@
  *    per-image subject/z, sampling time, normalisation, backend, notes).
  * Summaries are mean ± population std (np.std, ddof 0) over the images, as the reference reports.
  */
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MetricPoint, Run } from '../../shared/contract';
 import type { SplitName } from '../../ml/data/split';
@@ -20,9 +19,9 @@ import { summarize, type MetricSummary } from '../../ml/metrics';
 import type { EvaluateJobSpec, SampleJobResult } from '../../ml/sample/jobs';
 import type { SamplerKind } from '../../ml/sample/sampler';
 import { InvalidInputError } from '../errors';
-import type { SampleJobHost } from '../jobs/sample-host';
+import type { SampleJobs } from '../sampling/sample-jobs';
 import { lesionMaskPaths, resolveModel } from '../sampling/models';
-import type { Services } from '../index';
+import type { SamplingDeps } from '../sampling/deps';
 
 export interface EvaluateRequest {
   /** The ControlNet run to evaluate. */
@@ -96,40 +95,14 @@ export interface EvaluationSummaryFile {
 }
 
 const SUMMARY_FILE = 'evaluation.json';
-const HEARTBEAT_MS = 5_000;
-
-/**
- * While an evaluation run is queued or running, this process keeps `runs/<id>/job.json`
- * ({pid, host, heartbeat}, the jobs service's ownership file) fresh, so no other brainsynth
- * process mistakes the run for one left behind by a dead process (JobsService.recoverStale).
- */
-function holdOwnership(runDir: string, onBeat?: () => void): () => void {
-  const path = join(runDir, 'job.json');
-  const beat = () => {
-    try {
-      writeFileAtomic(path, new TextEncoder().encode(JSON.stringify({ pid: process.pid, host: hostname(), heartbeat: Date.now() })));
-      onBeat?.();
-    } catch {
-      /* best effort, as the jobs service's own heartbeat */
-    }
-  };
-  beat();
-  const timer = setInterval(beat, HEARTBEAT_MS);
-  timer.unref();
-  return () => {
-    clearInterval(timer);
-    rmSync(path, { force: true });
-  };
-}
-
-function summaryPath(services: Services, runId: number): string {
+function summaryPath(services: SamplingDeps, runId: number): string {
   return join(services.home.runDir(runId), SUMMARY_FILE);
 }
 
 export class EvaluateService {
   constructor(
-    private readonly services: Services,
-    private readonly host: SampleJobHost,
+    private readonly services: SamplingDeps,
+    private readonly host: SampleJobs,
   ) {}
 
   /** Creates the evaluation run (queued) and its job; results are stored when the job finishes. */
@@ -184,27 +157,17 @@ export class EvaluateService {
       lesionMasks: lesionMaskPaths(model.dataset),
       imagesDir: req.saveImages === false ? undefined : join(runDir, 'images'),
     };
-    // `brainsynth cancel <id>` from another process sets runs.cancel_requested; honour it here.
-    let jobId: string | null = null;
-    const cancelRequested = services.store.db.prepare('SELECT cancel_requested AS c FROM runs WHERE id = ?');
-    const release = holdOwnership(runDir, () => {
-      if (jobId && (cancelRequested.get(run.id) as { c: number } | undefined)?.c) this.host.cancel(jobId);
-    });
+    // The job host keeps the run's ownership file fresh and honours `brainsynth cancel <id>` from
+    // another process (runs.cancel_requested).
     let job;
     try {
       job = this.host.submit(spec, {
         runId: run.id,
+        runDir,
         onStart: () => services.runs.update({ id: run.id, status: 'running' }),
-        onDone: (result) => {
-          try {
-            this.store(run.id, result);
-          } finally {
-            release();
-          }
-        },
+        onDone: (result) => this.store(run.id, result),
         onFail: (error, j) => {
-          release();
-          services.store.db.prepare('UPDATE runs SET cancel_requested = 0 WHERE id = ?').run(run.id);
+          services.runs.setCancelRequested(run.id, false);
           const current = services.runs.get(run.id);
           if (current.status === 'queued' || current.status === 'running') {
             services.runs.update({ id: run.id, status: j.state === 'cancelled' ? 'cancelled' : 'failed', error });
@@ -212,11 +175,9 @@ export class EvaluateService {
         },
       });
     } catch (err) {
-      release();
       services.runs.update({ id: run.id, status: 'failed', error: (err as Error).message });
       throw err;
     }
-    jobId = job.id;
     return { run, jobId: job.id };
   }
 
@@ -258,7 +219,7 @@ export class EvaluateService {
     writeFileAtomic(path, new TextEncoder().encode(JSON.stringify(file, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1)));
     services.store.transaction(() => {
       // Re-storing (a retried job) replaces earlier rows instead of duplicating them.
-      services.store.db.prepare('DELETE FROM artefacts WHERE run_id = ?').run(runId);
+      services.artefacts.deleteForRun(runId);
       services.metrics.append(runId, points);
       services.artefacts.addMany([
         { runId, kind: 'evaluation-summary', path, meta: { split: r.split, images: r.images.length } },

@@ -59,6 +59,19 @@ export class ArtefactsService {
     return this.addMany([input])[0]!;
   }
 
+  /** The raw row of one artefact (meta still JSON text), or undefined. */
+  row(id: number): { id: number; run_id: number | null; kind: string; path: string; meta: string } | undefined {
+    return this.store.db.prepare('SELECT id, run_id, kind, path, meta FROM artefacts WHERE id = ?').get(id) as
+      | { id: number; run_id: number | null; kind: string; path: string; meta: string }
+      | undefined;
+  }
+
+  /** Deletes a run's artefacts logged after `step` (all of them without a step). */
+  deleteForRun(runId: number, afterStep?: number): void {
+    if (afterStep === undefined) this.store.db.prepare('DELETE FROM artefacts WHERE run_id = ?').run(runId);
+    else this.store.db.prepare('DELETE FROM artefacts WHERE run_id = ? AND step > ?').run(runId, afterStep);
+  }
+
   list(filter: { runId?: number; datasetId?: number; kind?: string } = {}): Artefact[] {
     const where: string[] = [];
     const args: (string | number)[] = [];

@@ -47,6 +47,25 @@ export class CheckpointsService {
     });
   }
 
+  /** A checkpoint written under one or more kinds ('last', 'best') replaces the earlier ones of those kinds. */
+  replace(runId: number, kinds: readonly string[], input: Omit<CheckpointInput, 'kind'>): void {
+    const db = this.store.db;
+    this.store.transaction(() => {
+      for (const kind of kinds) {
+        db.prepare('DELETE FROM checkpoints WHERE run_id = ? AND kind = ?').run(runId, kind);
+        db.prepare('INSERT INTO checkpoints (run_id, kind, path, step, epoch, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+          runId,
+          kind,
+          input.path,
+          input.step,
+          input.epoch ?? null,
+          input.sha256,
+          new Date().toISOString(),
+        );
+      }
+    });
+  }
+
   list(runId: number): Checkpoint[] {
     const rows = this.store.db.prepare('SELECT * FROM checkpoints WHERE run_id = ? ORDER BY step, id').all(runId) as CheckpointRow[];
     return rows.map(toCheckpoint);

@@ -165,6 +165,21 @@ export class RunsService {
     })();
   }
 
+  /** runs.cancel_requested: how `brainsynth cancel` asks the process that owns a job to stop it. */
+  cancelRequested(id: number): boolean {
+    const row = this.store.db.prepare('SELECT cancel_requested AS c FROM runs WHERE id = ?').get(id) as { c: number } | undefined;
+    return Boolean(row?.c);
+  }
+
+  setCancelRequested(id: number, requested: boolean): void {
+    this.store.db.prepare('UPDATE runs SET cancel_requested = ? WHERE id = ?').run(requested ? 1 : 0, id);
+  }
+
+  /** Ids of runs some process has queued or is running. */
+  activeIds(): number[] {
+    return (this.store.db.prepare("SELECT id FROM runs WHERE status IN ('queued', 'running')").all() as { id: number }[]).map((r) => r.id);
+  }
+
   update(patch: RunUpdateInput): Run {
     const run = this.store.transaction(() => {
       const current = this.get(patch.id);

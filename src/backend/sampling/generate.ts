@@ -1,5 +1,5 @@
 /**
- * Generate service (the back end of the Generate view, issue 6 items 2-3):
+ * Generate service (the back end of the Generate view):
  *  - slice(): a FLAIR slice (a dataset subject + axial index z, LAS order, or a 160x224 array in
  *    [0,1]) + a ControlNet run + steps / guidance / seed / N samples -> a sampling job; result():
  *    FLAIR, real T1w (when the subject has one), every sample, mean and per-pixel std maps,
@@ -7,9 +7,7 @@
  *    save(): writes those PNGs as artefacts of the ControlNet run.
  *  - volume(): whole-volume translation of a FLAIR NIfTI (or a subject's FLAIR) to a T1w NIfTI
  *    on the input grid; the file is recorded as a 'volume' artefact of the ControlNet run.
- * All heavy work runs in the sampling job host's worker thread.
- *
- * sampleServices(services) returns the process-wide host + services for a Services root.
+ * All heavy work runs as compute jobs of the back end's job host, in a worker thread.
  */
 import { existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, join, resolve, sep } from 'node:path';
@@ -19,9 +17,9 @@ import type { SamplerKind } from '../../ml/sample/sampler';
 import { encodePng, writePng, type GrayImage } from '../../ml/train/images';
 import { InvalidInputError } from '../errors';
 import { EvaluateService } from '../evaluation/evaluate';
-import { SampleJobHost, type SampleJob, type SampleJobHostOptions } from '../jobs/sample-host';
+import { SampleJobs, type SampleJob } from './sample-jobs';
 import { resolveModel, subjectSliceSource } from './models';
-import type { Services } from '../index';
+import type { SamplingDeps } from './deps';
 
 export interface SamplingRequestBase {
   /** ControlNet run. */
@@ -101,8 +99,8 @@ export class GenerateService {
   private readonly volumeArtefacts = new Map<string, number>();
 
   constructor(
-    private readonly services: Services,
-    private readonly host: SampleJobHost,
+    private readonly services: SamplingDeps,
+    private readonly host: SampleJobs,
   ) {}
 
   slice(req: GenerateSliceRequest): { jobId: string } {
@@ -238,7 +236,7 @@ export class GenerateService {
    * loads the data URL). Only files inside the home's runs folder are served.
    */
   artefactData(artefactId: number): { artefactId: number; kind: string; fileName: string; mime: string; dataUrl: string; meta: Record<string, unknown> } {
-    const row = this.services.store.db.prepare('SELECT id, run_id, kind, path, meta FROM artefacts WHERE id = ?').get(artefactId) as
+    const row = this.services.artefacts.row(artefactId) as
       | { id: number; run_id: number | null; kind: string; path: string; meta: string }
       | undefined;
     if (!row) throw new InvalidInputError(`artefact ${artefactId} does not exist`);
@@ -267,21 +265,16 @@ export class GenerateService {
 }
 
 export interface SampleServices {
-  host: SampleJobHost;
+  host: SampleJobs;
   generate: GenerateService;
   evaluate: EvaluateService;
 }
 
-const bySession = new WeakMap<Services, SampleServices>();
-
-/** The sampling host and services of a Services root (created on first use, one per root). */
-export function sampleServices(services: Services, opts?: SampleJobHostOptions): SampleServices {
-  let s = bySession.get(services);
-  if (!s) {
-    const host = new SampleJobHost(services.events, opts);
-    s = { host, generate: new GenerateService(services, host), evaluate: new EvaluateService(services, host) };
-    bySession.set(services, s);
-    services.onClose(() => host.close());
-  }
-  return s;
+/**
+ * Sampling services over a back end's job host. The back end wires one set (backend.sampling);
+ * a CLI command that samples in its own thread builds its own with `inProcess`.
+ */
+export function createSampleServices(services: SamplingDeps, opts: { inProcess?: boolean } = {}): SampleServices {
+  const host = new SampleJobs(services.events, { host: services.host, ...opts });
+  return { host, generate: new GenerateService(services, host), evaluate: new EvaluateService(services, host) };
 }

@@ -15,7 +15,7 @@ import type { SubjectSliceSource } from '../../ml/sample/slice';
 import { checkpointDir } from '../../ml/train/checkpoint';
 import { getDatasetDetail, volumeOf, type DatasetDetail, type SubjectRecord } from '../data/records';
 import { InvalidInputError, NotFoundError } from '../errors';
-import type { Services } from '../index';
+import type { SamplingDeps } from './deps';
 
 export interface ResolvedModel {
   run: Run;
@@ -27,7 +27,7 @@ export interface ResolvedModel {
   normalisation: NormalisationSpec;
 }
 
-function parentOf(services: Services, run: Run, role: string): Run {
+function parentOf(services: SamplingDeps, run: Run, role: string): Run {
   const link = run.parents.find((p) => p.role === role) ?? (run.parents.length === 1 ? run.parents[0] : undefined);
   if (!link) throw new InvalidInputError(`run ${run.id} (${run.stage}) has no ${role} parent run recorded`);
   const parent = services.runs.get(link.runId);
@@ -35,14 +35,14 @@ function parentOf(services: Services, run: Run, role: string): Run {
   return parent;
 }
 
-function requireCheckpoint(services: Services, run: Run, kind: 'last' | 'best'): string {
+function requireCheckpoint(services: SamplingDeps, run: Run, kind: 'last' | 'best'): string {
   const dir = services.home.runDir(run.id);
   if (!checkpointDir(dir, kind)) throw new InvalidInputError(`run ${run.id} (${run.stage}) has no '${kind}' checkpoint yet; train it first`);
   return dir;
 }
 
 /** Resolves a ControlNet run (or, with `allowLdm`, an LDM run for unconditional sampling). */
-export function resolveModel(services: Services, runId: number, opts: { checkpoint?: 'last' | 'best'; allowLdm?: boolean } = {}): ResolvedModel {
+export function resolveModel(services: SamplingDeps, runId: number, opts: { checkpoint?: 'last' | 'best'; allowLdm?: boolean } = {}): ResolvedModel {
   let run: Run;
   try {
     run = services.runs.get(runId);
@@ -111,7 +111,7 @@ export function findSubject(detail: DatasetDetail, ref: string | number): Subjec
 }
 
 /** Volume paths of a subject for slice generation (FLAIR required; T1w and lesion mask when present). */
-export function subjectSliceSource(services: Services, datasetId: number, subject: string | number, z: number): SubjectSliceSource & { subject: SubjectRecord; dataset: DatasetDetail } {
+export function subjectSliceSource(services: SamplingDeps, datasetId: number, subject: string | number, z: number): SubjectSliceSource & { subject: SubjectRecord; dataset: DatasetDetail } {
   let dataset: DatasetDetail;
   try {
     dataset = getDatasetDetail(services.store.db, datasetId);

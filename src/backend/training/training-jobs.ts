@@ -1,28 +1,31 @@
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
-import type { JobInfo, Run, TrainingProgress } from '../../shared/contract';
-import { writeFileAtomic } from '../../ml/io';
+import { mkdirSync } from 'node:fs';
+import type { Dataset, EventMap, Job, JobInfo, Run, TrainingProgress } from '../../shared/contract';
 import { checkpointDir, readCheckpointMeta } from '../../ml/train/checkpoint';
 import type { TrainConfig, TrainPreset } from '../../ml/train/config';
 import type { MetricOut, TrainProgress, TrainResult, TrainStage } from '../../ml/train/session';
 import type { TrainJobSpec } from '../../ml/train/spec';
 import type { ParentRunInfo } from '../../ml/train/validate';
-import type { WorkerInput, WorkerMessage } from './worker-protocol';
+import type { TrainJobResult, TrainWorkerEvent } from './worker-protocol';
 import { ConflictError, InvalidInputError, NotFoundError } from '../errors';
-import type { Services } from '../index';
+import type { EventHub } from '../events';
+import type { HomeLayout } from '../home';
+import type { Store } from '../store';
+import type { RunsService } from '../runs/runs';
+import type { MetricsService } from '../runs/metrics';
+import type { CheckpointsService } from '../runs/checkpoints';
+import type { ArtefactsService } from '../runs/artefacts';
 import { preparedDatasetDir } from '../data/prepared-dir';
+import { JobHost, type JobWorkerFactory } from '../jobs/host';
+import { DEFAULT_STALE_AFTER_MS, ownerAlive, readOwner, removeOwner } from '../jobs/ownership';
 
 /**
- * Training jobs: ONE queue per host process (Electron main, `serve` bridge or CLI). Each job runs
- * in a worker thread; the host is the only database writer (metrics in batches, checkpoints,
- * artefacts, status) and pushes 'job.progress' / 'run.updated' through the event hub.
- *
- * Cross-process safety: the owning process keeps `runs/<id>/job.json` (pid, host, heartbeat)
- * fresh while a run is queued or running, and polls runs.cancel_requested, so `brainsynth cancel`
- * from another process stops it. A run left 'queued'/'running' by a dead process is marked failed
- * at startup (recoverStale) and can be resumed from its last checkpoint.
+ * Training runs as jobs of the back end's job host (kind 'train', compute lane): this service
+ * validates and creates the run, submits the job, and is the only database writer for it
+ * (metrics in batches, checkpoints, artefacts, status), pushing 'job.progress' with the training
+ * detail the live views draw. The host keeps `runs/<id>/job.json` fresh and honours
+ * runs.cancel_requested, so `brainsynth cancel` from another process stops a job. A run left
+ * 'queued'/'running' by a dead process is marked failed at startup (recoverStale) and can be
+ * resumed from its last checkpoint.
  */
 
 export interface StartTrainingRequest {
@@ -45,10 +48,24 @@ export interface JobOutcome {
   summary: Record<string, unknown> | null;
 }
 
+/** What the training service needs from the back end (wired in openBackend). */
+export interface TrainingDeps {
+  home: HomeLayout;
+  store: Store;
+  events: EventHub<EventMap>;
+  runs: RunsService;
+  metrics: MetricsService;
+  checkpoints: CheckpointsService;
+  artefacts: ArtefactsService;
+  datasets: { get(id: number): Dataset };
+  /** The back end's job host; a service built without one (tests) gets its own. */
+  host?: JobHost;
+}
+
 export interface JobsOptions {
-  /** Creates the worker thread (Electron passes its bundled worker; default: tsx shim). */
-  createWorker?: (input: WorkerInput) => Worker;
-  /** How often the cancel flag and heartbeat are refreshed (ms). */
+  /** Creates the worker thread when this service builds its own host (tests capture it to kill it). */
+  createWorker?: JobWorkerFactory;
+  /** How often the cancel flag and heartbeat are refreshed (ms), for a host built here. */
   pollMs?: number;
   /** Metric points are written at least this often (ms), and always before a checkpoint. */
   flushMs?: number;
@@ -74,23 +91,15 @@ function holdFromEnv(): number | undefined {
   return n;
 }
 
-interface OwnerFile {
-  pid: number;
-  host: string;
-  heartbeat: number;
-}
-
 interface ActiveJob {
   runId: number;
   stage: TrainStage;
-  spec: TrainJobSpec;
-  worker: Worker | null;
-  cancelFlag: SharedArrayBuffer;
+  jobId: string;
+  running: boolean;
   progress: TrainProgress | null;
   backend: string | null;
   pending: MetricOut[];
   lastFlush: number;
-  finished: boolean;
   resolve: (o: JobOutcome) => void;
   promise: Promise<JobOutcome>;
   result: TrainResult | null;
@@ -98,19 +107,6 @@ interface ActiveJob {
   holdAtStep: number | undefined;
   heldAt: number | null;
   heldWaiters: ((step: number) => void)[];
-}
-
-/** Dev, CLI and tests: the TypeScript worker through the tsx shim. */
-export function tsxWorkerFactory(input: WorkerInput): Worker {
-  const shim = new URL('../jobs/train-worker-shim.mjs', import.meta.url);
-  return new Worker(shim, { workerData: input });
-}
-
-let defaultWorkerFactory: (input: WorkerInput) => Worker = tsxWorkerFactory;
-
-/** The Electron main installs its bundled worker (src/main/jobs/electron-worker.ts) before opening services. */
-export function setDefaultWorkerFactory(factory: (input: WorkerInput) => Worker): void {
-  defaultWorkerFactory = factory;
 }
 
 function toTrainingProgress(p: TrainProgress, backend: string | null): TrainingProgress {
@@ -127,46 +123,24 @@ function toTrainingProgress(p: TrainProgress, backend: string | null): TrainingP
   };
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-export class JobsService {
-  private readonly queue: ActiveJob[] = [];
-  private active: ActiveJob | null = null;
+export class TrainingJobs {
   private readonly jobs = new Map<number, ActiveJob>();
-  private timer: NodeJS.Timeout | null = null;
-  private readonly createWorker: (input: WorkerInput) => Worker;
+  private readonly host: JobHost;
+  private readonly ownHost: boolean;
   private closed = false;
 
   constructor(
-    private readonly services: Services,
+    private readonly services: TrainingDeps,
     private readonly opts: JobsOptions = {},
   ) {
-    this.createWorker = opts.createWorker ?? defaultWorkerFactory;
+    this.ownHost = !services.host;
+    this.host =
+      services.host ??
+      new JobHost(services.events, { createWorker: opts.createWorker, pollMs: opts.pollMs, cancelRequested: (runId) => services.runs.cancelRequested(runId) });
     try {
       this.recoverStale();
     } catch {
       /* a read-only store cannot be repaired; the next writer will do it */
-    }
-  }
-
-  /** The poll timer runs only while this process has jobs. */
-  private ensureTimer(): void {
-    if (this.timer || this.closed) return;
-    this.timer = setInterval(() => this.tick(), this.opts.pollMs ?? 500);
-    this.timer.unref();
-  }
-
-  private stopTimerIfIdle(): void {
-    if (this.timer && this.jobs.size === 0) {
-      clearInterval(this.timer);
-      this.timer = null;
     }
   }
 
@@ -267,9 +241,9 @@ export class JobsService {
     const { runs } = this.services;
     const run = runs.get(runId);
     if (run.stage === 'evaluation') throw new InvalidInputError(`run ${runId} is an evaluation, not a training run`);
-    if (this.jobs.has(runId)) throw new ConflictError(`run ${runId} is already ${this.jobs.get(runId)!.worker ? 'running' : 'queued'} here`);
+    if (this.jobs.has(runId)) throw new ConflictError(`run ${runId} is already ${this.jobs.get(runId)!.running ? 'running' : 'queued'} here`);
     if (run.status === 'running' || run.status === 'queued') {
-      if (this.ownerAlive(runId)) throw new ConflictError(`run ${runId} is ${run.status} in another process (pid ${this.readOwner(runId)?.pid})`);
+      if (this.ownerAlive(runId)) throw new ConflictError(`run ${runId} is ${run.status} in another process (pid ${readOwner(this.runDir(runId))?.pid})`);
       this.markInterrupted(run);
     }
     const current = runs.get(runId);
@@ -285,8 +259,8 @@ export class JobsService {
     const step = dir ? readCheckpointMeta(dir).step : 0;
     this.services.store.transaction(() => {
       this.services.metrics.deleteAfter(runId, step);
-      this.services.store.db.prepare("DELETE FROM artefacts WHERE run_id = ? AND step > ?").run(runId, step);
-      this.services.store.db.prepare('UPDATE runs SET cancel_requested = 0 WHERE id = ?').run(runId);
+      this.services.artefacts.deleteForRun(runId, step);
+      this.services.runs.setCancelRequested(runId, false);
     });
     const parentRun = current.parents[0]?.runId;
     const spec: TrainJobSpec = {
@@ -309,27 +283,22 @@ export class JobsService {
    * a run whose owner is gone is marked cancelled directly.
    */
   cancel(runId: number): Run {
-    const { runs, store } = this.services;
+    const { runs } = this.services;
     const run = runs.get(runId);
     const job = this.jobs.get(runId);
     if (job) {
-      if (!job.worker) {
-        this.queue.splice(this.queue.indexOf(job), 1);
-        this.finish(job, 'cancelled', null);
-        return runs.get(runId);
-      }
-      this.raiseCancel(job);
-      store.db.prepare('UPDATE runs SET cancel_requested = 1 WHERE id = ?').run(runId);
+      if (job.running) runs.setCancelRequested(runId, true);
+      this.host.cancel(job.jobId);
       return runs.get(runId);
     }
     if (run.status !== 'queued' && run.status !== 'running') {
       throw new ConflictError(`run ${runId} is '${run.status}'; only queued or running runs can be cancelled`);
     }
     if (this.ownerAlive(runId)) {
-      store.db.prepare('UPDATE runs SET cancel_requested = 1 WHERE id = ?').run(runId);
+      runs.setCancelRequested(runId, true);
       return runs.get(runId);
     }
-    this.removeOwner(runId);
+    removeOwner(this.runDir(runId));
     return runs.update({ id: runId, status: 'cancelled', error: 'cancelled after its process had exited' });
   }
 
@@ -348,14 +317,14 @@ export class JobsService {
   /** Tests only: lets a held job go on. */
   release(runId: number): void {
     const job = this.jobs.get(runId);
-    if (job) Atomics.store(new Int32Array(job.cancelFlag), 1, 1);
+    if (job) this.host.release(job.jobId);
   }
 
   list(): JobInfo[] {
     return [...this.jobs.values()].map((j) => ({
       runId: j.runId,
       stage: j.stage,
-      state: j.worker ? 'running' : 'queued',
+      state: j.running ? 'running' : 'queued',
       backend: j.backend,
       progress: j.progress ? toTrainingProgress(j.progress, j.backend) : null,
     }));
@@ -373,12 +342,11 @@ export class JobsService {
    * stays "running" forever. Returns the runs it changed.
    */
   recoverStale(): Run[] {
-    const rows = this.services.store.db.prepare("SELECT id FROM runs WHERE status IN ('queued', 'running')").all() as { id: number }[];
     const changed: Run[] = [];
-    for (const { id } of rows) {
+    for (const id of this.services.runs.activeIds()) {
       if (this.jobs.has(id) || this.ownerAlive(id)) continue;
       // A run another process has just created may not have its owner file yet.
-      if (!this.readOwner(id) && Date.now() - Date.parse(this.services.runs.get(id).updatedAt) < (this.opts.staleAfterMs ?? 30_000)) continue;
+      if (!readOwner(this.runDir(id)) && Date.now() - Date.parse(this.services.runs.get(id).updatedAt) < (this.opts.staleAfterMs ?? DEFAULT_STALE_AFTER_MS)) continue;
       changed.push(this.markInterrupted(this.services.runs.get(id)));
     }
     return changed;
@@ -391,73 +359,66 @@ export class JobsService {
   closeSync(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    for (const job of [...this.queue]) this.finish(job, 'failed', 'the application closed before the job started; resume it to run');
-    this.queue.length = 0;
-    const job = this.active;
-    if (job && !job.finished) this.finish(job, 'failed', 'the application closed while training; resume to continue from the last checkpoint');
+    for (const job of [...this.jobs.values()]) {
+      this.host.abandon(
+        job.jobId,
+        'failed',
+        job.running ? 'the application closed while training; resume to continue from the last checkpoint' : 'the application closed before the job started; resume it to run',
+      );
+    }
+    if (this.ownHost) void this.host.close();
   }
 
   // -------------------------------------------------------------------------------------------
-  // Queue and worker
+  // The job
   // -------------------------------------------------------------------------------------------
 
   private enqueue(spec: TrainJobSpec): void {
     let resolve!: (o: JobOutcome) => void;
     const promise = new Promise<JobOutcome>((r) => (resolve = r));
+    const holdAtStep = (this.opts.holdAtStep ?? holdFromEnv)({ runId: spec.runId, resume: spec.resume });
+    mkdirSync(spec.runDir, { recursive: true });
     const job: ActiveJob = {
       runId: spec.runId,
       stage: spec.config.stage,
-      spec,
-      worker: null,
-      cancelFlag: new SharedArrayBuffer(8),
+      jobId: '',
+      running: false,
       progress: null,
       backend: null,
       pending: [],
       lastFlush: Date.now(),
-      finished: false,
       resolve,
       promise,
       result: null,
       summary: null,
-      holdAtStep: (this.opts.holdAtStep ?? holdFromEnv)({ runId: spec.runId, resume: spec.resume }),
+      holdAtStep,
       heldAt: null,
       heldWaiters: [],
     };
-    mkdirSync(spec.runDir, { recursive: true });
-    this.writeOwner(spec.runId);
     this.jobs.set(spec.runId, job);
-    this.queue.push(job);
-    this.ensureTimer();
-    this.pump();
+    const submitted = this.host.submit({
+      payload: { kind: 'train', spec, ...(holdAtStep !== undefined ? { holdAtStep } : {}) },
+      label: `Train ${spec.config.stage} (run ${spec.runId})`,
+      runId: spec.runId,
+      runDir: spec.runDir,
+      onStart: () => {
+        job.running = true;
+      },
+      onEvent: (e) => this.onEvent(job, e as TrainWorkerEvent),
+      onDone: (outcome) => {
+        const r = outcome.result as TrainJobResult;
+        job.result = r.result;
+        job.summary = r.summary;
+      },
+      onTick: () => {
+        if (job.pending.length > 0 && Date.now() - job.lastFlush >= (this.opts.flushMs ?? 1000)) this.flush(job);
+      },
+      onEnd: (j) => this.finish(job, j),
+    });
+    job.jobId = submitted.jobId;
   }
 
-  private pump(): void {
-    if (this.active || this.closed) return;
-    const job = this.queue.shift();
-    if (!job) return;
-    this.active = job;
-    let worker: Worker;
-    try {
-      worker = this.createWorker({ spec: job.spec, cancelFlag: job.cancelFlag, holdAtStep: job.holdAtStep });
-    } catch (err) {
-      this.finish(job, 'failed', `could not start the training worker: ${(err as Error).message}`);
-      return;
-    }
-    job.worker = worker;
-    worker.on('message', (m: WorkerMessage) => this.onMessage(job, m));
-    worker.on('error', (err) => {
-      // Uncaught exceptions and out-of-memory in the worker land here.
-      this.finish(job, 'failed', `training worker crashed: ${err.message}`);
-    });
-    worker.on('exit', (code) => {
-      if (!job.finished) this.finish(job, 'failed', `training worker exited unexpectedly (exit code ${code})`);
-    });
-  }
-
-  private onMessage(job: ActiveJob, m: WorkerMessage): void {
-    if (job.finished) return;
+  private onEvent(job: ActiveJob, m: TrainWorkerEvent): void {
     const { runs, events } = this.services;
     switch (m.type) {
       case 'started':
@@ -475,7 +436,7 @@ export class JobsService {
           .map(([k, v]) => `${k} ${v.toPrecision(4)}`)
           .join(', ');
         events.emit('job.progress', {
-          jobId: `train-${job.runId}`,
+          jobId: job.jobId,
           kind: 'train',
           runId: job.runId,
           phase: p.phase,
@@ -490,16 +451,8 @@ export class JobsService {
       }
       case 'checkpoint': {
         this.flush(job);
-        const { store } = this.services;
         const e = m.event;
-        store.transaction(() => {
-          for (const kind of e.kinds) {
-            store.db.prepare('DELETE FROM checkpoints WHERE run_id = ? AND kind = ?').run(job.runId, kind);
-            store.db
-              .prepare('INSERT INTO checkpoints (run_id, kind, path, step, epoch, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-              .run(job.runId, kind, e.modelPath, e.step, e.epoch, e.sha256, new Date().toISOString());
-          }
-        });
+        this.services.checkpoints.replace(job.runId, e.kinds, { path: e.modelPath, step: e.step, epoch: e.epoch, sha256: e.sha256 });
         break;
       }
       case 'artefact':
@@ -514,19 +467,7 @@ export class JobsService {
         job.heldAt = m.step;
         for (const w of job.heldWaiters.splice(0)) w(m.step);
         break;
-      case 'done':
-        job.result = m.result;
-        job.summary = m.summary;
-        this.finish(job, m.result.status, null);
-        break;
-      case 'error':
-        this.finish(job, 'failed', m.message);
-        break;
     }
-  }
-
-  private raiseCancel(job: ActiveJob): void {
-    Atomics.store(new Int32Array(job.cancelFlag), 0, 1);
   }
 
   private flush(job: ActiveJob): void {
@@ -536,10 +477,11 @@ export class JobsService {
     this.services.metrics.append(job.runId, points);
   }
 
-  private finish(job: ActiveJob, status: 'completed' | 'failed' | 'cancelled', error: string | null): void {
-    if (job.finished) return;
-    job.finished = true;
-    const { runs, store } = this.services;
+  /** The job ended (any way): the run's final status, once. */
+  private finish(job: ActiveJob, ended: Job): void {
+    const { runs } = this.services;
+    const status = ended.state as 'completed' | 'failed' | 'cancelled';
+    let error = status === 'failed' ? ended.error : null;
     try {
       this.flush(job);
     } catch (err) {
@@ -547,7 +489,7 @@ export class JobsService {
     }
     let run: Run;
     try {
-      store.db.prepare('UPDATE runs SET cancel_requested = 0 WHERE id = ?').run(job.runId);
+      runs.setCancelRequested(job.runId, false);
       const current = runs.get(job.runId);
       // A queued job that never started goes straight to its end state.
       if (current.status === 'queued' && status === 'completed') runs.update({ id: job.runId, status: 'running' });
@@ -555,77 +497,17 @@ export class JobsService {
     } catch {
       run = runs.get(job.runId);
     }
-    this.removeOwner(job.runId);
     this.jobs.delete(job.runId);
-    if (job.worker) void job.worker.terminate().catch(() => undefined);
-    if (this.active === job) this.active = null;
     job.resolve({ run, result: job.result, summary: job.summary });
-    this.stopTimerIfIdle();
-    this.pump();
-  }
-
-  private tick(): void {
-    if (this.jobs.size === 0) return;
-    const db = this.services.store.db;
-    for (const job of this.jobs.values()) {
-      this.writeOwner(job.runId);
-      try {
-        const row = db.prepare('SELECT cancel_requested FROM runs WHERE id = ?').get(job.runId) as { cancel_requested: number } | undefined;
-        if (row?.cancel_requested) {
-          if (job.worker) this.raiseCancel(job);
-          else this.cancel(job.runId);
-        }
-      } catch {
-        /* the database may be busy; try again next tick */
-      }
-      if (job.worker && job.pending.length > 0 && Date.now() - job.lastFlush >= (this.opts.flushMs ?? 1000)) this.flush(job);
-    }
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Ownership files
-  // -------------------------------------------------------------------------------------------
-
-  private ownerPath(runId: number): string {
-    return join(this.runDir(runId), 'job.json');
-  }
-
-  private writeOwner(runId: number): void {
-    const owner: OwnerFile = { pid: process.pid, host: hostname(), heartbeat: Date.now() };
-    try {
-      mkdirSync(this.runDir(runId), { recursive: true });
-      writeFileAtomic(this.ownerPath(runId), new TextEncoder().encode(JSON.stringify(owner)));
-    } catch {
-      /* heartbeat is best effort */
-    }
-  }
-
-  private readOwner(runId: number): OwnerFile | null {
-    const p = this.ownerPath(runId);
-    if (!existsSync(p)) return null;
-    try {
-      return JSON.parse(readFileSync(p, 'utf8')) as OwnerFile;
-    } catch {
-      return null;
-    }
-  }
-
-  private removeOwner(runId: number): void {
-    rmSync(this.ownerPath(runId), { force: true });
   }
 
   /** Another process still owns the run: same host and pid alive, with a recent heartbeat. */
   private ownerAlive(runId: number): boolean {
-    const owner = this.readOwner(runId);
-    if (!owner) return false;
-    if (owner.pid === process.pid && owner.host === hostname()) return this.jobs.has(runId);
-    const fresh = Date.now() - owner.heartbeat < (this.opts.staleAfterMs ?? 30_000);
-    if (owner.host !== hostname()) return fresh;
-    return fresh && pidAlive(owner.pid);
+    return ownerAlive(this.runDir(runId), () => this.jobs.has(runId), this.opts.staleAfterMs);
   }
 
   private markInterrupted(run: Run): Run {
-    this.removeOwner(run.id);
+    removeOwner(this.runDir(run.id));
     const what = run.status === 'queued' ? 'was queued in a process that exited' : 'was interrupted (its process exited while training)';
     const target = run.status === 'queued' ? 'cancelled' : 'failed';
     return this.services.runs.update({ id: run.id, status: target, error: `${what}; resume it to continue from the last checkpoint` });

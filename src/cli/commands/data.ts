@@ -1,10 +1,10 @@
 /**
  * `brainsynth data ...`: import, phantom, fetch open-ms, prepare, export-png, list, show, delete.
- * Thin wrappers over src/main/services/datasets.ts; long steps show a cli-progress bar on a TTY.
+ * Thin wrappers over src/backend/data/datasets.ts; long steps show a cli-progress bar on a TTY.
  */
 import { Argument, Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { openServices, type Services } from '../../backend';
+import { openBackend, type Services } from '../../backend';
 import {
   createPhantomDataset,
   deleteDataset,
@@ -22,7 +22,7 @@ import { OPEN_MS_DEFAULT_BASE_URL } from '../../ml/data/download';
 
 function withServices<T>(cmd: Command, fn: (s: Services) => Promise<T>): Promise<T> {
   const home = (cmd.optsWithGlobals() as { home?: string }).home;
-  const services = openServices(home !== undefined ? { home } : {});
+  const services = openBackend(home !== undefined ? { home } : {});
   return fn(services).finally(() => services.close());
 }
 

@@ -10,7 +10,7 @@ import { Command, Option } from 'commander';
 import type { Services } from '../../backend';
 import type { EvaluationResults, MetricStats } from '../../backend/evaluation/evaluate';
 import { getDatasetDetail } from '../../backend/data/datasets';
-import { sampleServices } from '../../backend/sampling/generate';
+import { createSampleServices } from '../../backend/sampling/generate';
 import { lesionMaskPaths } from '../../backend/sampling/models';
 import { evaluateBaselinesOnly } from '../../ml/sample/evaluation';
 import type { SplitName } from '../../ml/data/split';
@@ -46,7 +46,7 @@ function ids(text: string): number[] {
 
 function exportCsv(services: Services, runIds: number[], o: { csv?: string; split?: string; perImage?: boolean }): void {
   if (!o.csv) return;
-  const r = sampleServices(services).evaluate.exportCsv(runIds, { split: o.split, kind: o.perImage ? 'per-image' : 'summary', path: o.csv });
+  const r = services.sampling.evaluate.exportCsv(runIds, { split: o.split, kind: o.perImage ? 'per-image' : 'summary', path: o.csv });
   process.stdout.write(`wrote ${r.rows} rows to ${r.path}\n`);
 }
 
@@ -109,7 +109,7 @@ export function register(program: Command): void {
     .action(async (o: EvaluateCliOptions, c: Command) => {
       await withServices(c, async (services) => {
         if (o.baselinesOnly) return baselinesOnly(services, o);
-        const s = sampleServices(services, { inProcess: true });
+        const s = createSampleServices(services, { inProcess: true });
         if (o.compare) {
           const list = ids(o.compare);
           const results = s.evaluate.compare(list, o.split);

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import type { Services } from '../../backend';
-import { sampleServices } from '../../backend/sampling/generate';
-import type { SampleJob } from '../../backend/jobs/sample-host';
+import { createSampleServices } from '../../backend/sampling/generate';
+import type { SampleJob } from '../../backend/sampling/sample-jobs';
 import { resolveModel } from '../../backend/sampling/models';
 import { initEngine } from '../../ml/engine';
 import { msSsimDiversity } from '../../ml/metrics';
@@ -80,7 +80,7 @@ export function samplingRequest(o: SamplingCliOptions) {
 
 /** Runs a sampling job of this process to its end, with a progress bar on a TTY; throws if it failed. */
 export async function waitWithProgress(services: Services, jobId: string, label: string): Promise<SampleJob> {
-  const { host } = sampleServices(services);
+  const { host } = services.sampling;
   const bar = new cliProgress.SingleBar(
     { format: `${label} [{bar}] {value}/{total} {message}`, stream: process.stderr, hideCursor: true, clearOnComplete: true },
     cliProgress.Presets.shades_classic,
@@ -185,7 +185,7 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (o: SamplingCliOptions & { dataset?: string; subject: string; z: string; samples: string; save?: boolean; outDir?: string; json?: boolean }, cmd: Command) => {
       await withServices(cmd, async (services) => {
-        const s = sampleServices(services, { inProcess: true });
+        const s = createSampleServices(services, { inProcess: true });
         const req = samplingRequest(o);
         const { jobId } = s.generate.slice({
           ...req,

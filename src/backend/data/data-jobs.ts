@@ -1,62 +1,39 @@
 /**
- * Dataset jobs (import a folder, generate a phantom, prepare slices, fetch open MS): one queue
- * per host process, each job in a worker thread so the main process (Electron IPC, the bridge)
- * stays responsive. Requests are checked before they are queued (name taken, folder missing,
+ * Dataset jobs (import a folder, generate a phantom, prepare slices, fetch open MS) as jobs of the
+ * back end's job host (io lane, beside training and sampling), each in a worker thread so the main
+ * process (Electron IPC, the bridge) stays responsive. Requests are checked before they are queued (name taken, folder missing,
  * unknown dataset, bad slice preset) so the caller gets the reason at once; each state change
  * and (throttled) progress is pushed as 'data.job', and 'dataset.updated' follows a success.
  */
-import { randomUUID } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import type { DataJob, EventMap } from '../../shared/contract';
 import { parseSlicePreset } from '../../ml/data/slices';
 import type { EventHub } from '../events';
 import type { HomeLayout } from '../home';
 import type { Store } from '../store';
 import { ConflictError, InvalidInputError, NotFoundError } from '../errors';
-import { runDataJob, type DataJobInput, type DataJobSpec } from '../data/data-job-run';
-import { OPEN_MS_DEFAULT_NAME } from '../data/datasets';
+import type { DataJobSpec } from './data-job-run';
+import { OPEN_MS_DEFAULT_NAME } from './datasets';
+import { JobHost } from '../jobs/host';
 
-export type { DataJobSpec } from '../data/data-job-run';
+export type { DataJobSpec } from './data-job-run';
 
-export type DataWorkerReply =
-  | { type: 'progress'; phase: string; done: number; total: number | null }
-  | { type: 'done'; datasetId: number }
-  | { type: 'error'; message: string };
-
-export type DataWorkerFactory = (input: DataJobInput) => Worker;
-
-/** Dev, CLI, bridge and tests: the TypeScript worker through the tsx shim. */
-export function tsxDataWorkerFactory(input: DataJobInput): Worker {
-  return new Worker(new URL('./data-worker-shim.mjs', import.meta.url), { workerData: input });
-}
-
-let defaultFactory: DataWorkerFactory = tsxDataWorkerFactory;
-
-/** The Electron main installs its bundled worker before opening services. */
-export function setDefaultDataWorkerFactory(factory: DataWorkerFactory): void {
-  defaultFactory = factory;
-}
-
-export interface DataJobHostOptions {
-  /** Run jobs in the calling thread (tests); default: a worker thread per job. */
+export interface DataJobsOptions {
+  /** Run jobs in the calling thread (tests) when this service builds its own host. */
   inProcess?: boolean;
-  createWorker?: DataWorkerFactory;
-  /** Minimum milliseconds between pushed progress events of one job. */
-  progressIntervalMs?: number;
-  /** Finished jobs kept in the list. */
-  keepFinished?: number;
+  /** The back end's job host; a service built without one (tests) gets its own. */
+  host?: JobHost;
 }
 
 interface Entry {
   job: DataJob;
   spec: DataJobSpec;
-  lastPush: number;
-  worker: Worker | null;
   done: Promise<DataJob>;
   resolve(job: DataJob): void;
 }
+
+const HOST_KIND = { import: 'import', phantom: 'phantom', prepare: 'prepare', 'fetch-open-ms': 'fetch' } as const;
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._ -]{0,199}$/;
 
@@ -73,18 +50,21 @@ function labelOf(spec: DataJobSpec, datasetName: string | undefined): string {
   }
 }
 
-export class DataJobHost {
+export class DataJobs {
   private readonly entries = new Map<string, Entry>();
-  private readonly queue: Entry[] = [];
-  private active: Entry | null = null;
+  private readonly host: JobHost;
+  private readonly ownHost: boolean;
   private closed = false;
 
   constructor(
     private readonly store: Store,
     private readonly home: HomeLayout,
     private readonly events: EventHub<EventMap>,
-    private readonly opts: DataJobHostOptions = {},
-  ) {}
+    opts: DataJobsOptions = {},
+  ) {
+    this.ownHost = !opts.host;
+    this.host = opts.host ?? new JobHost(events, { inProcess: opts.inProcess });
+  }
 
   /** Validates and queues a job; throws (nothing queued) when the request cannot succeed. */
   submit(spec: DataJobSpec): DataJob {
@@ -95,11 +75,12 @@ export class DataJobHost {
         ? (this.store.db.prepare('SELECT name FROM datasets WHERE id = ?').get(normalised.datasetId) as { name: string } | undefined)?.name
         : undefined;
     let resolveDone!: (job: DataJob) => void;
+    const label = labelOf(normalised, datasetName);
     const entry: Entry = {
       job: {
-        jobId: randomUUID(),
+        jobId: '',
         kind: normalised.kind,
-        label: labelOf(normalised, datasetName),
+        label,
         state: 'queued',
         phase: 'queued',
         done: 0,
@@ -110,15 +91,32 @@ export class DataJobHost {
         finishedAt: null,
       },
       spec: normalised,
-      lastPush: 0,
-      worker: null,
       done: new Promise<DataJob>((r) => (resolveDone = r)),
       resolve: (job) => resolveDone(job),
     };
-    this.entries.set(entry.job.jobId, entry);
-    this.queue.push(entry);
-    this.push(entry);
-    this.pump();
+    let datasetId: number | null = entry.job.datasetId;
+    const hostJob = this.host.submit({
+      payload: { kind: HOST_KIND[normalised.kind], input: { spec: normalised, dbPath: this.store.path, homeRoot: this.home.root } },
+      label,
+      datasetId,
+      onDone: (outcome) => {
+        datasetId = outcome.result as number;
+      },
+      onUpdate: (j) => {
+        if (!entry.job.jobId) entry.job.jobId = j.jobId;
+        Object.assign(entry.job, { state: j.state, phase: j.state === 'completed' ? 'done' : j.phase, done: j.done, total: j.total, error: j.error, finishedAt: j.finishedAt });
+        if (j.state === 'completed') entry.job.datasetId = datasetId;
+        this.events.emit('data.job', { ...entry.job });
+      },
+      onEnd: (j) => {
+        if (j.state === 'completed' && datasetId !== null) this.events.emit('dataset.updated', { datasetId });
+        // The final 'job.updated' (and so 'data.job') follows onEnd; the waiter gets the same record.
+        queueMicrotask(() => entry.resolve({ ...entry.job }));
+      },
+    });
+    entry.job.jobId = hostJob.jobId;
+    this.entries.set(hostJob.jobId, entry);
+    this.prune();
     return { ...entry.job };
   }
 
@@ -132,19 +130,28 @@ export class DataJobHost {
     return { ...e.job };
   }
 
-  /** Resolves when the job has completed or failed. */
+  /** Resolves when the job has completed, failed or been cancelled. */
   wait(jobId: string): Promise<DataJob> {
     const e = this.entries.get(jobId);
     if (!e) return Promise.reject(new NotFoundError(`dataset job ${jobId} does not exist`));
     return e.done;
   }
 
-  /** Stops taking jobs and terminates a running worker (its dataset write is all-or-nothing). */
+  /** Stops the job; its dataset write is all-or-nothing, so nothing half-made stays. */
+  cancel(jobId: string): DataJob {
+    this.get(jobId);
+    this.host.cancel(jobId);
+    return this.get(jobId);
+  }
+
+  /** Stops taking jobs; a host built here is closed (its running worker terminated). */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.queue.length = 0;
-    void this.active?.worker?.terminate();
+    for (const e of this.entries.values()) {
+      if (e.job.state === 'queued' || e.job.state === 'running') this.host.abandon(e.job.jobId, e.job.state === 'queued' ? 'cancelled' : 'failed', 'the application closed while the dataset job ran');
+    }
+    if (this.ownHost) void this.host.close();
   }
 
   private check(spec: DataJobSpec): DataJobSpec {
@@ -185,73 +192,9 @@ export class DataJobHost {
     }
   }
 
-  private push(entry: Entry, force = true): void {
-    const now = Date.now();
-    if (!force && now - entry.lastPush < (this.opts.progressIntervalMs ?? 100)) return;
-    entry.lastPush = now;
-    this.events.emit('data.job', { ...entry.job });
-  }
-
-  private pump(): void {
-    if (this.active || this.closed) return;
-    const next = this.queue.shift();
-    if (!next) return;
-    this.active = next;
-    next.job.state = 'running';
-    next.job.phase = 'starting';
-    this.push(next);
-    const input: DataJobInput = { spec: next.spec, dbPath: this.store.path, homeRoot: this.home.root };
-    const progress = (phase: string, done: number, total: number | null) => {
-      const phaseChanged = phase !== next.job.phase;
-      Object.assign(next.job, { phase, done, total });
-      this.push(next, phaseChanged || (total !== null && done >= total));
-    };
-    if (this.opts.inProcess) {
-      runDataJob(input, progress).then(
-        (id) => this.finish(next, { type: 'done', datasetId: id }),
-        (err: unknown) => this.finish(next, { type: 'error', message: err instanceof Error ? err.message : String(err) }),
-      );
-      return;
-    }
-    let worker: Worker;
-    try {
-      worker = (this.opts.createWorker ?? defaultFactory)(input);
-    } catch (err) {
-      this.finish(next, { type: 'error', message: `could not start the dataset worker: ${err instanceof Error ? err.message : String(err)}` });
-      return;
-    }
-    next.worker = worker;
-    worker.on('message', (m: DataWorkerReply) => {
-      if (m.type === 'progress') progress(m.phase, m.done, m.total);
-      else this.finish(next, m);
-    });
-    worker.on('error', (err) => this.finish(next, { type: 'error', message: `dataset worker crashed: ${err.message}` }));
-    worker.on('exit', (code) => {
-      if (next.job.state === 'running') this.finish(next, { type: 'error', message: `dataset worker exited (code ${code}) before finishing` });
-    });
-  }
-
-  private finish(entry: Entry, reply: Exclude<DataWorkerReply, { type: 'progress' }>): void {
-    if (entry.job.state !== 'running') return;
-    entry.job.finishedAt = new Date().toISOString();
-    if (reply.type === 'done') {
-      Object.assign(entry.job, { state: 'completed', phase: 'done', datasetId: reply.datasetId, error: null });
-    } else {
-      Object.assign(entry.job, { state: 'failed', phase: 'failed', error: reply.message });
-    }
-    void entry.worker?.terminate();
-    entry.worker = null;
-    this.push(entry);
-    if (reply.type === 'done') this.events.emit('dataset.updated', { datasetId: reply.datasetId });
-    entry.resolve({ ...entry.job });
-    this.active = null;
-    this.prune();
-    this.pump();
-  }
-
   private prune(): void {
-    const keep = this.opts.keepFinished ?? 50;
-    const finished = [...this.entries.values()].filter((e) => e.job.state === 'completed' || e.job.state === 'failed');
+    const keep = 50;
+    const finished = [...this.entries.values()].filter((e) => e.job.state !== 'queued' && e.job.state !== 'running');
     for (const e of finished.slice(0, Math.max(0, finished.length - keep))) this.entries.delete(e.job.jobId);
   }
 }
