@@ -12,35 +12,17 @@
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { MetricPoint, Run } from '../../shared/contract';
-import type { SplitName } from '../../ml/data/split';
+import type { MetricPoint, ParsedRequestOf, Run } from '../../shared/contract';
 import { writeFileAtomic } from '../../ml/io';
 import { summarize, type MetricSummary } from '../../ml/metrics';
 import type { EvaluateJobSpec, SampleJobResult } from '../../ml/sample/jobs';
-import type { SamplerKind } from '../../ml/sample/sampler';
 import { InvalidInputError } from '../errors';
 import type { SampleJobs } from '../sampling/sample-jobs';
 import { lesionMaskPaths, resolveModel } from '../sampling/models';
 import type { SamplingDeps } from '../sampling/deps';
 
-export interface EvaluateRequest {
-  /** The ControlNet run to evaluate. */
-  runId: number;
-  split?: SplitName;
-  steps?: number;
-  seed?: number;
-  limit?: number;
-  batch?: number;
-  sampler?: SamplerKind;
-  guidanceScale?: number;
-  conditioningScale?: number;
-  checkpoint?: 'last' | 'best';
-  /** Save the FLAIR | generated | real image triples (default true). */
-  saveImages?: boolean;
-  backend?: string;
-  name?: string;
-  experimentId?: number;
-}
+/** An evaluate.start request, as the contract parses it. */
+export type EvaluateRequest = ParsedRequestOf<'evaluate.start'>;
 
 /** One metric column's summary over the evaluated images (the metrics module's summarize). */
 export interface MetricStats extends MetricSummary {

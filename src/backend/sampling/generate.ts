@@ -11,9 +11,8 @@
  */
 import { existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, join, resolve, sep } from 'node:path';
-import type { Artefact } from '../../shared/contract';
+import type { Artefact, GenerateJobView as GenerateJobWire, ParsedRequestOf } from '../../shared/contract';
 import type { SliceJobSpec, VolumeJobSpec } from '../../ml/sample/jobs';
-import type { SamplerKind } from '../../ml/sample/sampler';
 import { encodePng, writePng, type GrayImage } from '../../ml/train/images';
 import { InvalidInputError } from '../errors';
 import { EvaluateService } from '../evaluation/evaluate';
@@ -21,51 +20,13 @@ import { SampleJobs, type SampleJob } from './sample-jobs';
 import { resolveModel, subjectSliceSource } from './models';
 import type { SamplingDeps } from './deps';
 
-export interface SamplingRequestBase {
-  /** ControlNet run. */
-  runId: number;
-  steps?: number;
-  guidanceScale?: number;
-  conditioningScale?: number;
-  sampler?: SamplerKind;
-  seed?: number;
-  batch?: number;
-  checkpoint?: 'last' | 'best';
-  backend?: string;
-}
+/** The Generate channels' requests, as the contract parses them. */
+export type GenerateSliceRequest = ParsedRequestOf<'generate.slice'>;
+export type GenerateVolumeRequest = ParsedRequestOf<'generate.volume'>;
+/** A slice job's panels, as the contract sends them. */
+export type SliceImages = NonNullable<GenerateJobWire['images']>;
 
-export interface GenerateSliceRequest extends SamplingRequestBase {
-  /** Dataset + subject (label or id) + axial index z (LAS) ... */
-  datasetId?: number;
-  subject?: string | number;
-  z?: number;
-  /** ... or a FLAIR slice on the 160x224 grid, row-major, in [0, 1]. */
-  flair?: number[];
-  samples?: number;
-}
-
-export interface GenerateVolumeRequest extends SamplingRequestBase {
-  /** A FLAIR NIfTI path, or a dataset subject's FLAIR. */
-  flairPath?: string;
-  datasetId?: number;
-  subject?: string | number;
-  /** Output path (default: runs/<runId>/translations/<input name>_T1w_synth.nii.gz). */
-  outPath?: string;
-}
-
-export interface SliceImages {
-  width: number;
-  height: number;
-  flair: string;
-  t1w: string | null;
-  samples: string[];
-  mean: string;
-  /** Std map scaled to [0, stdMax] for display. */
-  std: string;
-  stdMax: number;
-  absDiff: string | null;
-}
-
+/** A job as this service answers it; metric values may be non-finite until the handler maps them to null. */
 export interface GenerateJobView {
   jobId: string;
   kind: SampleJob['kind'];

@@ -1,6 +1,6 @@
-import type { Run } from '../../shared/contract';
+import type { ParsedRequestOf, ResponseOf, Run } from '../../shared/contract';
 import { checkpointDir } from '../../ml/train/checkpoint';
-import type { TrainConfig, TrainPreset } from '../../ml/train/config';
+import type { TrainConfig } from '../../ml/train/config';
 import type { TrainStage } from '../../ml/train/session';
 import type { ParentRunInfo } from '../../ml/train/validate';
 import { NotFoundError } from '../errors';
@@ -16,26 +16,9 @@ import { preparedDatasetDir } from '../data/prepared-dir';
  * need fixing. Nothing is written.
  */
 
-export interface TrainFormRequest {
-  stage: TrainStage;
-  preset: TrainPreset;
-  datasetId?: number;
-  parentRunId?: number;
-  epochs?: number;
-  seed?: number;
-  overrides?: string[];
-}
-
-export interface TrainFormAnswer {
-  /** The preset's config for this stage and parent, before the overrides (null: no parent yet, ...). */
-  base: Record<string, unknown> | null;
-  /** The same stage with the reference preset (published hyper-parameters). */
-  reference: Record<string, unknown> | null;
-  /** The config with the overrides applied, when they apply. */
-  config: Record<string, unknown> | null;
-  /** Why jobs.start would refuse this request; null when it would start. */
-  error: string | null;
-}
+/** The Train form's request and answer ('train.validate'), as the contract defines them. */
+export type TrainFormRequest = ParsedRequestOf<'train.validate'>;
+export type TrainFormAnswer = ResponseOf<'train.validate'>;
 
 export interface ParentCandidate {
   id: number;

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import type { Dataset, EventMap, Job, JobInfo, Run, TrainingProgress } from '../../shared/contract';
+import type { Dataset, EventMap, Job, JobInfo, ParsedRequestOf, Run, TrainingProgress } from '../../shared/contract';
 import { checkpointDir, readCheckpointMeta } from '../../ml/train/checkpoint';
 import type { TrainConfig, TrainPreset } from '../../ml/train/config';
 import type { MetricOut, TrainProgress, TrainResult, TrainStage } from '../../ml/train/session';
@@ -28,19 +28,8 @@ import { DEFAULT_STALE_AFTER_MS, ownerAlive, readOwner, removeOwner } from '../j
  * resumed from its last checkpoint.
  */
 
-export interface StartTrainingRequest {
-  stage: TrainStage;
-  datasetId: number;
-  preset: TrainPreset;
-  parentRunId?: number;
-  epochs?: number;
-  seed?: number;
-  backend?: string;
-  /** `key=value` config overrides (dotted paths). */
-  overrides?: string[];
-  name?: string;
-  experimentId?: number;
-}
+/** A jobs.start request, as the contract parses it. */
+export type StartTrainingRequest = ParsedRequestOf<'jobs.start'>;
 
 export interface JobOutcome {
   run: Run;

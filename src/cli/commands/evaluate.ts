@@ -135,7 +135,7 @@ export function register(program: Command): void {
           name: o.name,
         });
         process.stderr.write(`evaluation run ${run.id}: evaluating run ${req.runId} on the ${o.split ?? 'test'} split\n`);
-        await waitWithProgress(services, jobId, 'evaluate');
+        await waitWithProgress(services, s.host, jobId, 'evaluate');
         const r = s.evaluate.results(run.id, { perImage: o.perImage });
         process.stdout.write(o.json ? JSON.stringify(r, null, 1) + '\n' : resultsTable(r));
         exportCsv(services, [run.id], o);

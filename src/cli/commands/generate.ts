@@ -11,7 +11,7 @@ import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import type { Services } from '../../backend';
 import { createSampleServices } from '../../backend/sampling/generate';
-import type { SampleJob } from '../../backend/sampling/sample-jobs';
+import type { SampleJob, SampleJobs } from '../../backend/sampling/sample-jobs';
 import { resolveModel } from '../../backend/sampling/models';
 import { initEngine } from '../../ml/engine';
 import { msSsimDiversity } from '../../ml/metrics';
@@ -79,8 +79,7 @@ export function samplingRequest(o: SamplingCliOptions) {
 }
 
 /** Runs a sampling job of this process to its end, with a progress bar on a TTY; throws if it failed. */
-export async function waitWithProgress(services: Services, jobId: string, label: string): Promise<SampleJob> {
-  const { host } = services.sampling;
+export async function waitWithProgress(services: Services, host: SampleJobs, jobId: string, label: string): Promise<SampleJob> {
   const bar = new cliProgress.SingleBar(
     { format: `${label} [{bar}] {value}/{total} {message}`, stream: process.stderr, hideCursor: true, clearOnComplete: true },
     cliProgress.Presets.shades_classic,
@@ -194,7 +193,7 @@ export function register(program: Command): void {
           z: int(o.z, '--z')!,
           samples: int(o.samples, '--samples'),
         });
-        await waitWithProgress(services, jobId, 'generate');
+        await waitWithProgress(services, s.host, jobId, 'generate');
         const view = s.generate.result(jobId);
         const saved = o.save ? s.generate.save(jobId) : [];
         if (o.outDir && view.images) {

@@ -21,7 +21,7 @@ export function register(program: Command): void {
       await withServices(cmd, async (services) => {
         const s = createSampleServices(services, { inProcess: true });
         const { jobId, outPath } = s.generate.volume({ ...samplingRequest(o), flairPath: o.flair, outPath: o.out });
-        await waitWithProgress(services, jobId, 'translate');
+        await waitWithProgress(services, s.host, jobId, 'translate');
         const v = s.generate.result(jobId).volume!;
         if (o.json) {
           process.stdout.write(JSON.stringify(v, null, 1) + '\n');
