@@ -487,6 +487,10 @@ export const channels = {
   'jobs.cancel': channel(ById, Run),
   'jobs.resume': channel(ById, Run),
   'jobs.list': channel(Empty, z.object({ jobs: z.array(JobInfo) })),
+  /** Every job of the answering process, any kind (queued, running and recently ended). */
+  'jobs.all': channel(Empty, z.object({ jobs: z.array(Job) })),
+  /** Cancels any job of the answering process by its job id (a queued one at once, a running one at its next step). */
+  'jobs.cancelJob': channel(z.object({ jobId: z.string().min(1).max(100) }).strict(), Job),
   /**
    * The config a jobs.start with these arguments would use (validated; refused with the reason),
    * plus the reference preset's config for the same stage, to show reference values beside fields.

@@ -63,6 +63,8 @@ export function createHandlers({ services: s, host }: HandlerContext): HandlerTa
     'jobs.cancel': (req) => s.jobs.cancel(req.id),
     'jobs.resume': (req) => s.jobs.resume(req.id),
     'jobs.list': () => ({ jobs: s.jobs.list() }),
+    'jobs.all': () => ({ jobs: s.host.list() }),
+    'jobs.cancelJob': (req) => s.host.cancel(req.jobId),
     'jobs.config': (req) => s.jobs.previewConfig(req),
     'train.validate': (req) => trainForm(s, req),
     'train.parents': (req) => parentCandidates(s, req.stage, req.datasetId),
