@@ -113,7 +113,7 @@ describe('job host', () => {
     const b = host.submit({ payload: payload('generate'), label: 'B' });
     const failed = await host.wait(a.jobId);
     expect(failed.state).toBe('failed');
-    expect(failed.error).toMatch(/sent no progress for 0\.\d+ min and was stopped \(limit for 'generate' jobs\)/);
+    expect(failed.error).toMatch(/^the sampling job sent no progress for 0\.3 s and was stopped \(limit for 'generate' jobs\)$/);
     // The lane is free again: the next job starts.
     expect(host.get(b.jobId).state).toBe('running');
   });

@@ -395,8 +395,8 @@ export class JobHost {
       }
       const stallMs = this.opts.stallAfterMs ?? e.info.stallAfterMs;
       if (e.job.state === 'running' && now - e.lastSign > stallMs) {
-        const minutes = Math.round((stallMs / 60_000) * 10) / 10;
-        this.abandon(e.job.jobId, 'failed', `the ${e.info.noun} job sent no progress for ${minutes} min and was stopped (limit for '${e.job.kind}' jobs)`);
+        const limit = stallMs >= 60_000 ? `${Number((stallMs / 60_000).toFixed(1))} min` : `${Number((stallMs / 1000).toFixed(1))} s`;
+        this.abandon(e.job.jobId, 'failed', `the ${e.info.noun} job sent no progress for ${limit} and was stopped (limit for '${e.job.kind}' jobs)`);
       }
     }
   }
