@@ -31,7 +31,7 @@ export interface Services {
   /** The one job host: every kind of job (dataset, training, sampling) queues and runs here. */
   host: JobHost;
   /** Training runs as jobs. */
-  jobs: TrainingJobs;
+  training: TrainingJobs;
   /** Dataset import/phantom/prepare/fetch jobs. */
   dataJobs: DataJobs;
   /** Generate view, volume translation and evaluation runs. */
@@ -59,7 +59,7 @@ export function openBackend(opts: OpenServicesOptions | string = {}): Services {
   const artefacts = new ArtefactsService(store);
   const datasets = { list: () => listDatasets(store), get: (id: number) => getDataset(store, id) };
   const host = new JobHost(events, { cancelRequested: (runId) => runs.cancelRequested(runId) });
-  const jobs = new TrainingJobs({ home, store, events, runs, metrics, checkpoints, artefacts, datasets, host });
+  const training = new TrainingJobs({ home, store, events, runs, metrics, checkpoints, artefacts, datasets, host });
   const dataJobs = new DataJobs(store, home, events, { host });
   const closers: (() => unknown)[] = [];
   let closed = false;
@@ -74,7 +74,7 @@ export function openBackend(opts: OpenServicesOptions | string = {}): Services {
     experiments: new ExperimentsService(store),
     datasets,
     host,
-    jobs,
+    training,
     dataJobs,
     sampling: undefined as unknown as SampleServices,
     onClose: (fn) => {
@@ -88,7 +88,7 @@ export function openBackend(opts: OpenServicesOptions | string = {}): Services {
       // Each service records its own ended jobs synchronously, so all run before the store closes.
       void services.sampling.host.close();
       dataJobs.close();
-      jobs.closeSync();
+      training.closeSync();
       void host.close();
       store.close();
     },
