@@ -15,6 +15,7 @@ import type { Store } from '../store';
 import { ConflictError, InvalidInputError, NotFoundError } from '../errors';
 import type { DataJobSpec } from './data-job-run';
 import { OPEN_MS_DEFAULT_NAME } from './datasets';
+import { datasetById, datasetByName } from './records';
 import { JobHost } from '../jobs/host';
 
 export type { DataJobSpec } from './data-job-run';
@@ -72,7 +73,7 @@ export class DataJobs {
     const normalised = this.check(spec);
     const datasetName =
       normalised.kind === 'prepare'
-        ? (this.store.db.prepare('SELECT name FROM datasets WHERE id = ?').get(normalised.datasetId) as { name: string } | undefined)?.name
+        ? datasetById(this.store.db, normalised.datasetId)?.name
         : undefined;
     let resolveDone!: (job: DataJob) => void;
     const label = labelOf(normalised, datasetName);
@@ -159,7 +160,7 @@ export class DataJobs {
     const nameFree = (name: string) => {
       const n = name.trim();
       if (!NAME_RE.test(n)) throw new InvalidInputError(`dataset name "${name}": use letters, digits, space, dot, dash or underscore (1-200 characters)`);
-      if (db.prepare('SELECT 1 FROM datasets WHERE name = ?').get(n)) throw new ConflictError(`a dataset named "${n}" already exists; choose another name`);
+      if (datasetByName(db, n)) throw new ConflictError(`a dataset named "${n}" already exists; choose another name`);
       const pending = [...this.entries.values()].some(
         (e) => (e.job.state === 'queued' || e.job.state === 'running') && 'name' in e.spec && e.spec.name?.trim() === n,
       );
@@ -176,7 +177,7 @@ export class DataJobs {
       case 'phantom':
         return { ...spec, name: nameFree(spec.name) };
       case 'prepare': {
-        if (!db.prepare('SELECT 1 FROM datasets WHERE id = ?').get(spec.datasetId)) throw new NotFoundError(`dataset ${spec.datasetId} does not exist`);
+        if (!datasetById(db, spec.datasetId)) throw new NotFoundError(`dataset ${spec.datasetId} does not exist`);
         if (spec.slices !== undefined) {
           try {
             parseSlicePreset(spec.slices);

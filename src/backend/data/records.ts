@@ -121,12 +121,15 @@ export function datasetById(db: Database.Database, id: number): DatasetSummary |
   return row ? toSummary(row) : undefined;
 }
 
+export function datasetByName(db: Database.Database, name: string): DatasetSummary | undefined {
+  const row = db.prepare(`${SUMMARY_SQL} WHERE d.name = ?`).get(name) as DatasetRow | undefined;
+  return row ? toSummary(row) : undefined;
+}
+
 /** A dataset by id (number or digits) or name; undefined when absent. */
 export function findDataset(db: Database.Database, ref: string | number): DatasetSummary | undefined {
   const byId = typeof ref === 'number' || /^\d+$/.test(ref) ? datasetById(db, Number(ref)) : undefined;
-  if (byId) return byId;
-  const row = db.prepare(`${SUMMARY_SQL} WHERE d.name = ?`).get(String(ref)) as DatasetRow | undefined;
-  return row ? toSummary(row) : undefined;
+  return byId ?? datasetByName(db, String(ref));
 }
 
 export function requireDataset(db: Database.Database, ref: string | number): DatasetSummary {
