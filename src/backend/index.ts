@@ -36,8 +36,6 @@ export interface Services {
   dataJobs: DataJobs;
   /** Generate view, volume translation and evaluation runs. */
   sampling: SampleServices;
-  /** Registers a release step; close() runs them, newest first, before the store closes. */
-  onClose(fn: () => unknown): void;
   /** Releases every job and worker, then the store; idempotent. */
   close(): void;
 }
@@ -61,7 +59,6 @@ export function openBackend(opts: OpenServicesOptions | string = {}): Services {
   const host = new JobHost(events, { cancelRequested: (runId) => runs.cancelRequested(runId) });
   const training = new TrainingJobs({ home, store, events, runs, metrics, checkpoints, artefacts, datasets, host });
   const dataJobs = new DataJobs(store, home, events, { host });
-  const closers: (() => unknown)[] = [];
   let closed = false;
   const services: Services = {
     home,
@@ -77,14 +74,9 @@ export function openBackend(opts: OpenServicesOptions | string = {}): Services {
     training,
     dataJobs,
     sampling: undefined as unknown as SampleServices,
-    onClose: (fn) => {
-      if (closed) throw new Error('the services are closed');
-      closers.push(fn);
-    },
     close: () => {
       if (closed) return;
       closed = true;
-      for (const fn of closers.splice(0).reverse()) fn();
       // Each service records its own ended jobs synchronously, so all run before the store closes.
       void services.sampling.host.close();
       dataJobs.close();

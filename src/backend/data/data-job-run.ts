@@ -1,5 +1,5 @@
 /**
- * What one dataset job does, in whichever thread runs it (the data worker, or the caller's
+ * What one dataset job does, in whichever thread runs it (the job worker, or the caller's
  * thread for in-process hosts). It opens its own connection to the store: the dataset services
  * write in single short transactions, and SQLite (WAL, busy timeout) serialises them with the
  * host's connection, as it already does for the CLI running beside the app.
