@@ -34,6 +34,8 @@ const registry = new Map<string, JobKindInfo>([
   ['generate', { lane: 'compute', cancelBy: 'flag', stallAfterMs: 30 * MINUTE, noun: 'sampling' }],
   ['translate', { lane: 'compute', cancelBy: 'flag', stallAfterMs: 30 * MINUTE, noun: 'sampling' }],
   ['evaluate', { lane: 'compute', cancelBy: 'flag', stallAfterMs: 30 * MINUTE, noun: 'sampling' }],
+  // Unconditional LDM samples (`brainsynth sample`).
+  ['sample', { lane: 'compute', cancelBy: 'flag', stallAfterMs: 30 * MINUTE, noun: 'sampling' }],
 ]);
 
 export function registerJobKind(kind: string, info: JobKindInfo): void {

@@ -10,6 +10,7 @@ import type { TrainJobSpec } from '../../ml/train/spec';
 import type { DataJobInput } from '../data/data-job-run';
 import type { TrainWorkerEvent } from '../training/worker-protocol';
 import type { SampleWorkerEvent } from '../sampling/worker-events';
+import type { UnconditionalSpec } from '../sampling/unconditional-job';
 
 export interface JobProgress {
   phase: string;
@@ -32,7 +33,8 @@ export interface JobContext {
 export type JobPayload =
   | { kind: 'train'; spec: TrainJobSpec; holdAtStep?: number }
   | { kind: 'import' | 'phantom' | 'prepare' | 'fetch'; input: DataJobInput }
-  | { kind: 'generate' | 'translate' | 'evaluate'; spec: SampleJobSpec };
+  | { kind: 'generate' | 'translate' | 'evaluate'; spec: SampleJobSpec }
+  | { kind: 'sample'; spec: UnconditionalSpec };
 
 export type JobOutcome = { status: 'completed'; result: unknown } | { status: 'cancelled'; result: unknown; message: string };
 
@@ -69,6 +71,10 @@ export async function runJob(payload: JobPayload, ctx: JobContext): Promise<JobO
         if (err instanceof Error && err.name === 'SamplingCancelledError') return { status: 'cancelled', result: null, message: err.message };
         throw err;
       }
+    }
+    case 'sample': {
+      const { runUnconditionalJob } = await import('../sampling/unconditional-job');
+      return runUnconditionalJob(payload.spec, ctx);
     }
     default:
       throw new Error(`no runner for job kind '${String((payload as { kind: unknown }).kind)}'`);
