@@ -11,24 +11,9 @@ import type { DataJobInput } from '../data/data-job-run';
 import type { TrainWorkerEvent } from '../training/worker-protocol';
 import type { SampleWorkerEvent } from '../sampling/worker-events';
 import type { UnconditionalSpec } from '../sampling/unconditional-job';
+import type { JobContext, JobOutcome } from './context';
 
-export interface JobProgress {
-  phase: string;
-  done: number;
-  total: number | null;
-  message?: string;
-  /** When the kind knows better than done/total over elapsed time (training's step rate). */
-  etaSeconds?: number | null;
-}
-
-export interface JobContext {
-  /** Int32 slot 0: cancel requested; slot 1: a test-held job may go on. */
-  control: Int32Array;
-  cancelled(): boolean;
-  progress(p: JobProgress): void;
-  /** A kind-specific message for the submitter's onEvent (metrics, checkpoints, ...). */
-  event(e: unknown): void;
-}
+export type { JobContext, JobOutcome, JobProgress } from './context';
 
 export type JobPayload =
   | { kind: 'train'; spec: TrainJobSpec; holdAtStep?: number }
@@ -36,7 +21,6 @@ export type JobPayload =
   | { kind: 'generate' | 'translate' | 'evaluate'; spec: SampleJobSpec }
   | { kind: 'sample'; spec: UnconditionalSpec };
 
-export type JobOutcome = { status: 'completed'; result: unknown } | { status: 'cancelled'; result: unknown; message: string };
 
 export async function runJob(payload: JobPayload, ctx: JobContext): Promise<JobOutcome> {
   switch (payload.kind) {

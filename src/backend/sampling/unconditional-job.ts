@@ -2,7 +2,7 @@ import { initEngine } from '../../ml/engine';
 import { loadPipeline, type PipelineSources } from '../../ml/sample/pipeline';
 import { upsampleBilinear } from '../../ml/sample/resize';
 import { sampleUnconditional } from '../../ml/sample/sampler';
-import type { JobContext, JobOutcome } from '../jobs/run-job';
+import type { JobContext, JobOutcome } from '../jobs/context';
 
 /** Unconditional T1w samples of an LDM run (`brainsynth sample`), on the 160x224 grid. */
 export interface UnconditionalSpec {

@@ -1,6 +1,6 @@
 import { runTraining } from '../../ml/train/run';
 import type { TrainJobSpec } from '../../ml/train/spec';
-import type { JobContext, JobOutcome } from '../jobs/run-job';
+import type { JobContext, JobOutcome } from '../jobs/context';
 import type { TrainWorkerEvent } from './worker-protocol';
 
 /**
