@@ -11,8 +11,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openServices } from '../src/main/services';
-import { createPhantomDataset, importDataset, prepareDataset } from '../src/main/services/datasets';
+import { openBackend } from '../src/backend';
+import { createPhantomDataset, importDataset, prepareDataset } from '../src/backend/data/datasets';
 import { loadPreparedSlices } from '../src/ml/data/prepare';
 
 const HERE = fileURLToPath(import.meta.url);
@@ -45,7 +45,7 @@ function perSubject(label: string, subjects: number, t: { wall: number; cpu: num
 
 export default async function dataBench() {
   const dir = mkdtempSync(join(tmpdir(), 'brainsynth-bench-data-'));
-  const s = openServices({ home: dir });
+  const s = openBackend({ home: dir });
   const results: Result[] = [];
   try {
     if (existsSync(OPEN_MS)) {

@@ -6,8 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openServices } from '../src/main/services';
-import { createDispatch, createHandlers } from '../src/main/ipc/handlers';
+import { openBackend } from '../src/backend';
+import { createDispatch, createHandlers } from '../src/backend/api/handlers';
 import type { MetricPoint } from '../src/shared/contract';
 import { timeBoth } from './_common';
 
@@ -37,7 +37,7 @@ function throughput(label: string, total: number, t: { wall: number; cpu: number
 
 export default async function storeBench() {
   const dir = mkdtempSync(join(tmpdir(), 'brainsynth-bench-'));
-  const s = openServices({ home: dir });
+  const s = openBackend({ home: dir });
   const results = [];
   try {
     const names = ['loss', 'loss_recon', 'loss_kl', 'loss_adv'];

@@ -17,7 +17,7 @@ const run = require('@doyensec/electronegativity').default ?? require('@doyensec
 /** Check id -> why it is a false positive here. Keep this list short and justified. */
 const ACCEPTED = {
   // Electronegativity cannot see our CSP: it is sent as an HTTP header by protocol.handle()
-  // (src/main/index.ts) and the bridge (src/main/bridge/server.ts), built in security-policy.ts.
+  // (src/main/index.ts) and the bridge (src/backend/bridge/server.ts), built in security-policy.ts.
   CSP_GLOBAL_CHECK: 'CSP is set as a response header by the app:// protocol handler and the bridge',
   CUSTOM_ARGUMENTS_JS_CHECK: 'no custom Chromium flags are passed',
   // Our only custom protocol is app://, which serves files from out/renderer only.

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { openServices, type Services } from '../main/services';
+import { openBackend, type Services } from '../backend';
 
 /** The --home given anywhere on the command line (global option), or undefined. */
 export function homeOption(cmd: Command): string | undefined {
@@ -9,7 +9,7 @@ export function homeOption(cmd: Command): string | undefined {
 /** Opens the composition root for one command and always closes it. */
 export async function withServices<T>(cmd: Command, fn: (s: Services) => T | Promise<T>): Promise<T> {
   const home = homeOption(cmd);
-  const services = openServices(home !== undefined ? { home } : {});
+  const services = openBackend(home !== undefined ? { home } : {});
   try {
     return await fn(services);
   } finally {

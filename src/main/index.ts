@@ -3,19 +3,15 @@ import { fileURLToPath } from 'node:url';
 import { app, BrowserWindow, dialog, ipcMain, protocol } from 'electron';
 import { channels, type ChannelName } from '../shared/contract';
 import { IPC_EVENT_PREFIX, IPC_INVOKE_PREFIX } from '../shared/ipc-names';
-import { openServices, type Services } from './services';
-import { setDefaultWorkerFactory } from './services/jobs';
-import { electronWorkerFactory } from './jobs/electron-worker';
-import { setDefaultDataWorkerFactory } from './services/data-jobs';
-import { electronDataWorkerFactory } from './services/data-jobs-electron';
-import { setDefaultSampleWorkerFactory } from './services/generate-jobs';
-import { electronSampleWorkerFactory } from './services/generate-worker-electron';
-import { volumeResponse, VOLUMES_PATH_PREFIX } from './services/volume-files';
-import { createDispatch, createHandlers } from './ipc/handlers';
+import { openBackend, type Services } from '../backend';
+import { setJobWorkerEntry } from '../backend/jobs/host';
+import { electronJobWorkerPath } from './job-worker';
+import { volumeResponse, VOLUMES_PATH_PREFIX } from '../backend/data/volume-files';
+import { createDispatch, createHandlers } from '../backend/api/handlers';
 import { APP_ID, PRODUCT_NAME, WINDOW_DEFAULTS, windowIconPath } from './app-resources';
 import { installSecurityPolicy, isTrustedSender } from './security';
-import { APP_HOST, APP_ORIGIN, APP_SCHEME, contentSecurityPolicy, securityHeaders } from './security-policy';
-import { defaultRendererDir, mimeType, resolveStaticPath } from './static-files';
+import { APP_HOST, APP_ORIGIN, APP_SCHEME, contentSecurityPolicy, securityHeaders } from '../backend/api/security-policy';
+import { defaultRendererDir, mimeType, resolveStaticPath } from '../backend/bridge/static-files';
 
 /**
  * Electron main: one window on our app:// page, the services from the shared composition root,
@@ -98,10 +94,8 @@ async function start(): Promise<void> {
   installSecurityPolicy();
   let services: Services;
   try {
-    setDefaultWorkerFactory(electronWorkerFactory);
-    setDefaultDataWorkerFactory(electronDataWorkerFactory);
-    setDefaultSampleWorkerFactory(electronSampleWorkerFactory);
-    services = openServices({ home: homeFromArgv(process.argv) });
+    setJobWorkerEntry(electronJobWorkerPath);
+    services = openBackend({ home: homeFromArgv(process.argv) });
   } catch (err) {
     dialog.showErrorBox('brainsynth cannot open its database', err instanceof Error ? err.message : String(err));
     app.exit(1);

@@ -1,5 +1,5 @@
 import { app, session, shell, type WebContents, type WebFrameMain } from 'electron';
-import { APP_ORIGIN } from './security-policy';
+import { APP_ORIGIN } from '../backend/api/security-policy';
 
 /**
  * Electron hardening, applied to every web contents the app creates: our page is the only

@@ -1,6 +1,6 @@
 /**
  * Messages on the browser bridge's WebSocket (`/api?token=...`). Shared by the server
- * (src/main/bridge) and the client transport (bridge-client.ts).
+ * (src/backend/bridge) and the client transport (bridge-client.ts).
  */
 import type { Envelope } from './contract';
 

@@ -18,6 +18,7 @@ export * from './contract/app';
 export * from './contract/runs';
 export * from './contract/datasets';
 export * from './contract/train';
+export * from './contract/jobs';
 export * from './contract/sampling';
 export * from './contract/evaluation';
 export * from './contract/events';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { request } from 'node:http';
 import WebSocket from 'ws';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startBridge, type Bridge } from '../../src/main/bridge/server';
+import { startBridge, type Bridge } from '../../src/backend/bridge/server';
 import { bridgeTransport } from '../../src/shared/bridge-client';
 import { ApiError, createApi, type Api } from '../../src/shared/contract';
 import { tempHome } from '../store/helpers';

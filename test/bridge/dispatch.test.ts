@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { channels, createApi, events, ApiError, type Transport } from '../../src/shared/contract';
-import { createDispatch, createHandlers, type HandlerTable } from '../../src/main/ipc/handlers';
+import { createDispatch, createHandlers, type HandlerTable } from '../../src/backend/api/handlers';
 import { tempServices } from '../store/helpers';
 
 let s: ReturnType<typeof tempServices>;

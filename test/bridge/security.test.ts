@@ -4,7 +4,7 @@ import { describe, expect, it, vi } from 'vitest';
 vi.mock('electron', () => ({ app: { isPackaged: false, on: vi.fn() }, session: {}, shell: { openExternal: vi.fn() } }));
 
 const { isTrustedSender, isTrustedUrl } = await import('../../src/main/security');
-const { contentSecurityPolicy } = await import('../../src/main/security-policy');
+const { contentSecurityPolicy } = await import('../../src/backend/api/security-policy');
 
 type Frame = Parameters<typeof isTrustedSender>[0];
 const frame = (url: string, parent: unknown = null) => ({ url, parent }) as unknown as Frame;

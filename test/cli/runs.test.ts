@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openServices } from '../../src/main/services';
+import { openBackend } from '../../src/backend';
 import { tempHome } from '../store/helpers';
 
 const run = promisify(execFile);
@@ -22,7 +22,7 @@ async function cli(args: string[], env: Record<string, string> = {}) {
 
 beforeAll(() => {
   home = tempHome();
-  const s = openServices({ home: home.dir });
+  const s = openBackend({ home: home.dir });
   const ae = s.runs.create({ stage: 'autoencoder', name: 'ae-base', config: { lr: 5e-5, epochs: 3 }, seed: 42, backend: 'tensorflow' });
   s.runs.update({ id: ae.id, status: 'running' });
   s.metrics.append(ae.id, [

@@ -2,10 +2,10 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBridge, type Bridge } from '../../src/main/bridge/server';
-import { createDispatch, createHandlers } from '../../src/main/ipc/handlers';
+import { startBridge, type Bridge } from '../../src/backend/bridge/server';
+import { createDispatch, createHandlers } from '../../src/backend/api/handlers';
 import type { DataJob, DatasetDetail, Envelope } from '../../src/shared/contract';
-import { volumeResponse } from '../../src/main/services/volume-files';
+import { volumeResponse } from '../../src/backend/data/volume-files';
 import { tempServices } from '../store/helpers';
 
 /**

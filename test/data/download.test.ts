@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'no
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { downloadFile, DownloadError, openMsManifest, normaliseOpenMsSubject, OPEN_MS_FILES } from '../../src/ml/data/download';
-import { fetchOpenMsDataset, getDatasetDetail } from '../../src/main/services/datasets';
+import { fetchOpenMsDataset, getDatasetDetail } from '../../src/backend/data/datasets';
 import { datasetRowCounts, hasOpenMs, tempDir, tempHome } from './helpers';
 import { startOpenMsServer, type OpenMsServer } from './open-ms-server';
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readFolderAttribution } from '../../src/main/services/data/folder-attribution';
+import { readFolderAttribution } from '../../src/backend/data/folder-attribution';
 import { hasShared, sharedPath } from '../helpers/shared';
 
 describe('dataset folder attribution', () => {

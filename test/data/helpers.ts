@@ -7,8 +7,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { openStore, type Store } from '../../src/main/services/store';
-import { ensureHome, homeLayout, type HomeLayout } from '../../src/main/services/home';
+import { openStore, type Store } from '../../src/backend/store';
+import { ensureHome, homeLayout, type HomeLayout } from '../../src/backend/home';
 import { sharedPath } from '../helpers/shared';
 
 export const openMsDir = sharedPath('data', 'open-ms-mni');

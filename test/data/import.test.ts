@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPhantomDataset, DatasetImportError, getDatasetDetail, importDataset, listDatasets } from '../../src/main/services/datasets';
+import { createPhantomDataset, DatasetImportError, getDatasetDetail, importDataset, listDatasets } from '../../src/backend/data/datasets';
 import { buildNifti, blobVolume, datasetRowCounts, FSL_1MM_AFFINE, FSL_2MM_AFFINE, gzNifti, tempHome, valid2mmPair, writeSubject, writeFile } from './helpers';
 
 /**

@@ -2,7 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exportDatasetPng, getDatasetDetail, importDataset, prepareDataset } from '../../src/main/services/datasets';
+import { exportDatasetPng, getDatasetDetail, importDataset, prepareDataset } from '../../src/backend/data/datasets';
 import { loadPreparedSlices, prepareSubjectSlices, readLasVolume } from '../../src/ml/data/prepare';
 import { toUint8Truncated } from '../../src/ml/data/slices';
 import { hasOpenMs, openMsDir, tempHome } from './helpers';

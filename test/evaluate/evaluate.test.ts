@@ -8,12 +8,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDispatch, createHandlers } from '../../src/main/ipc/handlers';
-import { openServices, type Services } from '../../src/main/services';
-import { createPhantomDataset, getDatasetDetail, prepareDataset, volumeOf } from '../../src/main/services/datasets';
-import { EvaluateService } from '../../src/main/services/evaluate';
-import { sampleServices } from '../../src/main/services/generate';
-import { SampleJobHost } from '../../src/main/services/generate-jobs';
+import { createDispatch, createHandlers } from '../../src/backend/api/handlers';
+import { openBackend, type Services } from '../../src/backend';
+import { createPhantomDataset, getDatasetDetail, prepareDataset, volumeOf } from '../../src/backend/data/datasets';
+import { createSampleServices } from '../../src/backend/sampling/generate';
 import { readNifti, writeNifti } from '../../src/ml/data/nifti';
 import { summarize } from '../../src/ml/metrics';
 import { loadPipeline } from '../../src/ml/pipeline';
@@ -44,7 +42,7 @@ beforeAll(async () => {
   await useTestBackend();
   root = mkdtempSync(join(tmpdir(), 'bs-eval-'));
   home = join(root, 'home');
-  services = openServices({ home });
+  services = openBackend({ home });
   const store = services.store;
   const ds = await createPhantomDataset(store, services.home, { name: 'phantom', subjects: 3, seed: 3 });
   datasetId = ds.id;
@@ -62,7 +60,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (services) {
-    await sampleServices(services).host.close();
+    await services.sampling.host.close();
     services.close();
   }
   if (root) rmSync(root, { recursive: true, force: true });
@@ -70,7 +68,7 @@ afterAll(async () => {
 
 describe('evaluation run (service, worker thread)', () => {
   it('stores per-image metric rows, baselines, image triples and a mean ± population std summary', async () => {
-    const { evaluate, host } = sampleServices(services);
+    const { evaluate, host } = services.sampling;
     const { run, jobId } = evaluate.start({ runId: controlnetRunId, split: 'test', steps: 2, seed: 4, batch: 3, backend: 'wasm' });
     evalRunId = run.id;
     expect(run.stage).toBe('evaluation');
@@ -127,8 +125,7 @@ describe('evaluation run (service, worker thread)', () => {
   });
 
   it('cancelling a running evaluation stops it and marks the run cancelled', async () => {
-    const host = new SampleJobHost(services.events, { inProcess: true });
-    const evaluate = new EvaluateService(services, host);
+    const { host, evaluate } = createSampleServices(services, { inProcess: true });
     const { run, jobId } = evaluate.start({ runId: controlnetRunId, split: 'test', steps: 50, limit: 1, saveImages: false });
     const off = services.events.on('job.progress', (p) => {
       if (p.jobId === jobId && /step [1-9]/.test(p.message ?? '')) host.cancel(jobId);
@@ -141,8 +138,7 @@ describe('evaluation run (service, worker thread)', () => {
   });
 
   it('honours a cancel requested by another process (runs.cancel_requested, as `brainsynth cancel`)', async () => {
-    const host = new SampleJobHost(services.events, { inProcess: true });
-    const evaluate = new EvaluateService(services, host);
+    const { host, evaluate } = createSampleServices(services, { inProcess: true });
     const { run, jobId } = evaluate.start({ runId: controlnetRunId, split: 'test', steps: 1000, limit: 1, saveImages: false });
     services.store.db.prepare('UPDATE runs SET cancel_requested = 1 WHERE id = ?').run(run.id);
     const job = await host.wait(jobId);
@@ -165,14 +161,14 @@ describe('evaluation run (service, worker thread)', () => {
   });
 
   it('refuses a run that is not a ControlNet, naming it', () => {
-    const { evaluate } = sampleServices(services);
+    const { evaluate } = services.sampling;
     const ldm = services.runs.get(controlnetRunId).parents[0]!.runId;
     expect(() => evaluate.start({ runId: ldm, steps: 1 })).toThrow(/run \d+ is a ldm run; .*needs a trained ControlNet run/);
     expect(() => evaluate.start({ runId: 9999, steps: 1 })).toThrow(/run 9999 does not exist/);
   });
 
   it('slice generation: N samples, mean/std maps, metrics against the real T1w, saved as artefacts', async () => {
-    const { generate, host } = sampleServices(services);
+    const { generate, host } = services.sampling;
     const { jobId } = generate.slice({ runId: controlnetRunId, subject: 'phantom03', z: 89, samples: 2, steps: 2, seed: 10, backend: 'wasm' });
     sliceJobId = jobId;
     const job = await host.wait(jobId);

@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDispatch, createHandlers } from '../../src/main/ipc/handlers';
-import { openServices, type Services } from '../../src/main/services';
+import { createDispatch, createHandlers } from '../../src/backend/api/handlers';
+import { openBackend, type Services } from '../../src/backend';
 import { encodePng } from '../../src/ml/io/png';
 
 let root: string;
@@ -17,7 +17,7 @@ let runId: number;
 
 beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), 'bs-artefact-image-'));
-  services = openServices({ home: join(root, 'home') });
+  services = openBackend({ home: join(root, 'home') });
   dispatch = createDispatch(createHandlers({ services, host: 'test' }));
   runId = services.runs.create({ stage: 'evaluation', config: {} }).id;
 });

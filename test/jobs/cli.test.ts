@@ -23,8 +23,10 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 
-function cli(args: string[]): ChildProcess & { out: string; err: string; done: Promise<number> } {
-  const child = spawn(process.execPath, [BIN, '--home', home, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess & {
+/** Runs the CLI; `holdAtStep` holds its job before the next step once that many steps are done. */
+function cli(args: string[], holdAtStep?: number): ChildProcess & { out: string; err: string; done: Promise<number> } {
+  const env = { ...process.env, BRAINSYNTH_TEST_HOLD_AT_STEP: holdAtStep === undefined ? '' : String(holdAtStep) };
+  const child = spawn(process.execPath, [BIN, '--home', home, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env }) as ChildProcess & {
     out: string;
     err: string;
     done: Promise<number>;
@@ -49,10 +51,27 @@ function query<T>(sql: string, ...args: unknown[]): T[] {
 const steps = (runId: number) =>
   query<{ step: number }>("SELECT step FROM metrics WHERE run_id = ? AND split = 'train' AND name = 'loss' ORDER BY step", runId).map((r) => r.step);
 
-async function until(cond: () => boolean, ms = 180_000): Promise<void> {
+/**
+ * Waits until run 1 has exactly `n` train steps in the store; the child is held there, so the
+ * count cannot run past it. Fails early if the child exits, and always says what it saw.
+ */
+async function untilSteps(n: number, child: ReturnType<typeof cli>, ms = 300_000): Promise<void> {
   const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error('timed out waiting');
+  let exited: number | null = null;
+  void child.done.then((code) => (exited = code));
+  const seen = () => {
+    try {
+      return steps(1);
+    } catch (err) {
+      return `no store yet (${(err as Error).message})`;
+    }
+  };
+  for (;;) {
+    const s = seen();
+    if (Array.isArray(s) && s.length === n) return;
+    const what = `waiting for run 1 to hold at ${n} train steps; saw ${JSON.stringify(s)}`;
+    if (exited !== null) throw new Error(`${what}; the CLI exited with ${exited}:\n${child.out}\n${child.err}`);
+    if (Date.now() - t0 > ms) throw new Error(`${what} after ${ms / 1000} s\n${child.out}\n${child.err}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -72,18 +91,18 @@ describe('brainsynth train / cancel / resume', { timeout: 400_000 }, () => {
       '--backend',
       'wasm',
       ...[...TINY.common, ...TINY.autoencoder, 'loop.checkpointEvery=2'].flatMap((s) => ['--set', s]),
-    ]);
-    await until(() => query('SELECT 1 FROM runs').length > 0 && steps(1).length >= 2);
+    ], 2);
+    await untilSteps(2, train);
     const cancel = spawnSync(process.execPath, [BIN, '--home', home, 'cancel', '1'], { encoding: 'utf8' });
     expect(cancel.status).toBe(0);
     expect(cancel.stdout).toMatch(/run 1 cancelled/);
     expect(await train.done).toBe(2);
     expect(train.out).toMatch(/^run 1 autoencoder cancelled; \d+ steps in .* on wasm; .*checkpoint step \d+: /m);
     const afterCancel = steps(1);
-    expect(afterCancel).toEqual(afterCancel.map((_, i) => i + 1));
+    expect(afterCancel).toEqual([1, 2]);
 
-    const resumed = cli(['resume', '1']);
-    await until(() => steps(1).length >= afterCancel.length + 3);
+    const resumed = cli(['resume', '1'], afterCancel.length + 3);
+    await untilSteps(afterCancel.length + 3, resumed);
     resumed.kill('SIGKILL');
     await resumed.done;
     expect(query<{ status: string }>('SELECT status FROM runs WHERE id = 1')[0]!.status).toBe('running');

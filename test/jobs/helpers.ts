@@ -3,15 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PreparedCacheWriter } from '../../src/ml/data/prepare';
 import type { SplitName } from '../../src/ml/data/split';
-import { openServices, type Services } from '../../src/main/services';
-import type { JobsOptions } from '../../src/main/services/jobs';
-import { JobsService } from '../../src/main/services/jobs';
+import { openBackend, type Services } from '../../src/backend';
+import type { JobsOptions } from '../../src/backend/training/training-jobs';
+import { TrainingJobs } from '../../src/backend/training/training-jobs';
 import { syntheticSlices } from '../train/fixtures';
 
 /** A fresh home with one synthetic prepared dataset (160x224 cache, trained at 20x28). */
 export function makeHome(counts = { train: 12, validation: 4 }): { home: string; services: Services; datasetId: number } {
   const home = mkdtempSync(join(tmpdir(), 'bs-jobs-'));
-  const services = openServices({ home });
+  const services = openBackend({ home });
   const datasetId = addSyntheticDataset(services, 'synthetic', counts);
   return { home, services, datasetId };
 }
@@ -68,6 +68,8 @@ export const TINY = {
   controlnet: ['controlnet.network.conditioning_embedding_num_channels=[4,8]', 'controlnet.sampleSteps=3', 'controlnet.figureExamples=2', 'controlnet.lr=0.002'],
 };
 
-export function jobsWith(services: Services, opts: JobsOptions): JobsService {
-  return new JobsService(services, opts);
+/** A training service with its own job host (so a test can capture its workers). */
+export function jobsWith(services: Services, opts: JobsOptions): TrainingJobs {
+  const { host: _shared, ...deps } = services;
+  return new TrainingJobs(deps, opts);
 }

@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import type { EventPayload } from '../../src/shared/contract';
-import type { Services } from '../../src/main/services';
-import { tsxWorkerFactory, type JobsService } from '../../src/main/services/jobs';
+import type { EventPayload, Run } from '../../src/shared/contract';
+import type { Services } from '../../src/backend';
+import type { TrainingJobs } from '../../src/backend/training/training-jobs';
+import { createJobWorker } from '../../src/backend/jobs/host';
 import { checkpointDir, readCheckpointMeta } from '../../src/ml/pipeline/checkpoint';
 import { jobsWith, makeHome, TINY } from './helpers';
 
@@ -18,16 +19,23 @@ import { jobsWith, makeHome, TINY } from './helpers';
 let home: string;
 let services: Services;
 let datasetId: number;
-let jobs: JobsService;
+let jobs: TrainingJobs;
 let lastWorker: Worker | null = null;
 const progress: EventPayload<'job.progress'>[] = [];
+/** The next job started or resumed is held once it has done this many steps (then the gate resets). */
+let holdNext: number | undefined;
 
 beforeAll(() => {
   ({ home, services, datasetId } = makeHome());
   jobs = jobsWith(services, {
-    createWorker: (input) => (lastWorker = tsxWorkerFactory(input)),
+    createWorker: (input) => (lastWorker = createJobWorker(input)),
     pollMs: 100,
     flushMs: 200,
+    holdAtStep: () => {
+      const step = holdNext;
+      holdNext = undefined;
+      return step;
+    },
   });
   services.events.on('job.progress', (p) => progress.push(p));
 });
@@ -54,12 +62,12 @@ function trainSteps(runId: number): number[] {
 
 const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
 
-async function until(cond: () => boolean, ms = 120_000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** Starts (or resumes) a job that the host holds before its next step once `step` steps are done. */
+async function startHeld(step: number, begin: () => Run | Promise<Run>): Promise<Run> {
+  holdNext = step;
+  const run = await begin();
+  expect(await jobs.held(run.id)).toBe(step);
+  return run;
 }
 
 describe('training jobs', () => {
@@ -128,17 +136,18 @@ describe('training jobs', () => {
   });
 
   it('cancel stops a running job after a checkpoint; resume continues with the same step numbers', async () => {
-    const run = await jobs.start(ae(['loop.maxStepsPerEpoch=50', 'loop.checkpointEvery=100']));
-    await until(() => trainSteps(run.id).length >= 2);
+    // Held after step 2 of 6, so the cancel lands there however fast the machine is.
+    const run = await startHeld(2, () => jobs.start(ae(['loop.maxStepsPerEpoch=50', 'loop.checkpointEvery=100'])));
     jobs.cancel(run.id);
     const { run: cancelled } = await jobs.waitFor(run.id);
     expect(cancelled.status).toBe('cancelled');
     const stoppedAt = readCheckpointMeta(checkpointDir(services.home.runDir(run.id), 'last')!).step;
+    expect(stoppedAt).toBe(2);
     expect(trainSteps(run.id)).toEqual(range(1, stoppedAt));
-    // finish quickly: a resumed run keeps its config, so shorten it through a checkpoint-compatible path
-    const resumed = jobs.resume(run.id);
-    expect(resumed.status).toBe('queued');
-    await until(() => trainSteps(run.id).length >= stoppedAt + 2);
+    let resumed: Run | undefined;
+    await startHeld(stoppedAt + 2, () => (resumed = jobs.resume(run.id)));
+    expect(resumed!.status).toBe('queued');
+    expect(trainSteps(run.id)).toEqual(range(1, stoppedAt + 2));
     jobs.cancel(run.id);
     await jobs.waitFor(run.id);
     const steps = trainSteps(run.id);
@@ -146,8 +155,8 @@ describe('training jobs', () => {
   });
 
   it('a killed worker marks the run failed; resume deletes metrics past the checkpoint and continues exactly once per step', async () => {
-    const run = await jobs.start(ae(['loop.maxStepsPerEpoch=4', 'loop.checkpointEvery=2']));
-    await until(() => trainSteps(run.id).length >= 3);
+    const run = await startHeld(3, () => jobs.start(ae(['loop.maxStepsPerEpoch=4', 'loop.checkpointEvery=2'])));
+    expect(trainSteps(run.id)).toEqual(range(1, 3));
     await lastWorker!.terminate();
     const { run: failed } = await jobs.waitFor(run.id);
     expect(failed.status).toBe('failed');
@@ -171,8 +180,7 @@ describe('training jobs', () => {
   });
 
   it('cancel from another process (runs.cancel_requested) stops the job', async () => {
-    const run = await jobs.start(ae(['loop.maxStepsPerEpoch=50']));
-    await until(() => trainSteps(run.id).length >= 1);
+    const run = await startHeld(1, () => jobs.start(ae(['loop.maxStepsPerEpoch=50'])));
     const other = new Database(services.home.dbPath);
     other.prepare('UPDATE runs SET cancel_requested = 1 WHERE id = ?').run(run.id);
     other.close();

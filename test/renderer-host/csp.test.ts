@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { contentSecurityPolicy } from '../../src/main/security-policy';
+import { contentSecurityPolicy } from '../../src/backend/api/security-policy';
 
 // Lives outside test/renderer because it reads files and imports main-process code (Node types).
 function directives(policy: string): Map<string, string> {

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openServices } from '../../src/main/services';
+import { openBackend } from '../../src/backend';
 import { tempHome } from './helpers';
 
 const cleanups: (() => void)[] = [];
@@ -14,7 +14,7 @@ describe('crash safety', () => {
   it('kill -9 in the middle of a metric burst loses no committed row and leaves an intact database', async () => {
     const home = tempHome();
     cleanups.push(home.cleanup);
-    const services = openServices({ home: home.dir });
+    const services = openBackend({ home: home.dir });
     const run = services.runs.create({ stage: 'ldm' });
     services.close();
     const dbPath = join(home.dir, 'brainsynth.db');

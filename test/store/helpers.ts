@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openServices, type Services } from '../../src/main/services';
+import { openBackend, type Services } from '../../src/backend';
 
 /** A fresh home folder in the OS temp dir, removed by the returned cleanup. */
 export function tempHome(prefix = 'brainsynth-test-'): { dir: string; cleanup: () => void } {
@@ -11,7 +11,7 @@ export function tempHome(prefix = 'brainsynth-test-'): { dir: string; cleanup: (
 
 export function tempServices(): Services & { cleanup: () => void } {
   const home = tempHome();
-  const services = openServices({ home: home.dir });
+  const services = openBackend({ home: home.dir });
   return Object.assign(services, {
     cleanup: () => {
       services.close();

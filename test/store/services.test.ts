@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Services } from '../../src/main/services';
-import { downsampleMinMax } from '../../src/main/services/downsample';
+import type { Services } from '../../src/backend';
+import { downsampleMinMax } from '../../src/backend/runs/downsample';
 import { tempServices } from './helpers';
 
 let s: Services & { cleanup: () => void };

@@ -3,9 +3,9 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CURRENT_SCHEMA_VERSION, openStore, StoreOpenError } from '../../src/main/services/store';
-import { MIGRATIONS } from '../../src/main/services/store/migrations';
-import { resolveHome, homeLayout } from '../../src/main/services/home';
+import { CURRENT_SCHEMA_VERSION, openStore, StoreOpenError } from '../../src/backend/store';
+import { MIGRATIONS } from '../../src/backend/store/migrations';
+import { resolveHome, homeLayout } from '../../src/backend/home';
 import { tempHome } from './helpers';
 
 const cleanups: (() => void)[] = [];

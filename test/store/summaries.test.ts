@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openServices } from '../../src/main/services';
-import { openStore } from '../../src/main/services/store';
-import { MIGRATIONS } from '../../src/main/services/store/migrations';
-import { downsampleMinMax } from '../../src/main/services/downsample';
+import { openBackend } from '../../src/backend';
+import { openStore } from '../../src/backend/store';
+import { MIGRATIONS } from '../../src/backend/store/migrations';
+import { downsampleMinMax } from '../../src/backend/runs/downsample';
 import { metricGoal } from '../../src/shared/metric-goal';
 import { tempHome, tempServices } from './helpers';
 
@@ -72,7 +72,7 @@ describe('metric summaries', () => {
       const ins = old.db.prepare("INSERT INTO metrics (run_id, step, split, name, value, wall_time) VALUES (1, ?, 'train', 'loss', ?, 0)");
       [5, 3, 4, 9].forEach((v, i) => ins.run(i, v));
       old.close();
-      const services = openServices({ home: home.dir });
+      const services = openBackend({ home: home.dir });
       expect(services.metrics.summary(1)).toEqual([{ name: 'loss', split: 'train', goal: 'min', count: 4, last: { step: 3, value: 9 }, best: { step: 1, value: 3 } }]);
       services.close();
     } finally {

@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Services } from '../../src/main/services';
-import { parentCandidates, trainForm } from '../../src/main/services/train-form';
+import type { Services } from '../../src/backend';
+import { parentCandidates, trainForm } from '../../src/backend/training/train-form';
 import { makeHome, TINY } from '../jobs/helpers';
 
 /** train.validate / train.parents: what the Train view's form shows, against a real tiny AE run. */
@@ -13,7 +13,7 @@ describe('Train view back end (train.validate, train.parents)', () => {
 
   beforeAll(async () => {
     ({ home, services: s, datasetId } = makeHome({ train: 4, validation: 2 }));
-    const run = await s.jobs.start({
+    const run = await s.training.start({
       stage: 'autoencoder',
       datasetId,
       preset: 'desktop',
@@ -22,7 +22,7 @@ describe('Train view back end (train.validate, train.parents)', () => {
       overrides: [...TINY.common, ...TINY.autoencoder, 'loop.maxStepsPerEpoch=1'],
     });
     aeRunId = run.id;
-    const outcome = await s.jobs.waitFor(run.id);
+    const outcome = await s.training.waitFor(run.id);
     expect(outcome.run.status).toBe('completed');
   }, 120_000);
 
@@ -47,7 +47,7 @@ describe('Train view back end (train.validate, train.parents)', () => {
     expect(typo.error).toMatch(/--set loop\.epoch: unknown config key/);
     expect(typo.base).not.toBeNull();
     expect(typo.config).toBeNull();
-    await expect(s.jobs.start({ stage: 'autoencoder', preset: 'desktop', datasetId, overrides: ['loop.batchSize=0'] })).rejects.toThrow(bad.error!);
+    await expect(s.training.start({ stage: 'autoencoder', preset: 'desktop', datasetId, overrides: ['loop.batchSize=0'] })).rejects.toThrow(bad.error!);
     expect((await trainForm(s, { stage: 'autoencoder', preset: 'desktop' })).error).toBe('choose a prepared dataset');
     expect((await trainForm(s, { stage: 'autoencoder', preset: 'desktop', datasetId: 999 })).error).toMatch(/unknown dataset 999/);
   });

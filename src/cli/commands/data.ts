@@ -1,10 +1,10 @@
 /**
  * `brainsynth data ...`: import, phantom, fetch open-ms, prepare, export-png, list, show, delete.
- * Thin wrappers over src/main/services/datasets.ts; long steps show a cli-progress bar on a TTY.
+ * Thin wrappers over src/backend/data/datasets.ts; long steps show a cli-progress bar on a TTY.
  */
 import { Argument, Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { openServices, type Services } from '../../main/services';
+import { openBackend, type Services } from '../../backend';
 import {
   createPhantomDataset,
   deleteDataset,
@@ -16,13 +16,13 @@ import {
   prepareDataset,
   OPEN_MS_DEFAULT_NAME,
   type DatasetSummary,
-} from '../../main/services/datasets';
+} from '../../backend/data/datasets';
 import { parseSplitFractions, type SplitName } from '../../ml/data/split';
 import { OPEN_MS_DEFAULT_BASE_URL } from '../../ml/data/download';
 
 function withServices<T>(cmd: Command, fn: (s: Services) => Promise<T>): Promise<T> {
   const home = (cmd.optsWithGlobals() as { home?: string }).home;
-  const services = openServices(home !== undefined ? { home } : {});
+  const services = openBackend(home !== undefined ? { home } : {});
   return fn(services).finally(() => services.close());
 }
 

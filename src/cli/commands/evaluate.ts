@@ -7,11 +7,11 @@
  * --baselines-only --dataset D (the model-free baselines on a split, no model and nothing stored).
  */
 import { Command, Option } from 'commander';
-import type { Services } from '../../main/services';
-import type { EvaluationResults, MetricStats } from '../../main/services/evaluate';
-import { getDatasetDetail } from '../../main/services/datasets';
-import { sampleServices } from '../../main/services/generate';
-import { lesionMaskPaths } from '../../main/services/generate-models';
+import type { Services } from '../../backend';
+import type { EvaluationResults, MetricStats } from '../../backend/evaluation/evaluate';
+import { getDatasetDetail } from '../../backend/data/datasets';
+import { createSampleServices } from '../../backend/sampling/generate';
+import { lesionMaskPaths } from '../../backend/sampling/models';
 import { evaluateBaselinesOnly } from '../../ml/sample/evaluation';
 import type { SplitName } from '../../ml/data/split';
 import { withServices } from '../services';
@@ -46,7 +46,7 @@ function ids(text: string): number[] {
 
 function exportCsv(services: Services, runIds: number[], o: { csv?: string; split?: string; perImage?: boolean }): void {
   if (!o.csv) return;
-  const r = sampleServices(services).evaluate.exportCsv(runIds, { split: o.split, kind: o.perImage ? 'per-image' : 'summary', path: o.csv });
+  const r = services.sampling.evaluate.exportCsv(runIds, { split: o.split, kind: o.perImage ? 'per-image' : 'summary', path: o.csv });
   process.stdout.write(`wrote ${r.rows} rows to ${r.path}\n`);
 }
 
@@ -109,7 +109,7 @@ export function register(program: Command): void {
     .action(async (o: EvaluateCliOptions, c: Command) => {
       await withServices(c, async (services) => {
         if (o.baselinesOnly) return baselinesOnly(services, o);
-        const s = sampleServices(services, { inProcess: true });
+        const s = createSampleServices(services, { inProcess: true });
         if (o.compare) {
           const list = ids(o.compare);
           const results = s.evaluate.compare(list, o.split);
@@ -135,7 +135,7 @@ export function register(program: Command): void {
           name: o.name,
         });
         process.stderr.write(`evaluation run ${run.id}: evaluating run ${req.runId} on the ${o.split ?? 'test'} split\n`);
-        await waitWithProgress(services, jobId, 'evaluate');
+        await waitWithProgress(services, s.host, jobId, 'evaluate');
         const r = s.evaluate.results(run.id, { perImage: o.perImage });
         process.stdout.write(o.json ? JSON.stringify(r, null, 1) + '\n' : resultsTable(r));
         exportCsv(services, [run.id], o);

@@ -9,15 +9,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import type { Services } from '../../main/services';
-import { sampleServices } from '../../main/services/generate';
-import type { SampleJob } from '../../main/services/generate-jobs';
-import { resolveModel } from '../../main/services/generate-models';
-import { initEngine } from '../../ml/engine';
+import type { Services } from '../../backend';
+import { createSampleServices } from '../../backend/sampling/generate';
+import type { SampleJob, SampleJobs } from '../../backend/sampling/sample-jobs';
+import { resolveModel } from '../../backend/sampling/models';
+import type { UnconditionalResult } from '../../backend/sampling/unconditional-job';
 import { msSsimDiversity } from '../../ml/metrics';
-import { loadPipeline } from '../../ml/pipeline';
-import { upsampleBilinear } from '../../ml/sample/resize';
-import { sampleUnconditional } from '../../ml/sample/sampler';
 import { encodePng } from '../../ml/io/png';
 import { withServices } from '../services';
 import { formatTable, formatValue } from '../table';
@@ -79,8 +76,7 @@ export function samplingRequest(o: SamplingCliOptions) {
 }
 
 /** Runs a sampling job of this process to its end, with a progress bar on a TTY; throws if it failed. */
-export async function waitWithProgress(services: Services, jobId: string, label: string): Promise<SampleJob> {
-  const { host } = sampleServices(services);
+export async function waitWithProgress(services: Services, host: SampleJobs, jobId: string, label: string): Promise<SampleJob> {
   const bar = new cliProgress.SingleBar(
     { format: `${label} [{bar}] {value}/{total} {message}`, stream: process.stderr, hideCursor: true, clearOnComplete: true },
     cliProgress.Presets.shades_classic,
@@ -134,36 +130,45 @@ function registerUnconditional(program: Command): void {
         const run = services.runs.get(runId);
         const ldmId = run.stage === 'controlnet' ? (run.parents.find((p) => p.role === 'ldm')?.runId ?? runId) : runId;
         const model = resolveModel(services, ldmId, { allowLdm: true });
-        const engine = await initEngine({ backend: o.backend && o.backend !== 'auto' ? (o.backend as never) : undefined });
-        const p = loadPipeline({ ldm: model.sources.ldm, autoencoder: model.sources.autoencoder });
-        try {
-          const [h, w] = p.info.imageSize;
-          const images = new Float32Array(n * 160 * 224);
-          const started = performance.now();
-          for (let k = 0; k < n; k += batch) {
-            const seeds = Array.from({ length: Math.min(batch, n - k) }, (_, i) => seed + k + i);
-            const small = await sampleUnconditional(p, { seeds, steps: int(o.steps, '--steps') });
-            images.set(upsampleBilinear(small, seeds.length, { height: h, width: w }, { height: 160, width: 224 }), k * 160 * 224);
-            if (process.stderr.isTTY) process.stderr.write(`\rsampled ${k + seeds.length}/${n}`);
+        // A job of the one host, in this thread: same lane, progress and cancel as every job.
+        let out: UnconditionalResult | null = null;
+        const submitted = services.host.submit({
+          payload: {
+            kind: 'sample',
+            spec: {
+              sources: { ldm: model.sources.ldm, autoencoder: model.sources.autoencoder },
+              seeds: Array.from({ length: n }, (_, i) => seed + i),
+              steps: int(o.steps, '--steps'),
+              batch,
+              ...(o.backend ? { backend: o.backend } : {}),
+            },
+          },
+          label: `Sample LDM run ${ldmId}`,
+          inProcess: true,
+          onUpdate: (j) => {
+            if (process.stderr.isTTY && j.state === 'running' && j.message) process.stderr.write(`\r${j.message}`);
+          },
+          onDone: (outcome) => void (out = outcome.result as UnconditionalResult),
+        });
+        const onSigint = () => services.host.cancel(submitted.jobId);
+        process.once('SIGINT', onSigint);
+        const ended = await services.host.wait(submitted.jobId).finally(() => process.off('SIGINT', onSigint));
+        if (process.stderr.isTTY) process.stderr.write('\n');
+        if (ended.state !== 'completed' || !out) throw new Error(`sample ${ended.state}: ${ended.error ?? 'no reason given'}`);
+        const { images, seconds, backend } = out as UnconditionalResult;
+        const diversity = n >= 2 ? msSsimDiversity({ data: images, shape: [n, 160, 224] }) : null;
+        if (o.outDir) {
+          mkdirSync(o.outDir, { recursive: true });
+          for (let k = 0; k < n; k++) {
+            writeFileSync(join(o.outDir, `sample_${seed + k}.png`), encodePng({ height: 160, width: 224, data: images.subarray(k * 35840, (k + 1) * 35840) }));
           }
-          const seconds = (performance.now() - started) / 1000;
-          if (process.stderr.isTTY) process.stderr.write('\n');
-          const diversity = n >= 2 ? msSsimDiversity({ data: images, shape: [n, 160, 224] }) : null;
-          if (o.outDir) {
-            mkdirSync(o.outDir, { recursive: true });
-            for (let k = 0; k < n; k++) {
-              writeFileSync(join(o.outDir, `sample_${seed + k}.png`), encodePng({ height: 160, width: 224, data: images.subarray(k * 35840, (k + 1) * 35840) }));
-            }
-          }
-          const result = { ldmRunId: ldmId, samples: n, steps: Number(o.steps), backend: engine.backend, secondsPerSample: seconds / n, msSsimDiversity: diversity };
-          if (o.json) process.stdout.write(JSON.stringify(result, null, 1) + '\n');
-          else {
-            process.stdout.write(`${n} unconditional samples of LDM run ${ldmId} (${o.steps} DDIM steps, ${engine.backend}): ${(seconds / n).toFixed(2)} s per sample\n`);
-            if (diversity) process.stdout.write(`MS-SSIM diversity: ${diversity.mean.toFixed(4)} ± ${diversity.std.toFixed(4)} over ${diversity.orderedPairs} ordered pairs (lower = more diverse)\n`);
-            if (o.outDir) process.stdout.write(`wrote ${n} PNGs to ${o.outDir}\n`);
-          }
-        } finally {
-          p.dispose();
+        }
+        const result = { ldmRunId: ldmId, samples: n, steps: Number(o.steps), backend, secondsPerSample: seconds / n, msSsimDiversity: diversity };
+        if (o.json) process.stdout.write(JSON.stringify(result, null, 1) + '\n');
+        else {
+          process.stdout.write(`${n} unconditional samples of LDM run ${ldmId} (${o.steps} DDIM steps, ${backend}): ${(seconds / n).toFixed(2)} s per sample\n`);
+          if (diversity) process.stdout.write(`MS-SSIM diversity: ${diversity.mean.toFixed(4)} ± ${diversity.std.toFixed(4)} over ${diversity.orderedPairs} ordered pairs (lower = more diverse)\n`);
+          if (o.outDir) process.stdout.write(`wrote ${n} PNGs to ${o.outDir}\n`);
         }
       });
     });
@@ -185,7 +190,7 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (o: SamplingCliOptions & { dataset?: string; subject: string; z: string; samples: string; save?: boolean; outDir?: string; json?: boolean }, cmd: Command) => {
       await withServices(cmd, async (services) => {
-        const s = sampleServices(services, { inProcess: true });
+        const s = createSampleServices(services, { inProcess: true });
         const req = samplingRequest(o);
         const { jobId } = s.generate.slice({
           ...req,
@@ -194,7 +199,7 @@ export function register(program: Command): void {
           z: int(o.z, '--z')!,
           samples: int(o.samples, '--samples'),
         });
-        await waitWithProgress(services, jobId, 'generate');
+        await waitWithProgress(services, s.host, jobId, 'generate');
         const view = s.generate.result(jobId);
         const saved = o.save ? s.generate.save(jobId) : [];
         if (o.outDir && view.images) {

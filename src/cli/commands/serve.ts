@@ -5,8 +5,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { rendererMissingMessage, startBridge } from '../../main/bridge/server';
-import { defaultRendererDir } from '../../main/static-files';
+import { rendererMissingMessage, startBridge } from '../../backend/bridge/server';
+import { defaultRendererDir } from '../../backend/bridge/static-files';
 import { homeOption } from '../services';
 
 function parsePort(text: string): number {

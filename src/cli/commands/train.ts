@@ -7,8 +7,8 @@
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import type { EventPayload } from '../../shared/contract';
-import type { Services } from '../../main/services';
-import type { JobOutcome } from '../../main/services/jobs';
+import type { Services } from '../../backend';
+import type { JobOutcome } from '../../backend/training/training-jobs';
 import { TRAIN_PRESETS, TRAIN_STAGES, type TrainPreset } from '../../ml/train/config';
 import type { TrainStage } from '../../ml/train/session';
 import { withServices } from '../services';
@@ -118,7 +118,7 @@ async function follow(services: Services, runId: number, json: boolean): Promise
     interrupts += 1;
     if (interrupts === 1) {
       process.stderr.write(`\nstopping run ${runId} after the current step (Ctrl-C again to quit now; the run stays resumable)\n`);
-      services.jobs.cancel(runId);
+      services.training.cancel(runId);
     } else {
       services.close();
       process.exit(130);
@@ -127,7 +127,7 @@ async function follow(services: Services, runId: number, json: boolean): Promise
   process.on('SIGINT', onSigint);
   let outcome: JobOutcome;
   try {
-    outcome = await services.jobs.waitFor(runId);
+    outcome = await services.training.waitFor(runId);
   } finally {
     process.off('SIGINT', onSigint);
     off();
@@ -158,7 +158,7 @@ export function register(program: Command): void {
         cmd: Command,
       ) => {
         await withServices(cmd, async (s) => {
-          const run = await s.jobs.start({
+          const run = await s.training.start({
             stage: opts.stage,
             datasetId: opts.dataset,
             preset: opts.preset,
@@ -182,7 +182,7 @@ export function register(program: Command): void {
     .option('--json', 'print the final run and summary as JSON')
     .action(async (runId: number, opts: { json?: boolean }, cmd: Command) => {
       await withServices(cmd, async (s) => {
-        s.jobs.resume(runId);
+        s.training.resume(runId);
         if (!opts.json) process.stderr.write(`run ${runId}: resuming\n`);
         await follow(s, runId, Boolean(opts.json));
       });
@@ -195,7 +195,7 @@ export function register(program: Command): void {
     .option('--wait <seconds>', 'wait up to this long for the run to stop', parsePositiveInt('--wait'), 120)
     .action(async (runId: number, opts: { wait: number }, cmd: Command) => {
       await withServices(cmd, async (s) => {
-        const run = s.jobs.cancel(runId);
+        const run = s.training.cancel(runId);
         if (run.status === 'cancelled') {
           process.stdout.write(`run ${runId} cancelled${run.error ? ` (${run.error})` : ''}\n`);
           return;
@@ -214,7 +214,7 @@ export function register(program: Command): void {
             return;
           }
           await new Promise((r) => setTimeout(r, 250));
-          s.jobs.recoverStale();
+          s.training.recoverStale();
         }
       });
     });

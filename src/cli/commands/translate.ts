@@ -4,7 +4,7 @@
  * and affine, normalised as the run's dataset was (empty slices are skipped and stay 0).
  */
 import type { Command } from 'commander';
-import { sampleServices } from '../../main/services/generate';
+import { createSampleServices } from '../../backend/sampling/generate';
 import { withServices } from '../services';
 import { addSamplingOptions, samplingRequest, waitWithProgress, type SamplingCliOptions } from './generate';
 
@@ -19,9 +19,9 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (o: SamplingCliOptions & { flair: string; out: string; json?: boolean }, cmd: Command) => {
       await withServices(cmd, async (services) => {
-        const s = sampleServices(services, { inProcess: true });
+        const s = createSampleServices(services, { inProcess: true });
         const { jobId, outPath } = s.generate.volume({ ...samplingRequest(o), flairPath: o.flair, outPath: o.out });
-        await waitWithProgress(services, jobId, 'translate');
+        await waitWithProgress(services, s.host, jobId, 'translate');
         const v = s.generate.result(jobId).volume!;
         if (o.json) {
           process.stdout.write(JSON.stringify(v, null, 1) + '\n');

@@ -1,5 +1,5 @@
 /**
- * Sampling jobs as plain JSON specs: what the worker thread (src/main/services/generate-worker.ts)
+ * Sampling jobs as plain JSON specs: what the worker thread (src/backend/jobs/worker.ts)
  * or the CLI runs. The main side resolves the store (run folders, dataset paths, normalisation);
  * a job only reads files, computes, and writes its own output files. Results come back as plain
  * data (typed arrays) for the host to store.

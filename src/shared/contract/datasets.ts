@@ -54,7 +54,7 @@ export const DataJob = z.object({
   jobId: z.string(),
   kind: z.enum(['import', 'phantom', 'prepare', 'fetch-open-ms']),
   label: z.string(),
-  state: z.enum(['queued', 'running', 'completed', 'failed']),
+  state: z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']),
   phase: z.string(),
   done: z.number(),
   total: z.number().nullable(),

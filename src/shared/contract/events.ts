@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Id } from './common';
 import { DataJob } from './datasets';
+import { Job } from './jobs';
 import { Run } from './runs';
 import { TrainingProgress } from './train';
 
@@ -19,6 +20,8 @@ export const events = {
     etaSeconds: z.number().nullable().optional(),
     training: TrainingProgress.optional(),
   }),
+  /** Any job changed state or progressed (one event for every kind; views follow it instead of polling). */
+  'job.updated': Job,
   /** New metric points were committed for a run. */
   'metrics.appended': z.object({
     runId: Id,

@@ -4,7 +4,7 @@ import { Artefact } from './runs';
 
 /**
  * Sampling: the Generate view's slice jobs and whole-volume translation. Heavy work runs as a job in
- * a worker; progress arrives as 'job.progress' with kind 'generate' | 'translate' | 'evaluate'.
+ * a worker; progress arrives as 'job.updated' (and 'job.progress') with kind 'generate' | 'translate' | 'evaluate'.
  */
 
 export const SamplerKind = z.enum(['ddim', 'ddpm']);

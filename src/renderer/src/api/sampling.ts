@@ -1,4 +1,4 @@
-import type { Artefact, Dataset, EvaluationResults, EventPayload, GenerateJobView, RequestOf, ResponseOf, Run } from '../../../shared/contract';
+import type { Artefact, Dataset, EvaluationResults, EventPayload, GenerateJobView, Job, RequestOf, ResponseOf, Run } from '../../../shared/contract';
 import { api, listDatasets } from './client';
 
 /**
@@ -50,6 +50,14 @@ export function onSamplingProgress(jobId: string, listener: (p: SamplingProgress
   if (!window.api) return () => undefined;
   return api().on('job.progress', (p) => {
     if (p.jobId === jobId) listener({ phase: p.phase, done: p.done, total: p.total, message: p.message ?? null });
+  });
+}
+
+/** State changes and progress of one job of any kind ('job.updated' carrying its job id). */
+export function onJobUpdated(jobId: string, listener: (job: Job) => void): () => void {
+  if (!window.api) return () => undefined;
+  return api().on('job.updated', (j) => {
+    if (j.jobId === jobId) listener(j);
   });
 }
 

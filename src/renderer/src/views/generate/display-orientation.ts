@@ -30,7 +30,7 @@ export interface RgbaImage {
 
 /**
  * Splits a row of `count` equal tiles separated by `gap` pixels (the evaluation's FLAIR |
- * generated | real T1w triple, written by src/ml/train/images.ts tileImages with gap 2).
+ * generated | real T1w triple, written by src/ml/io/png.ts tileImages with gap 2).
  */
 export function splitTiles(rgba: Uint8ClampedArray, width: number, height: number, count = 3, gap = 2): RgbaImage[] {
   const tileWidth = (width - (count - 1) * gap) / count;

@@ -1,0 +1,229 @@
+/**
+ * All-or-nothing dataset import: every file is read and checked first (header, grid, 4D,
+ * NaN/Inf, empty, FLAIR/T1w/mask on one grid, one grid for the whole dataset); only when no file
+ * has a problem is the dataset written, in one transaction. Volumes stay where they are (absolute
+ * paths + sha256) unless `adopt` moves a staging folder (phantom, download) into
+ * home/datasets/<id>/ as part of that transaction.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { basename, relative, resolve } from 'node:path';
+import type Database from 'better-sqlite3';
+import { scanBidsFolder, type SubjectFiles } from '../../ml/data/bids';
+import { checkVolume, sameGrid, formatAffine, type VolumeChecks } from '../../ml/data/mni';
+import { readNifti, NiftiError, type NiftiHeaderInfo } from '../../ml/data/nifti';
+import type { DatasetKind, DatasetSummary, VolumeModality } from './records';
+import { requireDataset } from './records';
+import { readFolderAttribution } from './folder-attribution';
+
+export interface StoreHandle {
+  db: Database.Database;
+}
+
+export interface ImportOptions {
+  name: string;
+  /** A BIDS-like folder, or explicit pairs. */
+  dir?: string;
+  pairs?: SubjectFiles[];
+  kind?: DatasetKind;
+  source?: string;
+  attribution?: string;
+  synthetic?: boolean;
+  /** Move `stagingDir` to `datasetDir(id)` inside the transaction and store the moved paths. */
+  adopt?: { stagingDir: string; datasetDir: (id: number) => string };
+  onProgress?: (done: number, total: number, file: string) => void;
+  maxVoxelBytes?: number;
+}
+
+/** Every problem found, each naming its file; nothing was stored. */
+export class DatasetImportError extends Error {
+  constructor(
+    readonly datasetName: string,
+    readonly problems: string[],
+  ) {
+    super(`import of dataset "${datasetName}" refused, nothing was stored:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'DatasetImportError';
+  }
+}
+
+interface CheckedVolume {
+  modality: VolumeModality;
+  path: string;
+  info: NiftiHeaderInfo;
+  checks: VolumeChecks;
+  sha256: string;
+}
+
+interface CheckedSubject {
+  files: SubjectFiles;
+  volumes: CheckedVolume[];
+}
+
+const ROLES: readonly { key: keyof SubjectFiles; modality: VolumeModality }[] = [
+  { key: 'flair', modality: 'FLAIR' },
+  { key: 't1w', modality: 'T1w' },
+  { key: 'lesionMask', modality: 'lesion_mask' },
+  { key: 'brainMask', modality: 'brain_mask' },
+];
+
+function display(path: string, root: string | undefined): string {
+  if (!root) return path;
+  const rel = relative(root, path);
+  return rel.startsWith('..') ? path : rel;
+}
+
+export async function importDataset(store: StoreHandle, opts: ImportOptions): Promise<DatasetSummary> {
+  const name = opts.name?.trim();
+  if (!name) throw new Error('a dataset needs a name (--name)');
+  const db = store.db;
+  if (db.prepare('SELECT 1 FROM datasets WHERE name = ?').get(name)) {
+    throw new Error(`a dataset named "${name}" already exists; choose another --name`);
+  }
+  if (!opts.dir && !opts.pairs) throw new Error('import needs a folder (dir) or a list of FLAIR/T1w pairs');
+  const root = opts.dir ? resolve(opts.dir) : opts.adopt?.stagingDir;
+  let subjects: SubjectFiles[];
+  try {
+    subjects = opts.pairs ?? scanBidsFolder(opts.dir ?? '');
+  } catch (err) {
+    throw new DatasetImportError(name, [err instanceof Error ? err.message : String(err)]);
+  }
+  if (subjects.length === 0) throw new DatasetImportError(name, ['no subjects given']);
+  const seen = new Set<string>();
+  const problems: string[] = [];
+  for (const s of subjects) {
+    const key = `${s.subject}/${s.session ?? ''}`;
+    if (seen.has(key)) problems.push(`${s.subject}${s.session ? `/${s.session}` : ''}: listed twice`);
+    seen.add(key);
+  }
+
+  const total = subjects.reduce((n, s) => n + ROLES.filter((r) => s[r.key]).length, 0);
+  let done = 0;
+  const checked: CheckedSubject[] = [];
+  for (const files of subjects) {
+    const volumes: CheckedVolume[] = [];
+    for (const { key, modality } of ROLES) {
+      const path = files[key] as string | undefined;
+      if (!path) continue;
+      const abs = resolve(path);
+      const shown = display(abs, root);
+      opts.onProgress?.(done, total, shown);
+      try {
+        if (!existsSync(abs)) throw new NiftiError(shown, 'file not found');
+        const volume = await readNifti(abs, opts.maxVoxelBytes !== undefined ? { maxVoxelBytes: opts.maxVoxelBytes } : {});
+        const isMask = modality === 'lesion_mask' || modality === 'brain_mask';
+        const checks = checkVolume(volume, volume.data, { allowEmpty: isMask });
+        for (const e of checks.errors) problems.push(`${shown}: ${e}`);
+        const { data: _data, ...info } = volume;
+        const sha256 = createHash('sha256').update(readFileSync(abs)).digest('hex');
+        volumes.push({ modality, path: abs, info, checks, sha256 });
+      } catch (err) {
+        const msg = err instanceof NiftiError ? `${shown}: ${err.problem}` : `${shown}: ${err instanceof Error ? err.message : String(err)}`;
+        problems.push(msg);
+      }
+      done++;
+    }
+    const flair = volumes.find((v) => v.modality === 'FLAIR');
+    if (flair) {
+      for (const v of volumes) {
+        if (v === flair) continue;
+        if (!sameGrid(v.info, flair.info)) {
+          problems.push(
+            `${display(v.path, root)}: grid ${v.info.dims.join('x')} ${formatAffine(v.info.affine)} does not match its FLAIR ` +
+              `${basename(flair.path)} ${flair.info.dims.join('x')} ${formatAffine(flair.info.affine)}`,
+          );
+        }
+      }
+    }
+    checked.push({ files, volumes });
+  }
+  // One grid per dataset: slice indices and MNI z must mean the same thing for every subject.
+  const grids = new Map<string, string>();
+  for (const s of checked) {
+    const flair = s.volumes.find((v) => v.modality === 'FLAIR');
+    if (flair?.checks.grid) grids.set(flair.checks.grid, display(flair.path, root));
+  }
+  if (grids.size > 1) {
+    problems.push(`subjects are on different MNI grids (${[...grids].map(([g, f]) => `${g} in ${f}`).join(', ')}); import them as separate datasets`);
+  }
+  opts.onProgress?.(done, total, '');
+  if (problems.length > 0) throw new DatasetImportError(name, problems);
+
+  const warnings = collectWarnings(checked);
+  const grid = [...grids.keys()][0] ?? null;
+  const insertDataset = db.prepare(
+    'INSERT INTO datasets (name, kind, source, attribution, synthetic, grid, warnings) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  );
+  const insertSubject = db.prepare('INSERT INTO subjects (dataset_id, label, session) VALUES (?, ?, ?)');
+  const insertVolume = db.prepare(
+    'INSERT INTO volumes (subject_id, modality, path, dims, pixdim, affine, orientation, datatype, sha256, checks) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  let movedTo: string | undefined;
+  const write = db.transaction(() => {
+    const id = Number(
+      insertDataset.run(name, opts.kind ?? 'imported', opts.source ?? (opts.dir ? resolve(opts.dir) : null), opts.attribution ?? (opts.dir ? readFolderAttribution(resolve(opts.dir)) : null), opts.synthetic ? 1 : 0, grid, JSON.stringify(warnings))
+        .lastInsertRowid,
+    );
+    const relocate = (p: string) => (opts.adopt && movedTo ? resolve(movedTo, relative(opts.adopt.stagingDir, p)) : p);
+    if (opts.adopt) movedTo = resolve(opts.adopt.datasetDir(id));
+    for (const s of checked) {
+      const subjectId = Number(insertSubject.run(id, s.files.subject, s.files.session).lastInsertRowid);
+      for (const v of s.volumes) {
+        const checks = {
+          grid: v.checks.grid,
+          gridLabel: v.checks.gridLabel,
+          storedOrientation: v.checks.orientation,
+          affineSource: v.info.affineSource,
+          qformCode: v.info.qformCode,
+          sformCode: v.info.sformCode,
+          niftiVersion: v.info.version,
+          nanCount: v.checks.nanCount,
+          infCount: v.checks.infCount,
+          min: v.checks.min,
+          max: v.checks.max,
+          nonzero: v.checks.nonzero,
+          sameGridAsFlair: true,
+          notes: v.checks.notes,
+        };
+        insertVolume.run(
+          subjectId,
+          v.modality,
+          relocate(v.path),
+          JSON.stringify(v.info.dims),
+          JSON.stringify(v.info.pixdim),
+          JSON.stringify(v.info.affine),
+          v.info.orientation,
+          v.info.datatype,
+          v.sha256,
+          JSON.stringify(checks),
+        );
+      }
+    }
+    // Last step inside the transaction: if the move fails, every row above is rolled back.
+    if (opts.adopt && movedTo) {
+      if (existsSync(movedTo)) throw new Error(`${movedTo} already exists; refusing to overwrite it`);
+      renameSync(opts.adopt.stagingDir, movedTo);
+    }
+    return id;
+  });
+  const id = write.immediate();
+  return requireDataset(db, id);
+}
+
+function collectWarnings(subjects: CheckedSubject[]): string[] {
+  const counts = new Map<string, number>();
+  let volumes = 0;
+  for (const s of subjects) {
+    for (const v of s.volumes) {
+      volumes++;
+      for (const note of v.checks.notes) counts.set(note, (counts.get(note) ?? 0) + 1);
+      if (v.info.orientation !== 'LAS') {
+        const note = `stored ${v.info.orientation}: slices are taken after exact reorientation to LAS (no resampling)`;
+        counts.set(note, (counts.get(note) ?? 0) + 1);
+      }
+    }
+  }
+  const out = [...counts].map(([note, n]) => `${n} of ${volumes} volumes: ${note}`);
+  const noMask = subjects.filter((s) => !s.files.lesionMask).map((s) => s.files.subject);
+  if (noMask.length > 0 && noMask.length < subjects.length) out.push(`no lesion mask for ${noMask.join(', ')}`);
+  return out;
+}

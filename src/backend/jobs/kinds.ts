@@ -1,0 +1,50 @@
+/**
+ * The job kinds the host knows: which lane each waits in, how a cancel reaches it, and how long
+ * it may go without a sign of life before the host fails it. A later kind registers itself here
+ * (and adds its case to run-job.ts) without touching the host.
+ */
+export type Lane = 'compute' | 'io';
+
+export interface JobKindInfo {
+  /**
+   * 'compute' jobs (training, sampling) run one at a time, since each uses every core it gets;
+   * 'io' jobs (dataset import, download, prepare) run one at a time beside them.
+   */
+  lane: Lane;
+  /**
+   * 'flag': the job polls the cancel flag between steps and stops cleanly; 'terminate': the job
+   * has no safe point to poll, so a cancel terminates its worker (its writes are all-or-nothing).
+   */
+  cancelBy: 'flag' | 'terminate';
+  /** A running job with no progress, message or heartbeat from its worker for this long is failed. */
+  stallAfterMs: number;
+  /** What the user reads for this kind in messages ("training worker crashed: ..."). */
+  noun: string;
+}
+
+const MINUTE = 60_000;
+
+const registry = new Map<string, JobKindInfo>([
+  ['import', { lane: 'io', cancelBy: 'terminate', stallAfterMs: 30 * MINUTE, noun: 'dataset' }],
+  ['phantom', { lane: 'io', cancelBy: 'terminate', stallAfterMs: 30 * MINUTE, noun: 'dataset' }],
+  ['prepare', { lane: 'io', cancelBy: 'terminate', stallAfterMs: 30 * MINUTE, noun: 'dataset' }],
+  ['fetch', { lane: 'io', cancelBy: 'terminate', stallAfterMs: 30 * MINUTE, noun: 'dataset' }],
+  // A validation pass or a checkpoint of a large network can be slow on 2 cores; steps report often.
+  ['train', { lane: 'compute', cancelBy: 'flag', stallAfterMs: 60 * MINUTE, noun: 'training' }],
+  ['generate', { lane: 'compute', cancelBy: 'flag', stallAfterMs: 30 * MINUTE, noun: 'sampling' }],
+  ['translate', { lane: 'compute', cancelBy: 'flag', stallAfterMs: 30 * MINUTE, noun: 'sampling' }],
+  ['evaluate', { lane: 'compute', cancelBy: 'flag', stallAfterMs: 30 * MINUTE, noun: 'sampling' }],
+  // Unconditional LDM samples (`brainsynth sample`).
+  ['sample', { lane: 'compute', cancelBy: 'flag', stallAfterMs: 30 * MINUTE, noun: 'sampling' }],
+]);
+
+export function registerJobKind(kind: string, info: JobKindInfo): void {
+  if (registry.has(kind)) throw new Error(`job kind '${kind}' is already registered`);
+  registry.set(kind, info);
+}
+
+export function jobKindInfo(kind: string): JobKindInfo {
+  const info = registry.get(kind);
+  if (!info) throw new Error(`unknown job kind '${kind}' (known: ${[...registry.keys()].join(', ')})`);
+  return info;
+}

@@ -1,0 +1,241 @@
+/**
+ * Generate service (the back end of the Generate view):
+ *  - slice(): a FLAIR slice (a dataset subject + axial index z, LAS order, or a 160x224 array in
+ *    [0,1]) + a ControlNet run + steps / guidance / seed / N samples -> a sampling job; result():
+ *    FLAIR, real T1w (when the subject has one), every sample, mean and per-pixel std maps,
+ *    |mean - real| map, as PNG data URLs, plus PSNR / MAE / MS-SSIM per sample and of the mean;
+ *    save(): writes those PNGs as artefacts of the ControlNet run.
+ *  - volume(): whole-volume translation of a FLAIR NIfTI (or a subject's FLAIR) to a T1w NIfTI
+ *    on the input grid; the file is recorded as a 'volume' artefact of the ControlNet run.
+ * All heavy work runs as compute jobs of the back end's job host, in a worker thread.
+ */
+import { existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { basename, join, resolve, sep } from 'node:path';
+import type { Artefact, GenerateJobView as GenerateJobWire, ParsedRequestOf } from '../../shared/contract';
+import type { SliceJobSpec, VolumeJobSpec } from '../../ml/sample/jobs';
+import { encodePng, writePng, type GrayImage } from '../../ml/io/png';
+import { InvalidInputError } from '../errors';
+import { EvaluateService } from '../evaluation/evaluate';
+import { SampleJobs, type SampleJob } from './sample-jobs';
+import { resolveModel, subjectSliceSource } from './models';
+import type { SamplingDeps } from './deps';
+
+/** The Generate channels' requests, as the contract parses them. */
+export type GenerateSliceRequest = ParsedRequestOf<'generate.slice'>;
+export type GenerateVolumeRequest = ParsedRequestOf<'generate.volume'>;
+/** A slice job's panels, as the contract sends them. */
+export type SliceImages = NonNullable<GenerateJobWire['images']>;
+
+/** A job as this service answers it; metric values may be non-finite until the handler maps them to null. */
+export interface GenerateJobView {
+  jobId: string;
+  kind: SampleJob['kind'];
+  runId: number | null;
+  state: SampleJob['state'];
+  progress: SampleJob['progress'];
+  backend: string | null;
+  error: string | null;
+  /** Slice jobs: PNG data URLs (8-bit, value*255 truncated) of every panel. */
+  images?: SliceImages;
+  seeds?: number[];
+  metrics?: { sample: Record<string, number>[]; mean: Record<string, number> } | null;
+  seconds?: number;
+  /** Volume jobs: the written NIfTI and its numbers. */
+  volume?: { outPath: string; sampledSlices: number; skippedSlices: number; secondsPerSlice: number | null; artefactId: number | null };
+  /** Evaluation jobs: the evaluation run. */
+  evaluationRunId?: number;
+}
+
+const SIZE = { height: 160, width: 224 };
+
+function img(data: Float32Array, scale = 1): GrayImage {
+  return { ...SIZE, data: scale === 1 ? data : data.map((v) => v * scale) };
+}
+
+function dataUrl(g: GrayImage): string {
+  return `data:image/png;base64,${encodePng(g).toString('base64')}`;
+}
+
+export class GenerateService {
+  private readonly volumeArtefacts = new Map<string, number>();
+
+  constructor(
+    private readonly services: SamplingDeps,
+    private readonly host: SampleJobs,
+  ) {}
+
+  slice(req: GenerateSliceRequest): { jobId: string } {
+    const model = resolveModel(this.services, req.runId, { checkpoint: req.checkpoint });
+    let source: SliceJobSpec['source'];
+    if (req.flair) {
+      if (req.flair.length !== 160 * 224) throw new InvalidInputError(`flair must hold 160x224 = 35840 values, got ${req.flair.length}`);
+      source = { flair: req.flair };
+    } else {
+      if (req.subject === undefined || req.z === undefined) throw new InvalidInputError('give a FLAIR slice (flair) or a dataset subject and slice index (subject, z)');
+      const datasetId = req.datasetId ?? model.run.datasetId;
+      if (datasetId === null || datasetId === undefined) throw new InvalidInputError('datasetId is required (the run has no dataset)');
+      const s = subjectSliceSource(this.services, datasetId, req.subject, req.z);
+      source = { flairPath: s.flairPath, t1wPath: s.t1wPath, lesionMaskPath: s.lesionMaskPath, z: s.z };
+    }
+    const spec: SliceJobSpec = {
+      kind: 'slice',
+      sources: model.sources,
+      normalisation: model.normalisation,
+      settings: { steps: req.steps, sampler: req.sampler, guidanceScale: req.guidanceScale, conditioningScale: req.conditioningScale, batch: req.batch },
+      backend: req.backend,
+      source,
+      seed: req.seed ?? 0,
+      samples: req.samples ?? 1,
+    };
+    return { jobId: this.host.submit(spec, { runId: req.runId }).id };
+  }
+
+  volume(req: GenerateVolumeRequest): { jobId: string; outPath: string } {
+    const model = resolveModel(this.services, req.runId, { checkpoint: req.checkpoint });
+    let flairPath = req.flairPath;
+    if (!flairPath) {
+      if (req.subject === undefined) throw new InvalidInputError('give flairPath or a dataset subject');
+      const datasetId = req.datasetId ?? model.run.datasetId;
+      if (datasetId === null || datasetId === undefined) throw new InvalidInputError('datasetId is required (the run has no dataset)');
+      flairPath = subjectSliceSource(this.services, datasetId, req.subject, 0).flairPath;
+    }
+    if (!existsSync(flairPath)) throw new InvalidInputError(`${flairPath}: no such FLAIR file`);
+    const stem = basename(flairPath).replace(/\.nii(\.gz)?$/i, '').replace(/_FLAIR$/i, '');
+    const outPath = resolve(req.outPath ?? join(this.services.home.runDir(req.runId), 'translations', `${stem}_T1w_synth.nii.gz`));
+    mkdirSync(join(outPath, '..'), { recursive: true });
+    const spec: VolumeJobSpec = {
+      kind: 'volume',
+      sources: model.sources,
+      normalisation: model.normalisation,
+      settings: { steps: req.steps, sampler: req.sampler, guidanceScale: req.guidanceScale, conditioningScale: req.conditioningScale, batch: req.batch },
+      backend: req.backend,
+      flairPath: resolve(flairPath),
+      outPath,
+      seed: req.seed ?? 0,
+    };
+    const job = this.host.submit(spec, {
+      runId: req.runId,
+      onDone: (r, j) => {
+        if (r.kind !== 'volume') return;
+        const a = this.services.artefacts.add({
+          runId: req.runId,
+          kind: 'volume',
+          path: r.result.outPath,
+          meta: { source: spec.flairPath, seed: spec.seed, steps: spec.settings.steps ?? 200, sampledSlices: r.result.sampledSlices, secondsPerSlice: r.result.secondsPerSlice, modality: 'T1w (synthetic)' },
+        });
+        this.volumeArtefacts.set(j.id, a.id);
+      },
+    });
+    return { jobId: job.id, outPath };
+  }
+
+  result(jobId: string): GenerateJobView {
+    const job = this.host.get(jobId);
+    const view: GenerateJobView = { jobId, kind: job.kind, runId: job.runId, state: job.state, progress: job.progress, backend: job.backend, error: job.error };
+    const r = job.result;
+    if (!r) return view;
+    if (r.kind === 'slice') {
+      const g = r.result;
+      let stdMax = 0;
+      for (const v of g.std) stdMax = Math.max(stdMax, v);
+      view.images = {
+        ...SIZE,
+        flair: dataUrl(img(r.input.flair)),
+        t1w: r.input.t1w ? dataUrl(img(r.input.t1w)) : null,
+        samples: g.seeds.map((_, k) => dataUrl(img(g.samples.subarray(k * 35840, (k + 1) * 35840)))),
+        mean: dataUrl(img(g.mean)),
+        std: dataUrl(img(g.std, stdMax > 0 ? 1 / stdMax : 1)),
+        stdMax,
+        absDiff: g.absDiff ? dataUrl(img(g.absDiff)) : null,
+      };
+      view.seeds = g.seeds;
+      view.metrics = g.metrics;
+      view.seconds = g.seconds;
+    } else if (r.kind === 'volume') {
+      view.volume = {
+        outPath: r.result.outPath,
+        sampledSlices: r.result.sampledSlices,
+        skippedSlices: r.result.skippedSlices,
+        secondsPerSlice: r.result.secondsPerSlice,
+        artefactId: this.volumeArtefacts.get(jobId) ?? null,
+      };
+    } else {
+      view.evaluationRunId = job.runId ?? undefined;
+    }
+    return view;
+  }
+
+  /** Writes a finished slice job's panels as PNG artefacts of its ControlNet run. */
+  save(jobId: string): Artefact[] {
+    const job = this.host.get(jobId);
+    const r = job.result;
+    if (job.state !== 'completed' || !r || r.kind !== 'slice' || job.runId === null) {
+      throw new InvalidInputError(`job ${jobId} is not a finished slice generation (state ${job.state})`);
+    }
+    const dir = join(this.services.home.runDir(job.runId), 'generated', jobId);
+    mkdirSync(dir, { recursive: true });
+    const g = r.result;
+    const meta = { jobId, z: r.input.z, seeds: g.seeds, metrics: g.metrics };
+    const files: { name: string; image: GrayImage; role: string }[] = [
+      { name: 'flair.png', image: img(r.input.flair), role: 'flair' },
+      ...g.seeds.map((seed, k) => ({ name: `sample_seed${seed}.png`, image: img(g.samples.slice(k * 35840, (k + 1) * 35840)), role: 'generated' })),
+    ];
+    if (g.seeds.length > 1) {
+      let stdMax = 0;
+      for (const v of g.std) stdMax = Math.max(stdMax, v);
+      files.push({ name: 'mean.png', image: img(g.mean), role: 'mean' }, { name: 'std.png', image: img(g.std, stdMax > 0 ? 1 / stdMax : 1), role: `std (scaled, max ${stdMax.toPrecision(3)})` });
+    }
+    if (r.input.t1w) files.push({ name: 't1w.png', image: img(r.input.t1w), role: 't1w' });
+    if (g.absDiff) files.push({ name: 'absdiff.png', image: img(g.absDiff), role: 'absdiff' });
+    for (const f of files) writePng(join(dir, f.name), f.image);
+    return this.services.artefacts.addMany(files.map((f) => ({ runId: job.runId!, kind: 'image', path: join(dir, f.name), meta: { ...meta, role: f.role, source: 'generate' } })));
+  }
+
+  /**
+   * The bytes of a run's image or volume artefact as a data URL, for the window (which cannot read
+   * files): evaluation image triples, saved Generate panels, translated NIfTI volumes (NiiVue
+   * loads the data URL). Only files inside the home's runs folder are served.
+   */
+  artefactData(artefactId: number): { artefactId: number; kind: string; fileName: string; mime: string; dataUrl: string; meta: Record<string, unknown> } {
+    const row = this.services.artefacts.row(artefactId) as
+      | { id: number; run_id: number | null; kind: string; path: string; meta: string }
+      | undefined;
+    if (!row) throw new InvalidInputError(`artefact ${artefactId} does not exist`);
+    if (!existsSync(row.path)) throw new InvalidInputError(`artefact ${artefactId}: ${row.path} no longer exists`);
+    const runsDir = realpathSync(this.services.home.runsDir) + sep;
+    const real = realpathSync(row.path);
+    if (!real.startsWith(runsDir)) throw new InvalidInputError(`artefact ${artefactId} is not a file of a run in this home; it is not served to the window`);
+    const size = statSync(real).size;
+    if (size > 64 * 1024 * 1024) throw new InvalidInputError(`artefact ${artefactId}: ${size} bytes is too large to send to the window`);
+    const lower = real.toLowerCase();
+    const mime = lower.endsWith('.png') ? 'image/png' : lower.endsWith('.json') ? 'application/json' : lower.endsWith('.nii.gz') ? 'application/gzip' : 'application/octet-stream';
+    return {
+      artefactId,
+      kind: row.kind,
+      fileName: basename(real),
+      mime,
+      dataUrl: `data:${mime};base64,${readFileSync(real).toString('base64')}`,
+      meta: JSON.parse(row.meta) as Record<string, unknown>,
+    };
+  }
+
+  cancel(jobId: string): GenerateJobView {
+    this.host.cancel(jobId);
+    return this.result(jobId);
+  }
+}
+
+export interface SampleServices {
+  host: SampleJobs;
+  generate: GenerateService;
+  evaluate: EvaluateService;
+}
+
+/**
+ * Sampling services over a back end's job host. The back end wires one set (backend.sampling);
+ * a CLI command that samples in its own thread builds its own with `inProcess`.
+ */
+export function createSampleServices(services: SamplingDeps, opts: { inProcess?: boolean } = {}): SampleServices {
+  const host = new SampleJobs(services.events, { host: services.host, ...opts });
+  return { host, generate: new GenerateService(services, host), evaluate: new EvaluateService(services, host) };
+}

@@ -1,0 +1,131 @@
+import type { ParsedRequestOf, ResponseOf, Run } from '../../shared/contract';
+import { checkpointDir } from '../../ml/pipeline/checkpoint';
+import type { TrainConfig } from '../../ml/train/config';
+import type { TrainStage } from '../../ml/train/session';
+import type { ParentRunInfo } from '../../ml/train/validate';
+import { NotFoundError } from '../errors';
+import type { Services } from '../index';
+import { preparedDatasetDir } from '../data/prepared-dir';
+
+/**
+ * What the Train view's form needs before a run exists: the config a request would train with,
+ * the reference preset's values next to it, and the same refusal `jobs.start` would give (it calls
+ * the training code's own buildTrainConfig + validateTrainConfig, so the form and the back end
+ * cannot disagree). Unlike jobs.config (which refuses an invalid request outright) it always
+ * answers the preset's base config when it can be built, so the form can show the fields that
+ * need fixing. Nothing is written.
+ */
+
+/** The Train form's request and answer ('train.validate'), as the contract defines them. */
+export type TrainFormRequest = ParsedRequestOf<'train.validate'>;
+export type TrainFormAnswer = ResponseOf<'train.validate'>;
+
+export interface ParentCandidate {
+  id: number;
+  name: string | null;
+  stage: string;
+  status: string;
+  datasetId: number | null;
+  imageSize: number[] | null;
+  finishedAt: string | null;
+}
+
+const REQUIRED_PARENT: Record<TrainStage, 'autoencoder' | 'ldm' | null> = { autoencoder: null, ldm: 'autoencoder', controlnet: 'ldm' };
+
+const asJson = (c: TrainConfig): Record<string, unknown> => c as unknown as Record<string, unknown>;
+
+/** The prepared-slice folder of a dataset, as jobs.start resolves it. */
+function datasetDir(s: Services, datasetId: number): string {
+  let found;
+  try {
+    found = preparedDatasetDir(s, datasetId);
+  } catch {
+    throw new Error(`unknown dataset ${datasetId}`);
+  }
+  if (found.dir === null) throw new Error(`dataset ${datasetId} (${found.name}) has no prepared slices; prepare it in the Data view first`);
+  return found.dir;
+}
+
+function parentDirs(s: Services, run: Run): ParentRunInfo['parentDirs'] {
+  const grand = run.parents[0]?.runId;
+  if (run.stage === 'ldm' && grand !== undefined) return { autoencoder: s.home.runDir(grand) };
+  return {};
+}
+
+function parentInfo(s: Services, runId: number): ParentRunInfo {
+  let run: Run;
+  try {
+    run = s.runs.get(runId);
+  } catch (err) {
+    if (err instanceof NotFoundError) throw new Error(`parent run ${runId} does not exist`);
+    throw err;
+  }
+  const dir = s.home.runDir(runId);
+  return {
+    runId,
+    stage: run.stage,
+    status: run.status,
+    config: run.config as unknown as TrainConfig,
+    hasCheckpoint: checkpointDir(dir, 'last') !== null,
+    runDir: dir,
+    parentDirs: parentDirs(s, run),
+  };
+}
+
+export async function trainForm(s: Services, req: TrainFormRequest): Promise<TrainFormAnswer> {
+  // Loaded on first use: the validation constructs networks (tfjs), which quick commands never need.
+  const { buildTrainConfig, validateTrainConfig } = await import('../../ml/train/validate');
+  const answer: TrainFormAnswer = { base: null, reference: null, config: null, error: null };
+  let parent: ParentRunInfo | undefined;
+  try {
+    parent = req.parentRunId !== undefined ? parentInfo(s, req.parentRunId) : undefined;
+    const common = { stage: req.stage, epochs: req.epochs, seed: req.seed, parent };
+    answer.base = asJson(buildTrainConfig({ ...common, preset: req.preset, overrides: [] }));
+    try {
+      // The reference column follows a reference chain (published shapes at 160x224), not the
+      // chosen parent, as jobs.config does.
+      const asParent = (c: TrainConfig): ParentRunInfo => ({ runId: 0, stage: c.stage, status: 'completed', config: c, hasCheckpoint: true, runDir: '', parentDirs: {} });
+      let reference = buildTrainConfig({ stage: 'autoencoder', preset: 'reference', overrides: [] });
+      if (req.stage !== 'autoencoder') reference = buildTrainConfig({ stage: 'ldm', preset: 'reference', overrides: [], parent: asParent(reference) });
+      if (req.stage === 'controlnet') reference = buildTrainConfig({ stage: 'controlnet', preset: 'reference', overrides: [], parent: asParent(reference) });
+      answer.reference = asJson(reference);
+    } catch {
+      answer.reference = null;
+    }
+    const config = buildTrainConfig({ ...common, preset: req.preset, overrides: req.overrides ?? [] });
+    answer.config = asJson(config);
+    const dir = req.datasetId !== undefined ? datasetDir(s, req.datasetId) : undefined;
+    validateTrainConfig(config, { parent, datasetDir: dir });
+    if (req.datasetId === undefined) answer.error = 'choose a prepared dataset';
+  } catch (err) {
+    answer.error = err instanceof Error ? err.message : String(err);
+  }
+  return answer;
+}
+
+/**
+ * Runs a stage can start from: the required parent stage, finished (not queued/running), with a
+ * "last" checkpoint on disk. Newest first; the same dataset's runs first.
+ */
+export function parentCandidates(s: Services, stage: TrainStage, datasetId?: number): { needs: 'autoencoder' | 'ldm' | null; runs: ParentCandidate[] } {
+  const needs = REQUIRED_PARENT[stage];
+  if (!needs) return { needs, runs: [] };
+  const { runs } = s.runs.list({ stage: needs, limit: 10_000 });
+  const out = runs
+    .filter((r) => r.status !== 'running' && r.status !== 'queued')
+    .filter((r) => checkpointDir(s.home.runDir(r.id), 'last') !== null)
+    .map((r) => {
+      const size = (r.config as { imageSize?: unknown }).imageSize;
+      return {
+        id: r.id,
+        name: r.name,
+        stage: r.stage,
+        status: r.status,
+        datasetId: r.datasetId,
+        imageSize: Array.isArray(size) ? size.map(Number) : null,
+        finishedAt: r.finishedAt,
+      };
+    });
+  if (datasetId !== undefined) out.sort((a, b) => Number(b.datasetId === datasetId) - Number(a.datasetId === datasetId));
+  return { needs, runs: out };
+}
