@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DatasetName } from './dataset-name';
 
 /**
  * THE IPC contract: every request/response channel and every push event, defined once.
@@ -9,7 +10,7 @@ import { z } from 'zod';
  * src/main/ipc/handlers.ts). Channel names are `group.method`; the client exposes them as
  * `api.group.method(request)`. Payloads are plain JSON (timestamps are ISO-8601 strings).
  *
- * This module imports nothing but zod: it is loaded by main, preload, renderer and CLI alike.
+ * This module imports nothing but zod and zod-only siblings: it is loaded by main, preload, renderer and CLI alike.
  */
 
 // ---------------------------------------------------------------------------------------------
@@ -597,9 +598,9 @@ export const channels = {
     z.object({ volumeId: Id }).strict(),
     z.object({ url: z.string(), fileName: z.string(), needsToken: z.boolean() }),
   ),
-  'datasets.import': channel(z.object({ dir: z.string().min(1).max(4096), name: z.string().min(1).max(200) }).strict(), DataJob),
+  'datasets.import': channel(z.object({ dir: z.string().min(1).max(4096), name: DatasetName }).strict(), DataJob),
   'datasets.phantom': channel(
-    z.object({ subjects: z.number().int().min(1).max(200), name: z.string().min(1).max(200), seed: z.number().int().optional() }).strict(),
+    z.object({ subjects: z.number().int().min(1).max(200), name: DatasetName, seed: z.number().int().optional() }).strict(),
     DataJob,
   ),
   'datasets.prepare': channel(
@@ -615,7 +616,14 @@ export const channels = {
     DataJob,
   ),
   'datasets.fetchOpenMs': channel(
-    z.object({ name: z.string().min(1).max(200).optional(), subjects: z.array(z.string().max(64)).max(64).optional(), baseUrl: z.string().url().optional() }).strict(),
+    z
+      .object({
+        name: DatasetName.optional(),
+        subjects: z.array(z.string().max(64)).max(64).optional(),
+        // Only web addresses: file:// or other schemes would read local files as "downloads".
+        baseUrl: z.url({ protocol: /^https?$/ }).max(2048).optional(),
+      })
+      .strict(),
     DataJob,
   ),
   'datasets.jobs': channel(Empty, z.object({ jobs: z.array(DataJob) })),
