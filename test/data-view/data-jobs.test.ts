@@ -137,12 +137,12 @@ describe('dataset jobs', () => {
     expect((await failure('datasets.volumeUrl', { volumeId: 99999 })).code).toBe('not_found');
 
     // Electron's app:// handler answers with the same bytes, streamed.
-    const res = volumeResponse(services.store.db, src.url, { 'X-Test': '1' });
+    const res = await volumeResponse(services.store.db, src.url, { 'X-Test': '1' });
     expect(res.status).toBe(200);
     expect(res.headers.get('X-Test')).toBe('1');
     expect(Buffer.from(await res.arrayBuffer()).equals(ok.body)).toBe(true);
-    expect(volumeResponse(services.store.db, '/volumes/99999/x.nii', {}).status).toBe(404);
-    expect(volumeResponse(services.store.db, '/volumes/1/../../etc/passwd', {}).status).toBe(404);
+    expect((await volumeResponse(services.store.db, '/volumes/99999/x.nii', {})).status).toBe(404);
+    expect((await volumeResponse(services.store.db, '/volumes/1/../../etc/passwd', {})).status).toBe(404);
 
     const electron = createDispatch(createHandlers({ services, host: 'electron' }));
     const env = await electron('datasets.volumeUrl', { volumeId: flair.id });

@@ -154,7 +154,8 @@ export async function startBridge(opts: BridgeOptions = {}): Promise<Bridge> {
       const auth = req.headers.authorization?.replace(/^Bearer\s+/i, '') ?? url.searchParams.get('token');
       if (!tokenMatches(tokenBuf, auth)) return refuse(res, 401, 'missing or wrong token (use the URL printed by `brainsynth serve`)');
       if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 405, 'method not allowed');
-      return sendVolume(services.store.db, req, res, url.pathname, headers);
+      sendVolume(services.store.db, req, res, url.pathname, headers).catch(() => res.destroy());
+      return;
     }
     const task = url.pathname.startsWith('/api/') ? handleApi(req, res, url) : handleStatic(req, res, url);
     task.catch((err: unknown) => {
