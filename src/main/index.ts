@@ -15,6 +15,7 @@ import { createDispatch, createHandlers } from './ipc/handlers';
 import { installSecurityPolicy, isTrustedSender } from './security';
 import { APP_HOST, APP_ORIGIN, APP_SCHEME, contentSecurityPolicy, securityHeaders } from './security-policy';
 import { defaultRendererDir, mimeType, resolveStaticPath } from './static-files';
+import { devRendererUrl, devToolsAllowed } from './dev-mode';
 
 /**
  * Electron main: one window on our app:// page, the services from the shared composition root,
@@ -84,11 +85,11 @@ function createWindow(): BrowserWindow {
       spellcheck: false,
       // Middle-click would open links in new windows, bypassing setWindowOpenHandler's intent.
       disableBlinkFeatures: 'Auxclick',
+      devTools: devToolsAllowed(app.isPackaged),
     },
   });
   win.once('ready-to-show', () => win.show());
-  const dev = !app.isPackaged ? process.env.ELECTRON_RENDERER_URL : undefined;
-  void win.loadURL(dev ?? `${APP_ORIGIN}/index.html`);
+  void win.loadURL(devRendererUrl(app.isPackaged) ?? `${APP_ORIGIN}/index.html`);
   return win;
 }
 
