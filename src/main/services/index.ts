@@ -10,6 +10,7 @@ import { ArtefactsService } from './artefacts';
 import { ExperimentsService } from './experiments';
 import { JobsService } from './jobs';
 import { DataJobHost } from './data-jobs';
+import { homeTempDirs, sweepStaleTemp } from '../stale-temp';
 
 /**
  * The composition root shared by the Electron main process, the browser bridge and the CLI:
@@ -48,6 +49,7 @@ export interface OpenServicesOptions {
 export function openServices(opts: OpenServicesOptions | string = {}): Services {
   const options = typeof opts === 'string' ? { home: opts } : opts;
   const home = ensureHome(homeLayout(resolveHome({ home: options.home })));
+  sweepStaleTemp(homeTempDirs(home));
   const store = openStore(home.dbPath, options.store);
   const events = new EventHub<EventMap>();
   const metrics = new MetricsService(store, events);
