@@ -12,6 +12,7 @@ import { startBridge, type Bridge } from '../../src/main/bridge/server';
 import { importDataset } from '../../src/main/services/datasets';
 import { volumeResponse } from '../../src/main/services/volume-files';
 import { resolveStaticPath } from '../../src/main/static-files';
+import { fromStoredPath } from '../../src/main/home-paths';
 import { tempServices } from '../store/helpers';
 import { valid2mmPair, writeSubject } from '../data/helpers';
 
@@ -48,7 +49,7 @@ beforeAll(async () => {
   const row = services.store.db
     .prepare("SELECT v.id, v.path FROM volumes v JOIN subjects s ON s.id = v.subject_id WHERE s.dataset_id = ? AND v.modality = 'FLAIR'")
     .get(d.id) as { id: number; path: string };
-  volumePath = row.path;
+  volumePath = fromStoredPath(services.home.root, row.path);
   volumeUrl = `/volumes/${row.id}/x.nii.gz`;
   original = readFileSync(volumePath);
 

@@ -6,6 +6,7 @@ import { startBridge, type Bridge } from '../../src/main/bridge/server';
 import { createDispatch, createHandlers } from '../../src/main/ipc/handlers';
 import type { DataJob, DatasetDetail, Envelope } from '../../src/shared/contract';
 import { volumeResponse } from '../../src/main/services/volume-files';
+import { fromStoredPath } from '../../src/main/home-paths';
 import { tempServices } from '../store/helpers';
 
 /**
@@ -130,7 +131,7 @@ describe('dataset jobs', () => {
     expect(ok.status).toBe(200);
     expect(ok.type).toBe('application/gzip');
     const path = services.store.db.prepare('SELECT path FROM volumes WHERE id = ?').get(flair.id) as { path: string };
-    expect(ok.body.equals(readFileSync(path.path))).toBe(true);
+    expect(ok.body.equals(readFileSync(fromStoredPath(services.home.root, path.path)))).toBe(true);
     expect((await http(`${src.url}?token=test-token`)).status).toBe(200);
     expect((await http('/volumes/99999/x.nii.gz?token=test-token')).status).toBe(404);
     expect((await http('/volumes/..%2F..%2Fbrainsynth.db?token=test-token')).status).toBe(404);

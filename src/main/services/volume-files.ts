@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import type Database from 'better-sqlite3';
 import { NotFoundError } from './errors';
 import { FileChangedError, openVerifiedFile } from '../verified-file';
+import { fromStoredPath, homeRootOfDb } from '../home-paths';
 
 export const VOLUMES_PATH_PREFIX = '/volumes/';
 
@@ -26,6 +27,7 @@ export interface VolumeFile {
 export function volumeFile(db: Database.Database, volumeId: number): VolumeFile {
   const row = db.prepare('SELECT id, path FROM volumes WHERE id = ?').get(volumeId) as { id: number; path: string } | undefined;
   if (!row) throw new NotFoundError(`volume ${volumeId} does not exist`);
+  row.path = fromStoredPath(homeRootOfDb(db), row.path);
   let size: number;
   try {
     size = statSync(row.path).size;
@@ -64,6 +66,7 @@ async function lookup(db: Database.Database, pathname: string): Promise<OpenVolu
   if (id === undefined) return { status: 404, message: `not a volume path: ${pathname}` };
   const row = db.prepare('SELECT path, sha256 FROM volumes WHERE id = ?').get(id) as { path: string; sha256: string | null } | undefined;
   if (!row) return { status: 404, message: `volume ${id} does not exist` };
+  row.path = fromStoredPath(homeRootOfDb(db), row.path);
   try {
     const { fd, size } = await openVerifiedFile(row.path, row.sha256);
     return { fileName: basename(row.path), fd, size };

@@ -14,6 +14,7 @@ import { checkVolume, sameGrid, formatAffine, type VolumeChecks } from '../../..
 import { checkVoxelBudget, readNifti, readNiftiHeader, DEFAULT_MAX_VOXEL_BYTES, NiftiError, type NiftiHeaderInfo } from '../../../ml/data/nifti';
 import { readRegularFile } from '../../../ml/io/regular-file';
 import { datasetNameProblem } from '../../../shared/dataset-name';
+import { homeRootOfDb, toStoredPath } from '../../home-paths';
 import type { DatasetKind, DatasetSummary, VolumeModality } from './records';
 import { requireDataset } from './records';
 import { readFolderAttribution } from './folder-attribution';
@@ -176,6 +177,7 @@ export async function importDataset(store: StoreHandle, opts: ImportOptions): Pr
     'INSERT INTO volumes (subject_id, modality, path, dims, pixdim, affine, orientation, datatype, sha256, checks) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
   let movedTo: string | undefined;
+  const homeRoot = homeRootOfDb(db);
   const write = db.transaction(() => {
     const id = Number(
       insertDataset.run(name, opts.kind ?? 'imported', opts.source ?? (opts.dir ? resolve(opts.dir) : null), opts.attribution ?? (opts.dir ? readFolderAttribution(resolve(opts.dir)) : null), opts.synthetic ? 1 : 0, grid, JSON.stringify(warnings))
@@ -210,7 +212,7 @@ export async function importDataset(store: StoreHandle, opts: ImportOptions): Pr
         insertVolume.run(
           subjectId,
           v.modality,
-          relocate(v.path),
+          toStoredPath(homeRoot, relocate(v.path)),
           JSON.stringify(v.info.dims),
           JSON.stringify(v.info.pixdim),
           JSON.stringify(v.info.affine),

@@ -14,6 +14,7 @@ import { describePreset, parseSlicePreset, toUint8Truncated, type Normalisation,
 import { assignSplits, SPLITS, type SplitFractions, type SplitName } from '../../../ml/data/split';
 import type { StoreHandle } from './importer';
 import { getDatasetDetail, requireDataset, volumeOf, type DatasetDetail, type DatasetSummary, type PreparedInfo, type SubjectRecord, type VolumeRecord } from './records';
+import { homeRootOfDb, toStoredPath } from '../../home-paths';
 
 export interface PrepareDatasetOptions {
   slices?: SlicePreset | string;
@@ -122,7 +123,8 @@ export async function prepareDataset(
     fractions,
     seed,
     pinned,
-    cacheDir: resolve(cacheDir),
+    // Stored relative to the home: records.ts resolves it again on every read.
+    cacheDir: toStoredPath(homeRootOfDb(store.db), resolve(cacheDir)),
     counts: index.counts,
     subjects: subjectsPerSplit,
     createdAt: index.createdAt,
