@@ -3,12 +3,12 @@
  * two subjects, names the API refuses, and two imports racing for one name.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { realpathSync, symlinkSync } from 'node:fs';
+import { realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DatasetImportError, getDatasetDetail, importDataset } from '../../src/main/services/datasets';
+import { createPhantomDataset, DatasetImportError, getDatasetDetail, importDataset, prepareDataset } from '../../src/main/services/datasets';
 import { openStore } from '../../src/main/services/store';
 import { buildNifti, datasetRowCounts, FSL_1MM_AFFINE, tempHome, valid2mmPair, writeFile, writeSubject } from './helpers';
 
@@ -38,6 +38,16 @@ describe('import refuses hostile files without reading or waiting on them', () =
     expect(err).toBeInstanceOf(DatasetImportError);
     expect((err as DatasetImportError).problems).toContain('sub-a/anat/sub-a_FLAIR.nii.gz: not a regular file (a named pipe); only ordinary files are read');
     expect(datasetRowCounts(env.store)).toEqual(before);
+  });
+});
+
+describe('prepare after import', () => {
+  it('refuses an imported volume that was replaced by a named pipe instead of hanging', { timeout: 60_000 }, async () => {
+    const d = await createPhantomDataset(env.store, env.home, { name: 'ph-pipe', subjects: 1 });
+    const flair = getDatasetDetail(env.store.db, d.id).subjects[0]!.volumes.find((v) => v.modality === 'FLAIR')!;
+    rmSync(flair.path);
+    execFileSync('mkfifo', [flair.path]);
+    await expect(prepareDataset(env.store, env.home, d.id, { slices: 'reference' })).rejects.toThrow(`${flair.path}: imported volume was replaced by a named pipe; import it again`);
   });
 });
 
