@@ -1,3 +1,4 @@
+import { homeTempDirs, sweepStaleTemp } from './stale-temp';
 import type { EventMap } from '../shared/contract';
 import { ensureHome, homeLayout, resolveHome, type HomeLayout } from './home';
 import { openStore, type Store, type StoreOptions } from './store';
@@ -49,6 +50,7 @@ export interface OpenServicesOptions {
 export function openBackend(opts: OpenServicesOptions | string = {}): Services {
   const options = typeof opts === 'string' ? { home: opts } : opts;
   const home = ensureHome(homeLayout(resolveHome({ home: options.home })));
+  sweepStaleTemp(homeTempDirs(home));
   const store = openStore(home.dbPath, options.store);
   const events = new EventHub<EventMap>();
   const metrics = new MetricsService(store, events);

@@ -12,6 +12,7 @@ import { APP_ID, PRODUCT_NAME, WINDOW_DEFAULTS, windowIconPath } from './app-res
 import { installSecurityPolicy, isTrustedSender } from './security';
 import { APP_HOST, APP_ORIGIN, APP_SCHEME, contentSecurityPolicy, securityHeaders } from '../backend/api/security-policy';
 import { defaultRendererDir, mimeType, resolveStaticPath } from '../backend/bridge/static-files';
+import { devRendererUrl, devToolsAllowed } from './dev-mode';
 
 /**
  * Electron main: one window on our app:// page, the services from the shared composition root,
@@ -78,11 +79,11 @@ function createWindow(): BrowserWindow {
       spellcheck: false,
       // Middle-click would open links in new windows, bypassing setWindowOpenHandler's intent.
       disableBlinkFeatures: 'Auxclick',
+      devTools: devToolsAllowed(app.isPackaged),
     },
   });
   win.once('ready-to-show', () => win.show());
-  const dev = !app.isPackaged ? process.env.ELECTRON_RENDERER_URL : undefined;
-  void win.loadURL(dev ?? `${APP_ORIGIN}/index.html`);
+  void win.loadURL(devRendererUrl(app.isPackaged) ?? `${APP_ORIGIN}/index.html`);
   return win;
 }
 

@@ -1,5 +1,6 @@
 import { app, session, shell, type WebContents, type WebFrameMain } from 'electron';
 import { APP_ORIGIN } from '../backend/api/security-policy';
+import { devRendererUrl, devToolsAllowed } from './dev-mode';
 
 /**
  * Electron hardening, applied to every web contents the app creates: our page is the only
@@ -9,8 +10,8 @@ import { APP_ORIGIN } from '../backend/api/security-policy';
 /** Origins our renderer is served from: app://brainsynth, or the vite dev server in `npm run dev`. */
 export function trustedOrigins(): string[] {
   const origins = [APP_ORIGIN];
-  const dev = process.env.ELECTRON_RENDERER_URL;
-  if (!app.isPackaged && dev) origins.push(new URL(dev).origin);
+  const dev = devRendererUrl(app.isPackaged);
+  if (dev) origins.push(new URL(dev).origin);
   return origins;
 }
 
@@ -40,6 +41,8 @@ function harden(contents: WebContents): void {
     if (!isTrustedUrl(url)) event.preventDefault();
   });
   contents.on('will-attach-webview', (event) => event.preventDefault());
+  // webPreferences.devTools is already off when packaged; this also covers any other web contents.
+  if (!devToolsAllowed(app.isPackaged)) contents.on('devtools-opened', () => contents.closeDevTools());
   contents.setWindowOpenHandler(({ url }) => {
     // No new windows ever; https links (e.g. dataset citations) open in the system browser.
     if (/^https:\/\//.test(url)) void shell.openExternal(url);

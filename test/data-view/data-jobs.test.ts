@@ -6,6 +6,7 @@ import { startBridge, type Bridge } from '../../src/backend/bridge/server';
 import { createDispatch, createHandlers } from '../../src/backend/api/handlers';
 import type { DataJob, DatasetDetail, Envelope } from '../../src/shared/contract';
 import { volumeResponse } from '../../src/backend/data/volume-files';
+import { fromStoredPath } from '../../src/backend/home-paths';
 import { tempServices } from '../store/helpers';
 
 /**
@@ -130,19 +131,19 @@ describe('dataset jobs', () => {
     expect(ok.status).toBe(200);
     expect(ok.type).toBe('application/gzip');
     const path = services.store.db.prepare('SELECT path FROM volumes WHERE id = ?').get(flair.id) as { path: string };
-    expect(ok.body.equals(readFileSync(path.path))).toBe(true);
+    expect(ok.body.equals(readFileSync(fromStoredPath(services.home.root, path.path)))).toBe(true);
     expect((await http(`${src.url}?token=test-token`)).status).toBe(200);
     expect((await http('/volumes/99999/x.nii.gz?token=test-token')).status).toBe(404);
     expect((await http('/volumes/..%2F..%2Fbrainsynth.db?token=test-token')).status).toBe(404);
     expect((await failure('datasets.volumeUrl', { volumeId: 99999 })).code).toBe('not_found');
 
     // Electron's app:// handler answers with the same bytes, streamed.
-    const res = volumeResponse(services.store.db, src.url, { 'X-Test': '1' });
+    const res = await volumeResponse(services.store.db, src.url, { 'X-Test': '1' });
     expect(res.status).toBe(200);
     expect(res.headers.get('X-Test')).toBe('1');
     expect(Buffer.from(await res.arrayBuffer()).equals(ok.body)).toBe(true);
-    expect(volumeResponse(services.store.db, '/volumes/99999/x.nii', {}).status).toBe(404);
-    expect(volumeResponse(services.store.db, '/volumes/1/../../etc/passwd', {}).status).toBe(404);
+    expect((await volumeResponse(services.store.db, '/volumes/99999/x.nii', {})).status).toBe(404);
+    expect((await volumeResponse(services.store.db, '/volumes/1/../../etc/passwd', {})).status).toBe(404);
 
     const electron = createDispatch(createHandlers({ services, host: 'electron' }));
     const env = await electron('datasets.volumeUrl', { volumeId: flair.id });

@@ -93,4 +93,18 @@ describe('brainsynth data (CLI)', () => {
     expect(p.code).toBe(1);
     expect(p.stderr).toMatch(/dataset "nope" not found/);
   });
+
+  it('refuses the dataset names the API refuses (newline, 100k characters) and file:// downloads', async () => {
+    const root = join(tmp.dir, 'names');
+    writeSubject(root, 'a', { flair: valid2mmPair().flair, t1w: valid2mmPair().t1w });
+    const newline = await cli('data', 'import', root, '--name', 'two\nlines');
+    expect(newline.code).toBe(1);
+    expect(newline.stderr).toMatch(/dataset name contains a control character/);
+    const long = await cli('data', 'phantom', '--subjects', '1', '--name', 'x'.repeat(100_000));
+    expect(long.code).toBe(1);
+    expect(long.stderr).toMatch(/dataset name too long \(100000 characters; at most 200\)/);
+    const file = await cli('data', 'fetch', 'open-ms', '--base-url', 'file:///etc', '--subjects', 'patient07');
+    expect(file.code).toBe(1);
+    expect(file.stderr).toMatch(/--base-url file:\/\/\/etc: only http:\/\/ and https:\/\/ addresses are fetched/);
+  });
 });

@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -28,6 +29,22 @@ describe('dataset folder attribution', () => {
     const text = readFolderAttribution(d)!;
     expect(text.startsWith('Released under CC BY.')).toBe(true);
     expect(text.length).toBeLessThanOrEqual(1200);
+  });
+
+  it('reads only the opening of a 1 GiB LICENSE.txt (sparse) and skips a pipe named LICENSE', { timeout: 15_000 }, () => {
+    const d = tmp();
+    execFileSync('mkfifo', [join(d, 'LICENSE')]);
+    writeFileSync(join(d, 'LICENSE.txt'), 'Released under CC BY 4.0.\n');
+    truncateSync(join(d, 'LICENSE.txt'), 1024 ** 3);
+    expect(readFolderAttribution(d)).toBe('Released under CC BY 4.0.');
+  });
+
+  it('skips an oversized dataset_description.json and uses the licence file', () => {
+    const d = tmp();
+    writeFileSync(join(d, 'dataset_description.json'), '{"Name": "big"}');
+    truncateSync(join(d, 'dataset_description.json'), 64 * 1024 ** 2);
+    writeFileSync(join(d, 'README'), 'See the paper.');
+    expect(readFolderAttribution(d)).toBe('See the paper.');
   });
 
   it.skipIf(!hasShared)('finds the Lesjak et al. 2017 citation in the open MS folder', () => {

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -179,5 +180,80 @@ describe('world <-> voxel', () => {
     const { worldToVoxel } = await import('../../src/ml/data/orientation');
     expect(worldToVoxel(FSL_1MM_AFFINE, 0, 0, 0)).toEqual([90, 126, 72]);
     expect(voxelToWorld(FSL_1MM_AFFINE, 11, 0, 91)).toEqual([79, -126, 19]);
+  });
+});
+
+describe('hostile and odd headers', () => {
+  /** NIfTI-1 bytes with vox_offset (a float32 at byte 108) overwritten. */
+  function withVoxOffset(voxOffset: number): Buffer {
+    const bytes = buildNifti({ dims: [2, 2, 2], datatype: 16, values: new Float32Array(8).fill(1) });
+    bytes.writeFloatLE(voxOffset, 108);
+    return bytes;
+  }
+
+  it('refuses a uint8 header bomb from the header: 1200x1100x1100 would decode to 5.4 GiB of float32', async () => {
+    // The body is a few bytes only: the refusal must come before any decompression is attempted.
+    const header = buildNifti({ dims: [1200, 1100, 1100], datatype: 2, values: [] });
+    const path = writeFile(join(tmp.dir, 'bomb_FLAIR.nii.gz'), gzipSync(header).subarray(0, 200));
+    const err = await readNifti(path).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NiftiError);
+    expect((err as Error).message).toMatch(/bomb_FLAIR\.nii\.gz: too large: header claims 1200x1100x1100 uint8 = 5539 MiB of voxels once decoded to float32, over the 1536 MiB limit \(not read\)/);
+  });
+
+  it.each([
+    ['NaN', Number.NaN],
+    ['1e12', 1e12],
+    ['negative', -352],
+    ['fractional', 352.5],
+  ])('refuses vox_offset %s by name, in .nii and .nii.gz', async (label, voxOffset) => {
+    for (const name of [`vox-${label}.nii`, `vox-${label}.nii.gz`]) {
+      const bytes = withVoxOffset(voxOffset);
+      const path = writeFile(join(tmp.dir, name), name.endsWith('.gz') ? gzipSync(bytes) : bytes);
+      const err = await readNifti(path).catch((e: unknown) => e);
+      expect(err, name).toBeInstanceOf(NiftiError);
+      expect((err as Error).message, name).toMatch(new RegExp(`^${name.replace(/\./g, '\\.')}: invalid vox_offset`));
+    }
+  });
+
+  it('reads the qform as nifti1_io does: a negative pixdim[3] with qfac +1 does not flip the z axis', async () => {
+    // nifti_quatern_to_mat44 replaces a non-positive spacing by 1; only qfac (pixdim[0]) mirrors z.
+    const qform = { ...LAS_QFORM, qfac: 1, pixdim: [1, 1, -1] as [number, number, number] };
+    const path = writeFile(join(tmp.dir, 'negpixdim.nii'), buildNifti({ dims: [3, 4, 5], datatype: 16, values: new Float32Array(60), qform, qformCode: 1 }));
+    const h = await readNiftiHeader(path);
+    expect(h.affine).toEqual([
+      [-1, 0, 0, 90],
+      [0, 1, 0, -126],
+      [0, 0, -1, -72],
+      [0, 0, 0, 1],
+    ]);
+    expect(h.orientation).toBe('LAI');
+    // The usual way to store LAS (qfac -1, positive spacing) is unaffected.
+    const las = writeFile(join(tmp.dir, 'las.nii'), buildNifti({ dims: [3, 4, 5], datatype: 16, values: new Float32Array(60), qform: LAS_QFORM, qformCode: 1 }));
+    expect((await readNiftiHeader(las)).affine).toEqual(FSL_1MM_AFFINE);
+  });
+
+  it('a negative spacing never scales the qform: pixdim -2 counts as 1, as in nifti1_io', async () => {
+    const qform = { b: 0, c: 0, d: 0, qfac: 1, offset: [0, 0, 0] as [number, number, number], pixdim: [-2, 2, 2] as [number, number, number] };
+    const path = writeFile(join(tmp.dir, 'negx.nii'), buildNifti({ dims: [2, 2, 2], datatype: 16, values: new Float32Array(8), qform, qformCode: 1 }));
+    expect((await readNiftiHeader(path)).affine[0]).toEqual([1, 0, 0, 0]);
+  });
+
+  it('refuses a named pipe named like a volume instead of waiting for a writer', { timeout: 15_000 }, async () => {
+    const fifo = join(tmp.dir, 'pipe_FLAIR.nii.gz');
+    execFileSync('mkfifo', [fifo]);
+    for (const read of [() => readNiftiHeader(fifo), () => readNifti(fifo)]) {
+      const err = await read().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(NiftiError);
+      expect((err as Error).message).toBe('pipe_FLAIR.nii.gz: not a regular file (a named pipe); only ordinary files are read');
+    }
+  });
+
+  it('refuses a device or a folder named like a volume', async () => {
+    const device = join(tmp.dir, 'zero_T1w.nii');
+    symlinkSync('/dev/zero', device);
+    await expect(readNifti(device)).rejects.toThrow(/zero_T1w\.nii: not a regular file \(a device\)/);
+    const folder = join(tmp.dir, 'folder_T1w.nii.gz');
+    mkdirSync(folder);
+    await expect(readNifti(folder)).rejects.toThrow(/folder_T1w\.nii\.gz: not a regular file \(a folder\)/);
   });
 });

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 /**
  * 'artefacts.image': the renderer's only way to show a stored PNG (evaluation image triples,
  * saved Generate panels). Files are found by artefact id, never by a path in the request.
@@ -67,5 +68,13 @@ describe('artefacts.image', () => {
     const missing = await dispatch('artefacts.image', { id: goneId });
     expect(missing).toMatchObject({ ok: false, error: { code: 'not_found' } });
     expect((missing as { error: { message: string } }).error.message).toContain(`the file of artefact ${goneId} is missing`);
+  });
+
+  it('refuses a named pipe put where a PNG was, without waiting for a writer', { timeout: 15_000 }, async () => {
+    const pipe = join(root, 'pipe.png');
+    execFileSync('mkfifo', [pipe]);
+    const res = await dispatch('artefacts.image', { id: addArtefact(pipe) });
+    expect(res).toMatchObject({ ok: false, error: { code: 'invalid_request' } });
+    expect((res as { error: { message: string } }).error.message).toContain('not a regular file (a named pipe)');
   });
 });

@@ -77,6 +77,21 @@ describe('training configs', () => {
     expect(() => validateTrainConfig(applyOverrides(ae, ['imageSize=[100,100]']))).toThrow(/imageSize \[100,100\] must be 160x224 divided by one whole factor/);
     expect(() => validateTrainConfig(applyOverrides(ae, ['autoencoder.network.in_channels=3']))).toThrow(/in_channels and out_channels must be 1/);
   });
+
+  it('--set overrides meet the same field limits as the form and the API', () => {
+    const ae = buildTrainConfig({ stage: 'autoencoder', preset: 'desktop', overrides: [] });
+    const cases: [string, RegExp][] = [
+      ['loop.epochs=1e308', /loop\.epochs must be at most 100000, got 1e\+308/],
+      ['loop.epochs=100001', /loop\.epochs must be at most 100000/],
+      ['loop.batchSize=1e9', /loop\.batchSize must be at most 4096/],
+      ['loop.seed=1e300', /loop\.seed must be a whole number within ±2\^53/],
+      ['loop.checkpointEvery=1e20', /loop\.checkpointEvery must be at most/],
+      ['autoencoder.lr=1e999', /autoencoder\.lr must be a positive number/],
+      ['autoencoder.advStartEpoch=1e12', /autoencoder\.advStartEpoch must be at most 100000/],
+    ];
+    for (const [override, pattern] of cases) expect(() => validateTrainConfig(applyOverrides(ae, [override])), override).toThrow(pattern);
+    expect(() => validateTrainConfig(applyOverrides(ae, ['loop.epochs=100000']))).not.toThrow();
+  });
 });
 
 describe('conditioning context', () => {

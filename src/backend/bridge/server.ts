@@ -48,7 +48,16 @@ export interface Bridge {
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
+/** Past this an oversized upload is cut off instead of being read to its end for a clean 413. */
+const MAX_DRAIN_BYTES = 1024 * 1024 * 1024;
+
 export class BridgeStartError extends Error {}
+
+class BodyTooLargeError extends Error {
+  constructor(bytes: number) {
+    super(`request body of ${bytes} bytes is over the ${MAX_BODY_BYTES / 1024 ** 2} MiB limit`);
+  }
+}
 
 export function rendererMissingMessage(dir: string): string {
   return `the renderer is not built (${join(dir, 'index.html')} is missing): run \`npx electron-vite build\` first`;
@@ -90,18 +99,29 @@ export async function startBridge(opts: BridgeOptions = {}): Promise<Bridge> {
   const refuse = (res: ServerResponse, status: number, message: string) =>
     sendJson(res, status, { ok: false, error: { code: 'failed', message } });
 
+  /**
+   * The request body as text, or BodyTooLargeError. An oversized body is read to its end and
+   * dropped (up to MAX_DRAIN_BYTES) so the client gets the 413 instead of a reset connection.
+   */
   const readBody = (req: IncomingMessage) =>
     new Promise<string>((resolveBody, reject) => {
+      const declared = Number(req.headers['content-length'] ?? 0);
       const chunks: Buffer[] = [];
       let size = 0;
+      let tooLarge = declared > MAX_BODY_BYTES;
+      if (declared > MAX_DRAIN_BYTES) {
+        reject(new BodyTooLargeError(declared));
+        return;
+      }
       req.on('data', (chunk: Buffer) => {
         size += chunk.length;
-        if (size > MAX_BODY_BYTES) {
-          reject(new Error(`request body larger than ${MAX_BODY_BYTES} bytes`));
-          req.destroy();
+        if (size > MAX_BODY_BYTES) tooLarge = true;
+        if (tooLarge) {
+          chunks.length = 0;
+          if (size > MAX_DRAIN_BYTES) reject(new BodyTooLargeError(size));
         } else chunks.push(chunk);
       });
-      req.on('end', () => resolveBody(Buffer.concat(chunks).toString('utf8')));
+      req.on('end', () => (tooLarge ? reject(new BodyTooLargeError(size)) : resolveBody(Buffer.concat(chunks).toString('utf8'))));
       req.on('error', reject);
     });
 
@@ -115,6 +135,11 @@ export async function startBridge(opts: BridgeOptions = {}): Promise<Bridge> {
       const body = await readBody(req);
       payload = body.trim() === '' ? {} : JSON.parse(body);
     } catch (err) {
+      if (err instanceof BodyTooLargeError) {
+        // Connection: close: a body we stopped reading must not be parsed as the next request.
+        res.setHeader('Connection', 'close');
+        return sendJson(res, 413, { ok: false, error: { code: 'invalid_request', channel, message: `${channel}: ${err.message}` } });
+      }
       return sendJson(res, 400, { ok: false, error: { code: 'invalid_request', channel, message: `${channel}: request body is not valid JSON (${(err as Error).message})` } });
     }
     const envelope = await dispatch(channel, payload);
@@ -154,7 +179,8 @@ export async function startBridge(opts: BridgeOptions = {}): Promise<Bridge> {
       const auth = req.headers.authorization?.replace(/^Bearer\s+/i, '') ?? url.searchParams.get('token');
       if (!tokenMatches(tokenBuf, auth)) return refuse(res, 401, 'missing or wrong token (use the URL printed by `brainsynth serve`)');
       if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 405, 'method not allowed');
-      return sendVolume(services.store.db, req, res, url.pathname, headers);
+      sendVolume(services.store.db, req, res, url.pathname, headers).catch(() => res.destroy());
+      return;
     }
     const task = url.pathname.startsWith('/api/') ? handleApi(req, res, url) : handleStatic(req, res, url);
     task.catch((err: unknown) => {

@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -41,13 +41,32 @@ export function resolveStaticPath(root: string, urlPath: string): string | undef
   if (decoded.includes('\0')) return undefined;
   const base = resolve(root);
   const candidate = resolve(base, '.' + normalize('/' + decoded));
-  if (candidate !== base && !candidate.startsWith(base + sep)) return undefined;
-  if (existsSync(candidate) && statSync(candidate).isFile()) return candidate;
+  if (!inside(base, candidate)) return undefined;
+  if (existsSync(candidate)) {
+    // A symlink inside the folder may lead anywhere: what is served must really live in the root.
+    const real = realpathSync(candidate);
+    if (!inside(realRoot(base), real)) return undefined;
+    if (statSync(real).isFile()) return real;
+  }
   if (candidate === base || extname(candidate) === '') {
     const index = join(base, 'index.html');
-    return existsSync(index) ? index : undefined;
+    if (!existsSync(index)) return undefined;
+    const real = realpathSync(index);
+    return inside(realRoot(base), real) && statSync(real).isFile() ? real : undefined;
   }
   return undefined;
+}
+
+function inside(root: string, path: string): boolean {
+  return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
+}
+
+function realRoot(base: string): string {
+  try {
+    return realpathSync(base);
+  } catch {
+    return base;
+  }
 }
 
 /**

@@ -6,12 +6,15 @@
  * home/datasets/<id>/ as part of that transaction.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, realpathSync, renameSync } from 'node:fs';
 import { basename, relative, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import { scanBidsFolder, type SubjectFiles } from '../../ml/data/bids';
 import { checkVolume, sameGrid, formatAffine, type VolumeChecks } from '../../ml/data/mni';
-import { readNifti, NiftiError, type NiftiHeaderInfo } from '../../ml/data/nifti';
+import { checkVoxelBudget, readNifti, readNiftiHeader, DEFAULT_MAX_VOXEL_BYTES, NiftiError, type NiftiHeaderInfo } from '../../ml/data/nifti';
+import { readRegularFile } from '../../ml/io/regular-file';
+import { datasetNameProblem } from '../../shared/dataset-name';
+import { homeRootOfDb, toStoredPath } from '../home-paths';
 import type { DatasetKind, DatasetSummary, VolumeModality } from './records';
 import { requireDataset } from './records';
 import { readFolderAttribution } from './folder-attribution';
@@ -52,6 +55,8 @@ interface CheckedVolume {
   info: NiftiHeaderInfo;
   checks: VolumeChecks;
   sha256: string;
+  /** The path as the user gave it (relative to the folder), for messages. */
+  shown: string;
 }
 
 interface CheckedSubject {
@@ -73,12 +78,11 @@ function display(path: string, root: string | undefined): string {
 }
 
 export async function importDataset(store: StoreHandle, opts: ImportOptions): Promise<DatasetSummary> {
-  const name = opts.name?.trim();
-  if (!name) throw new Error('a dataset needs a name (--name)');
+  const nameProblem = datasetNameProblem(opts.name);
+  if (nameProblem) throw new Error(nameProblem);
+  const name = opts.name.trim();
   const db = store.db;
-  if (db.prepare('SELECT 1 FROM datasets WHERE name = ?').get(name)) {
-    throw new Error(`a dataset named "${name}" already exists; choose another --name`);
-  }
+  if (db.prepare('SELECT 1 FROM datasets WHERE name = ?').get(name)) throw new Error(nameTakenMessage(name));
   if (!opts.dir && !opts.pairs) throw new Error('import needs a folder (dir) or a list of FLAIR/T1w pairs');
   const root = opts.dir ? resolve(opts.dir) : opts.adopt?.stagingDir;
   let subjects: SubjectFiles[];
@@ -104,18 +108,33 @@ export async function importDataset(store: StoreHandle, opts: ImportOptions): Pr
     for (const { key, modality } of ROLES) {
       const path = files[key] as string | undefined;
       if (!path) continue;
-      const abs = resolve(path);
-      const shown = display(abs, root);
+      const shown = display(resolve(path), root);
       opts.onProgress?.(done, total, shown);
       try {
-        if (!existsSync(abs)) throw new NiftiError(shown, 'file not found');
-        const volume = await readNifti(abs, opts.maxVoxelBytes !== undefined ? { maxVoxelBytes: opts.maxVoxelBytes } : {});
+        if (!existsSync(path)) throw new NiftiError(shown, 'file not found');
+        // A symlinked volume is stored by its target: the link may be repointed or removed later.
+        const abs = realpathSync(path);
+        // Grid, 4D and size are decided from the header: a volume refused for them is never inflated.
+        const header = await readNiftiHeader(abs);
+        const maxVoxelBytes = opts.maxVoxelBytes ?? DEFAULT_MAX_VOXEL_BYTES;
+        const headerErrors = checkVolume(header).errors;
+        try {
+          checkVoxelBudget(header, maxVoxelBytes);
+        } catch (err) {
+          headerErrors.unshift((err as NiftiError).problem);
+        }
+        if (headerErrors.length > 0) {
+          for (const e of headerErrors) problems.push(`${shown}: ${e}`);
+          done++;
+          continue;
+        }
+        const volume = await readNifti(abs, { maxVoxelBytes });
         const isMask = modality === 'lesion_mask' || modality === 'brain_mask';
         const checks = checkVolume(volume, volume.data, { allowEmpty: isMask });
         for (const e of checks.errors) problems.push(`${shown}: ${e}`);
         const { data: _data, ...info } = volume;
-        const sha256 = createHash('sha256').update(readFileSync(abs)).digest('hex');
-        volumes.push({ modality, path: abs, info, checks, sha256 });
+        const sha256 = createHash('sha256').update(readRegularFile(abs)).digest('hex');
+        volumes.push({ modality, path: abs, info, checks, sha256, shown });
       } catch (err) {
         const msg = err instanceof NiftiError ? `${shown}: ${err.problem}` : `${shown}: ${err instanceof Error ? err.message : String(err)}`;
         problems.push(msg);
@@ -158,12 +177,18 @@ export async function importDataset(store: StoreHandle, opts: ImportOptions): Pr
     'INSERT INTO volumes (subject_id, modality, path, dims, pixdim, affine, orientation, datatype, sha256, checks) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
   let movedTo: string | undefined;
+  const homeRoot = homeRootOfDb(db);
   const write = db.transaction(() => {
     const id = Number(
       insertDataset.run(name, opts.kind ?? 'imported', opts.source ?? (opts.dir ? resolve(opts.dir) : null), opts.attribution ?? (opts.dir ? readFolderAttribution(resolve(opts.dir)) : null), opts.synthetic ? 1 : 0, grid, JSON.stringify(warnings))
         .lastInsertRowid,
     );
-    const relocate = (p: string) => (opts.adopt && movedTo ? resolve(movedTo, relative(opts.adopt.stagingDir, p)) : p);
+    const stagingReal = opts.adopt ? realpathSync(opts.adopt.stagingDir) : undefined;
+    const relocate = (p: string) => {
+      if (!movedTo || !stagingReal) return p;
+      const inside = relative(stagingReal, p);
+      return inside.startsWith('..') ? p : resolve(movedTo, inside);
+    };
     if (opts.adopt) movedTo = resolve(opts.adopt.datasetDir(id));
     for (const s of checked) {
       const subjectId = Number(insertSubject.run(id, s.files.subject, s.files.session).lastInsertRowid);
@@ -187,7 +212,7 @@ export async function importDataset(store: StoreHandle, opts: ImportOptions): Pr
         insertVolume.run(
           subjectId,
           v.modality,
-          relocate(v.path),
+          toStoredPath(homeRoot, relocate(v.path)),
           JSON.stringify(v.info.dims),
           JSON.stringify(v.info.pixdim),
           JSON.stringify(v.info.affine),
@@ -205,8 +230,21 @@ export async function importDataset(store: StoreHandle, opts: ImportOptions): Pr
     }
     return id;
   });
-  const id = write.immediate();
+  let id: number;
+  try {
+    id = write.immediate();
+  } catch (err) {
+    // Another import with the same name committed between our check above and this write.
+    if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' && /datasets\.name/.test((err as Error).message)) {
+      throw new Error(nameTakenMessage(name));
+    }
+    throw err;
+  }
   return requireDataset(db, id);
+}
+
+export function nameTakenMessage(name: string): string {
+  return `a dataset named "${name}" already exists; choose another --name`;
 }
 
 function collectWarnings(subjects: CheckedSubject[]): string[] {
@@ -223,7 +261,28 @@ function collectWarnings(subjects: CheckedSubject[]): string[] {
     }
   }
   const out = [...counts].map(([note, n]) => `${n} of ${volumes} volumes: ${note}`);
+  out.push(...duplicateWarnings(subjects));
   const noMask = subjects.filter((s) => !s.files.lesionMask).map((s) => s.files.subject);
   if (noMask.length > 0 && noMask.length < subjects.length) out.push(`no lesion mask for ${noMask.join(', ')}`);
   return out;
+}
+
+/**
+ * Byte-identical images under different subjects (or roles) are almost always a copying mistake,
+ * and the copies can land in train and test. Masks are left out: many subjects have the same
+ * all-zero lesion mask.
+ */
+function duplicateWarnings(subjects: CheckedSubject[]): string[] {
+  const bySha = new Map<string, string[]>();
+  for (const s of subjects) {
+    for (const v of s.volumes) {
+      if (v.modality !== 'FLAIR' && v.modality !== 'T1w') continue;
+      const list = bySha.get(v.sha256) ?? [];
+      list.push(v.shown);
+      bySha.set(v.sha256, list);
+    }
+  }
+  return [...bySha.values()]
+    .filter((files) => files.length > 1)
+    .map((files) => `byte-identical images: ${files.join(', ')} (the same scan under ${files.length} names can land in both train and test)`);
 }

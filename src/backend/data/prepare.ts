@@ -4,7 +4,7 @@
  * store (one transaction, after the cache is in place).
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { PNG } from 'pngjs';
 import { writeFileAtomic } from '../../ml/data/nifti';
@@ -14,6 +14,8 @@ import { describePreset, parseSlicePreset, toUint8Truncated, type Normalisation,
 import { assignSplits, SPLITS, type SplitFractions, type SplitName } from '../../ml/data/split';
 import type { StoreHandle } from './importer';
 import { getDatasetDetail, requireDataset, volumeOf, type DatasetDetail, type DatasetSummary, type PreparedInfo, type SubjectRecord, type VolumeRecord } from './records';
+import { homeRootOfDb, toStoredPath } from '../home-paths';
+import { NotRegularFileError, readRegularFile } from '../../ml/io/regular-file';
 
 export interface PrepareDatasetOptions {
   slices?: SlicePreset | string;
@@ -42,8 +44,9 @@ function resolveSubject(labels: string[], ref: string): string {
 async function readVolumeChecked(v: VolumeRecord): Promise<LasVolume> {
   let bytes: Buffer;
   try {
-    bytes = readFileSync(v.path);
-  } catch {
+    bytes = readRegularFile(v.path);
+  } catch (err) {
+    if (err instanceof NotRegularFileError) throw new Error(`${v.path}: imported volume was replaced by ${err.kind}; import it again`);
     throw new Error(`${v.path}: imported volume is missing (moved or deleted since import)`);
   }
   if (v.sha256 && createHash('sha256').update(bytes).digest('hex') !== v.sha256) {
@@ -122,7 +125,8 @@ export async function prepareDataset(
     fractions,
     seed,
     pinned,
-    cacheDir: resolve(cacheDir),
+    // Stored relative to the home: records.ts resolves it again on every read.
+    cacheDir: toStoredPath(homeRootOfDb(store.db), resolve(cacheDir)),
     counts: index.counts,
     subjects: subjectsPerSplit,
     createdAt: index.createdAt,

@@ -6,6 +6,7 @@ import type Database from 'better-sqlite3';
 import type { Affine } from '../../ml/data/orientation';
 import type { SplitName } from '../../ml/data/split';
 import { parseJsonArray, parseJsonObject } from '../store/json';
+import { fromStoredPath, homeRootOfDb } from '../home-paths';
 
 export type DatasetKind = 'imported' | 'phantom' | 'downloaded';
 export type VolumeModality = 'FLAIR' | 'T1w' | 'lesion_mask' | 'brain_mask';
@@ -88,12 +89,13 @@ SELECT d.*,
 FROM datasets d`;
 
 // Defensive parses (here and for warnings): one bad row cannot take a whole listing down.
-function preparedOf(text: string | null): PreparedInfo | null {
+function preparedOf(text: string | null, homeRoot: string | undefined): PreparedInfo | null {
   const info = parseJsonObject(text);
+  if (typeof info.cacheDir === 'string') info.cacheDir = fromStoredPath(homeRoot, info.cacheDir);
   return Object.keys(info).length > 0 ? (info as unknown as PreparedInfo) : null;
 }
 
-function toSummary(row: DatasetRow): DatasetSummary {
+function toSummary(row: DatasetRow, homeRoot: string | undefined): DatasetSummary {
   return {
     id: row.id,
     name: row.name,
@@ -103,7 +105,7 @@ function toSummary(row: DatasetRow): DatasetSummary {
     synthetic: row.synthetic !== 0,
     grid: row.grid,
     normalisation: row.normalisation,
-    prepared: preparedOf(row.prepared),
+    prepared: preparedOf(row.prepared, homeRoot),
     warnings: parseJsonArray(row.warnings).map(String),
     createdAt: row.created_at,
     subjectCount: row.subject_count,
@@ -112,18 +114,19 @@ function toSummary(row: DatasetRow): DatasetSummary {
 }
 
 export function listDatasets(db: Database.Database): DatasetSummary[] {
-  return (db.prepare(`${SUMMARY_SQL} ORDER BY d.id`).all() as DatasetRow[]).map(toSummary);
+  const root = homeRootOfDb(db);
+  return (db.prepare(`${SUMMARY_SQL} ORDER BY d.id`).all() as DatasetRow[]).map((row) => toSummary(row, root));
 }
 
 /** A dataset by its id; undefined when absent. */
 export function datasetById(db: Database.Database, id: number): DatasetSummary | undefined {
   const row = db.prepare(`${SUMMARY_SQL} WHERE d.id = ?`).get(id) as DatasetRow | undefined;
-  return row ? toSummary(row) : undefined;
+  return row ? toSummary(row, homeRootOfDb(db)) : undefined;
 }
 
 export function datasetByName(db: Database.Database, name: string): DatasetSummary | undefined {
   const row = db.prepare(`${SUMMARY_SQL} WHERE d.name = ?`).get(name) as DatasetRow | undefined;
-  return row ? toSummary(row) : undefined;
+  return row ? toSummary(row, homeRootOfDb(db)) : undefined;
 }
 
 /** A dataset by id (number or digits) or name; undefined when absent. */
@@ -148,6 +151,7 @@ export function getDatasetDetail(db: Database.Database, ref: string | number): D
     .prepare('SELECT id, label, session, split FROM subjects WHERE dataset_id = ? ORDER BY label, session')
     .all(summary.id) as { id: number; label: string; session: string | null; split: SplitName | null }[];
   const volumeStmt = db.prepare('SELECT * FROM volumes WHERE subject_id = ? ORDER BY modality');
+  const root = homeRootOfDb(db);
   return {
     ...summary,
     subjects: subjects.map((s) => ({
@@ -155,7 +159,7 @@ export function getDatasetDetail(db: Database.Database, ref: string | number): D
       volumes: (volumeStmt.all(s.id) as Record<string, unknown>[]).map((v) => ({
         id: v.id as number,
         modality: v.modality as VolumeModality,
-        path: v.path as string,
+        path: fromStoredPath(root, v.path as string),
         dims: JSON.parse(v.dims as string),
         pixdim: JSON.parse(v.pixdim as string),
         affine: JSON.parse(v.affine as string),

@@ -20,7 +20,8 @@ import {
 } from '../../ml/data/download';
 import { scanBidsFolder } from '../../ml/data/bids';
 import { writeFileAtomic } from '../../ml/data/nifti';
-import { importDataset, type StoreHandle } from './importer';
+import { importDataset, nameTakenMessage, type StoreHandle } from './importer';
+import { datasetNameProblem } from '../../shared/dataset-name';
 import type { DatasetSummary } from './records';
 
 export interface HomeDirs {
@@ -30,10 +31,20 @@ export interface HomeDirs {
 }
 
 function assertNameFree(store: StoreHandle, name: string): void {
-  if (!name?.trim()) throw new Error('a dataset needs a name (--name)');
-  if (store.db.prepare('SELECT 1 FROM datasets WHERE name = ?').get(name.trim())) {
-    throw new Error(`a dataset named "${name}" already exists; choose another --name`);
+  const problem = datasetNameProblem(name);
+  if (problem) throw new Error(problem);
+  if (store.db.prepare('SELECT 1 FROM datasets WHERE name = ?').get(name.trim())) throw new Error(nameTakenMessage(name.trim()));
+}
+
+/** Downloads come from the web only: a file:// or other scheme would copy local files in as "downloaded". */
+function assertWebUrl(baseUrl: string): void {
+  let protocol: string;
+  try {
+    protocol = new URL(baseUrl).protocol;
+  } catch {
+    throw new Error(`--base-url ${JSON.stringify(baseUrl)} is not a URL`);
   }
+  if (protocol !== 'http:' && protocol !== 'https:') throw new Error(`--base-url ${baseUrl}: only http:// and https:// addresses are fetched (got ${protocol})`);
 }
 
 export interface PhantomDatasetOptions {
@@ -92,6 +103,7 @@ export async function fetchOpenMsDataset(store: StoreHandle, home: HomeDirs, opt
   const pins = opts.manifestPath ? readManifestPins(opts.manifestPath) : [];
   const entries = openMsManifest(opts.subjects, pins);
   const baseUrl = opts.baseUrl ?? OPEN_MS_DEFAULT_BASE_URL;
+  assertWebUrl(baseUrl);
   const downloads = join(home.root, 'downloads', 'open-ms');
   mkdirSync(downloads, { recursive: true });
   const results = await downloadAll(baseUrl, entries, downloads, {

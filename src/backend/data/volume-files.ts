@@ -2,14 +2,17 @@
  * Volume bytes for the renderer's NiiVue viewers. Both hosts serve the same path,
  * /volumes/<volumeId>/<fileName>: the bridge over HTTP (token-checked), Electron through its
  * app:// protocol handler. Only files recorded in the store are served (looked up by id), never
- * a path taken from the URL. The file name in the URL lets NiiVue pick its reader by extension.
+ * a path taken from the URL, and only while the file is still the one imported (its real path and
+ * sha256 as recorded). The file name in the URL lets NiiVue pick its reader by extension.
  */
-import { createReadStream, statSync } from 'node:fs';
+import { closeSync, createReadStream, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import type Database from 'better-sqlite3';
 import { NotFoundError } from '../errors';
+import { FileChangedError, openVerifiedFile } from './verified-file';
+import { fromStoredPath, homeRootOfDb } from '../home-paths';
 
 export const VOLUMES_PATH_PREFIX = '/volumes/';
 
@@ -24,6 +27,7 @@ export interface VolumeFile {
 export function volumeFile(db: Database.Database, volumeId: number): VolumeFile {
   const row = db.prepare('SELECT id, path FROM volumes WHERE id = ?').get(volumeId) as { id: number; path: string } | undefined;
   if (!row) throw new NotFoundError(`volume ${volumeId} does not exist`);
+  row.path = fromStoredPath(homeRootOfDb(db), row.path);
   let size: number;
   try {
     size = statSync(row.path).size;
@@ -51,19 +55,30 @@ function contentType(fileName: string): string {
   return fileName.toLowerCase().endsWith('.gz') ? 'application/gzip' : 'application/octet-stream';
 }
 
-function lookup(db: Database.Database, pathname: string): VolumeFile | { status: number; message: string } {
+interface OpenVolume {
+  fileName: string;
+  fd: number;
+  size: number;
+}
+
+async function lookup(db: Database.Database, pathname: string): Promise<OpenVolume | { status: number; message: string }> {
   const id = parseVolumePath(pathname);
   if (id === undefined) return { status: 404, message: `not a volume path: ${pathname}` };
+  const row = db.prepare('SELECT path, sha256 FROM volumes WHERE id = ?').get(id) as { path: string; sha256: string | null } | undefined;
+  if (!row) return { status: 404, message: `volume ${id} does not exist` };
+  row.path = fromStoredPath(homeRootOfDb(db), row.path);
   try {
-    return volumeFile(db, id);
+    const { fd, size } = await openVerifiedFile(row.path, row.sha256);
+    return { fileName: basename(row.path), fd, size };
   } catch (err) {
-    return { status: 404, message: err instanceof Error ? err.message : String(err) };
+    if (err instanceof FileChangedError) return { status: 409, message: `volume ${id}: ${err.message}` };
+    return { status: 404, message: `${row.path}: the file of volume ${id} is missing or unreadable (moved or deleted since import)` };
   }
 }
 
 /** Bridge: streams a volume to an HTTP response. The caller has checked Host/Origin and the token. */
-export function sendVolume(db: Database.Database, req: IncomingMessage, res: ServerResponse, pathname: string, headers: Record<string, string>): void {
-  const found = lookup(db, pathname);
+export async function sendVolume(db: Database.Database, req: IncomingMessage, res: ServerResponse, pathname: string, headers: Record<string, string>): Promise<void> {
+  const found = await lookup(db, pathname);
   if ('status' in found) {
     res.writeHead(found.status, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' });
     res.end(found.message);
@@ -76,19 +91,21 @@ export function sendVolume(db: Database.Database, req: IncomingMessage, res: Ser
     'Cache-Control': 'no-store',
   });
   if (req.method === 'HEAD') {
+    closeSync(found.fd);
     res.end();
     return;
   }
-  const stream = createReadStream(found.path);
+  const stream = createReadStream('', { fd: found.fd, start: 0, end: Math.max(0, found.size - 1) });
   stream.on('error', () => res.destroy());
   stream.pipe(res);
 }
 
 /** Electron: the app:// protocol's response for a volume path (a streamed body). */
-export function volumeResponse(db: Database.Database, pathname: string, headers: Record<string, string>): Response {
-  const found = lookup(db, pathname);
+export async function volumeResponse(db: Database.Database, pathname: string, headers: Record<string, string>): Promise<Response> {
+  const found = await lookup(db, pathname);
   if ('status' in found) return new Response(found.message, { status: found.status, headers: { ...headers, 'Content-Type': 'text/plain; charset=utf-8' } });
-  const body = Readable.toWeb(createReadStream(found.path)) as unknown as ReadableStream<Uint8Array>;
+  const stream = createReadStream('', { fd: found.fd, start: 0, end: Math.max(0, found.size - 1) });
+  const body = Readable.toWeb(stream) as unknown as ReadableStream<Uint8Array>;
   return new Response(body, {
     headers: { ...headers, 'Content-Type': contentType(found.fileName), 'Content-Length': String(found.size), 'Cache-Control': 'no-store' },
   });

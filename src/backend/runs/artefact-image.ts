@@ -3,9 +3,10 @@
  * panel) as a data URL for the renderer, which never reads the file system itself. The file is
  * looked up by artefact id in the store, never by a path from the request.
  */
-import { readFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { InvalidInputError, NotFoundError } from '../errors';
+import { NotRegularFileError, readRegularFilePrefix } from '../../ml/io/regular-file';
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 /** Artefact images are slice panels (a few hundred KiB); refuse anything far larger. */
@@ -31,11 +32,13 @@ export function artefactImage(db: Database.Database, id: number): ArtefactImage 
   if (!/\.png$/i.test(row.path)) throw new InvalidInputError(`artefact ${id} (${row.path}) is not a PNG image`);
   let bytes: Buffer;
   try {
-    bytes = readFileSync(row.path);
-  } catch {
+    // Never more than the limit (plus one byte to notice an oversized file), never from a pipe.
+    bytes = readRegularFilePrefix(row.path, MAX_BYTES + 1);
+  } catch (err) {
+    if (err instanceof NotRegularFileError) throw new InvalidInputError(err.message);
     throw new NotFoundError(`${row.path}: the file of artefact ${id} is missing (moved or deleted)`);
   }
-  if (bytes.length > MAX_BYTES) throw new InvalidInputError(`${row.path}: ${bytes.length} bytes is too large to show (limit ${MAX_BYTES})`);
+  if (bytes.length > MAX_BYTES) throw new InvalidInputError(`${row.path}: ${statSync(row.path).size} bytes is too large to show (limit ${MAX_BYTES})`);
   const { width, height } = pngSize(bytes, row.path);
   return { id: row.id, width, height, dataUrl: `data:image/png;base64,${bytes.toString('base64')}` };
 }

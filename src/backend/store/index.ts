@@ -1,6 +1,7 @@
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { MIGRATIONS, type Migration } from './migrations';
+import { registerHomePathFunctions } from '../home-paths';
 
 /**
  * The experiment store: one SQLite file (better-sqlite3) holding datasets, runs, metrics,
@@ -126,6 +127,7 @@ export function openStore(dbPath: string, opts: StoreOptions = {}): Store {
       // OS crash/power loss may roll back the last commits. Training appends metrics often, so
       // avoiding an fsync per commit matters.
       db.pragma('synchronous = NORMAL');
+      registerHomePathFunctions(db);
       migrate(db, dbPath, migrations);
     }
   } catch (err) {

@@ -154,4 +154,14 @@ JOIN (SELECT run_id, name, split, min(value) AS value, step FROM metrics GROUP B
 JOIN (SELECT run_id, name, split, max(value) AS value, step FROM metrics GROUP BY run_id, name, split) AS hi USING (run_id, name, split);
 `,
   },
+  {
+    version: 4,
+    description: 'volume paths and prepared-cache folders inside the home stored relative to it (a moved or copied home keeps reading its own files)',
+    // brainsynth_home_relative is registered by openStore (home-paths.ts).
+    sql: `
+UPDATE volumes SET path = brainsynth_home_relative(path);
+UPDATE datasets SET prepared = json_set(prepared, '$.cacheDir', brainsynth_home_relative(json_extract(prepared, '$.cacheDir')))
+WHERE prepared IS NOT NULL AND json_valid(prepared) AND json_type(prepared, '$.cacheDir') = 'text';
+`,
+  },
 ];

@@ -4,14 +4,22 @@
  * choice (sform when sform_code > 0, else qform, else pixdim scaling) and atomic writes are ours.
  * Data are returned as a Float32Array in NIfTI's Fortran order: index = i + nx*(j + ny*k) (+ ... t).
  */
-import { closeSync, createReadStream, fsyncSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createGunzip, gunzipSync, gzipSync } from 'node:zlib';
 import * as niftiReader from 'nifti-reader-js';
 import { orientationCode, type Affine } from './orientation';
+import { NotRegularFileError, openRegularFile, readAll } from '../io/regular-file';
 
-/** Voxel payloads larger than this are refused before decompressing (override per call). */
+/**
+ * Volumes whose voxels need more memory than this once read are refused from the header, before
+ * anything is decompressed (override per call). Counted at the larger of the stored and the
+ * decoded (float32) size: a small uint8 file can decode to four times its stored size.
+ */
 export const DEFAULT_MAX_VOXEL_BYTES = 1.5 * 1024 ** 3;
+
+/** Header extensions beyond this are refused: no NIfTI writer puts the voxels that far in. */
+const MAX_VOX_OFFSET = 64 * 1024 ** 2;
 
 const DATATYPES: Record<number, { name: string; bytes: number }> = {
   2: { name: 'uint8', bytes: 1 },
@@ -82,12 +90,10 @@ function toArrayBuffer(buf: Buffer): ArrayBuffer {
 
 /** The first `bytes` bytes of the (decompressed) file, without inflating the whole file. */
 async function readPrefix(path: string, bytes: number): Promise<Buffer> {
+  const { fd } = openRegularFile(path);
   if (!isGzipPath(path)) {
-    const fd = openSync(path, 'r');
     try {
-      const buf = Buffer.alloc(bytes);
-      const n = readSync(fd, buf, 0, bytes, 0);
-      return buf.subarray(0, n);
+      return readAll(fd, bytes);
     } finally {
       closeSync(fd);
     }
@@ -96,7 +102,7 @@ async function readPrefix(path: string, bytes: number): Promise<Buffer> {
     const chunks: Buffer[] = [];
     let total = 0;
     let done = false;
-    const source = createReadStream(path);
+    const source = createReadStream('', { fd, autoClose: true });
     const gunzip = createGunzip();
     const finish = (err?: Error) => {
       if (done) return;
@@ -118,13 +124,28 @@ async function readPrefix(path: string, bytes: number): Promise<Buffer> {
   });
 }
 
+/**
+ * The qform as nifti1_io (nifti_quatern_to_mat44) builds it, so a file means here what it means in
+ * FSL, ANTs and nibabel: a non-positive or non-finite spacing counts as 1 (its sign never flips an
+ * axis; only qfac = pixdim[0] < 0 does), and a quaternion with |(b,c,d)| near 1 is normalised.
+ */
 function qformAffine(h: niftiReader.NIFTI1 | niftiReader.NIFTI2): Affine {
-  const b = h.quatern_b;
-  const c = h.quatern_c;
-  const d = h.quatern_d;
-  const a = Math.sqrt(Math.max(0, 1 - (b * b + c * c + d * d)));
+  let b = h.quatern_b;
+  let c = h.quatern_c;
+  let d = h.quatern_d;
+  let a = 1 - (b * b + c * c + d * d);
+  if (a < 1e-7) {
+    const norm = 1 / Math.sqrt(b * b + c * c + d * d);
+    b *= norm;
+    c *= norm;
+    d *= norm;
+    a = 0;
+  } else {
+    a = Math.sqrt(a);
+  }
   const qfac = h.pixDims[0]! < 0 ? -1 : 1;
-  const [dx, dy, dz] = [h.pixDims[1] || 1, h.pixDims[2] || 1, (h.pixDims[3] || 1) * qfac];
+  const spacing = (v: number | undefined) => (v !== undefined && Number.isFinite(v) && v > 0 ? v : 1);
+  const [dx, dy, dz] = [spacing(h.pixDims[1]), spacing(h.pixDims[2]), spacing(h.pixDims[3]) * qfac];
   const r = [
     [a * a + b * b - c * c - d * d, 2 * (b * c - a * d), 2 * (b * d + a * c)],
     [2 * (b * c + a * d), a * a + c * c - b * b - d * d, 2 * (c * d - a * b)],
@@ -171,6 +192,11 @@ function parseHeader(path: string, prefix: Buffer, compressed: boolean): NiftiHe
     );
   }
   const voxelBytes = dims[0] * dims[1] * dims[2] * frames * type.bytes;
+  const minVoxOffset = version === 2 ? 540 : 352;
+  const rawVoxOffset = Number(h.vox_offset);
+  if (!Number.isFinite(rawVoxOffset) || rawVoxOffset < 0 || !Number.isInteger(rawVoxOffset) || rawVoxOffset > MAX_VOX_OFFSET) {
+    throw new NiftiError(name, `invalid vox_offset ${rawVoxOffset} (must be a whole number of bytes from ${minVoxOffset} to ${MAX_VOX_OFFSET})`);
+  }
   let affine: Affine;
   let affineSource: NiftiHeaderInfo['affineSource'];
   if (h.sform_code > 0) {
@@ -211,7 +237,8 @@ function parseHeader(path: string, prefix: Buffer, compressed: boolean): NiftiHe
     affineSource,
     affine,
     orientation: orientationCode(affine),
-    voxOffset: Math.max(Number(h.vox_offset), version === 2 ? 540 : 352),
+    // Some writers leave vox_offset 0 in single-file NIfTI; the voxels then follow the header.
+    voxOffset: Math.max(rawVoxOffset, minVoxOffset),
     littleEndian: h.littleEndian,
     description: h.description ?? '',
     voxelBytes,
@@ -225,6 +252,7 @@ export async function readNiftiHeader(path: string): Promise<NiftiHeaderInfo> {
   try {
     prefix = await readPrefix(path, 544);
   } catch (err) {
+    if (err instanceof NotRegularFileError) throw new NiftiError(basename(path), `not a regular file (${err.kind}); only ordinary files are read`);
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new NiftiError(basename(path), 'file not found');
     throw new NiftiError(basename(path), `cannot read header (${code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR' ? 'corrupt gzip data' : (err as Error).message})`);
@@ -281,14 +309,7 @@ function decodeVoxels(raw: Buffer, offset: number, info: NiftiHeaderInfo): Float
 export async function readNifti(path: string, opts: ReadNiftiOptions = {}): Promise<NiftiVolume> {
   const info = await readNiftiHeader(path);
   const name = basename(path);
-  const limit = opts.maxVoxelBytes ?? DEFAULT_MAX_VOXEL_BYTES;
-  if (info.voxelBytes > limit) {
-    throw new NiftiError(
-      name,
-      `too large: header claims ${info.shape.join('x')} ${info.datatype} = ${(info.voxelBytes / 1024 ** 2).toFixed(0)} MiB of voxels, ` +
-        `over the ${(limit / 1024 ** 2).toFixed(0)} MiB limit (not read)`,
-    );
-  }
+  checkVoxelBudget(info, opts.maxVoxelBytes ?? DEFAULT_MAX_VOXEL_BYTES);
   const needed = info.voxOffset + info.voxelBytes;
   let raw: Buffer;
   if (info.compressed) {
@@ -296,17 +317,17 @@ export async function readNifti(path: string, opts: ReadNiftiOptions = {}): Prom
       // maxOutputLength stops a gzip bomb whose header lies about its size.
       raw = gunzipSync(readFileBuffer(path), { maxOutputLength: needed + 1024 * 1024 });
     } catch (err) {
+      if (err instanceof NiftiError) throw err;
       const e = err as NodeJS.ErrnoException;
       if (e.code === 'Z_BUF_ERROR') throw new NiftiError(name, 'truncated gzip stream (unexpected end of file); the download or copy is incomplete');
       if (e.code === 'ERR_BUFFER_TOO_LARGE') throw new NiftiError(name, 'decompressed data larger than the header says; file is corrupt');
       throw new NiftiError(name, `corrupt gzip data (${e.message})`);
     }
   } else {
-    const size = statSync(path).size;
-    if (size < needed) {
-      throw new NiftiError(name, `truncated: header needs ${needed} bytes (${info.shape.join('x')} ${info.datatype}), file has ${size}`);
-    }
     raw = readFileBuffer(path);
+    if (raw.length < needed) {
+      throw new NiftiError(name, `truncated: header needs ${needed} bytes (${info.shape.join('x')} ${info.datatype}), file has ${raw.length}`);
+    }
   }
   if (raw.length < needed) {
     throw new NiftiError(name, `truncated: header needs ${needed} bytes of image (${info.shape.join('x')} ${info.datatype}), decompressed data has ${raw.length}`);
@@ -314,20 +335,37 @@ export async function readNifti(path: string, opts: ReadNiftiOptions = {}): Prom
   return { ...info, data: decodeVoxels(raw, info.voxOffset, info) };
 }
 
+/** Bytes the voxels occupy once read: the larger of the stored and the decoded float32 size. */
+export function voxelMemoryBytes(info: Pick<NiftiHeaderInfo, 'voxelBytes' | 'datatypeCode'>): number {
+  const stored = DATATYPES[info.datatypeCode]!.bytes;
+  return (info.voxelBytes / stored) * Math.max(stored, 4);
+}
+
+/** Refuses, from the header alone, a volume whose voxels would need more than `limit` bytes. */
+export function checkVoxelBudget(info: NiftiHeaderInfo, limit: number = DEFAULT_MAX_VOXEL_BYTES): void {
+  const bytes = voxelMemoryBytes(info);
+  if (bytes > limit) {
+    const mib = (n: number) => (n / 1024 ** 2).toFixed(0);
+    throw new NiftiError(
+      basename(info.path),
+      `too large: header claims ${info.shape.join('x')} ${info.datatype} = ${mib(bytes)} MiB of voxels once decoded to float32, ` +
+        `over the ${mib(limit)} MiB limit (not read)`,
+    );
+  }
+}
+
 function readFileBuffer(path: string): Buffer {
-  const size = statSync(path).size;
-  const fd = openSync(path, 'r');
+  let opened: ReturnType<typeof openRegularFile>;
   try {
-    const buf = Buffer.allocUnsafe(size);
-    let read = 0;
-    while (read < size) {
-      const n = readSync(fd, buf, read, size - read, read);
-      if (n === 0) break;
-      read += n;
-    }
-    return buf.subarray(0, read);
+    opened = openRegularFile(path);
+  } catch (err) {
+    if (err instanceof NotRegularFileError) throw new NiftiError(basename(path), `not a regular file (${err.kind}); only ordinary files are read`);
+    throw err;
+  }
+  try {
+    return readAll(opened.fd, opened.stats.size);
   } finally {
-    closeSync(fd);
+    closeSync(opened.fd);
   }
 }
 

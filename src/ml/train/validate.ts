@@ -135,8 +135,27 @@ export interface ValidateContext {
   datasetDir?: string;
 }
 
-function posInt(v: unknown, key: string, min = 1): void {
+/**
+ * Upper bounds for loop fields. The form and the API cap them too; these hold for every way a
+ * config arrives (CLI --set, stored configs), so an override such as epochs=1e308 is refused
+ * instead of training "forever" or overflowing step counters.
+ */
+export const LOOP_LIMITS = {
+  epochs: 100_000,
+  batchSize: 4096,
+  checkpointEvery: 1_000_000,
+  valEvery: 100_000,
+  maxStepsPerEpoch: 10_000_000,
+  maxValBatches: 1_000_000,
+} as const;
+
+function posInt(v: unknown, key: string, min = 1, max = Number.MAX_SAFE_INTEGER): void {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min) fail(`${key} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+  if (v > max) fail(`${key} must be at most ${max}, got ${v}`);
+}
+
+function finite(v: unknown, key: string): void {
+  if (typeof v !== 'number' || !Number.isFinite(v)) fail(`${key} must be a finite number, got ${JSON.stringify(v)}`);
 }
 
 function posNum(v: unknown, key: string, allowZero = false): void {
@@ -160,13 +179,13 @@ function construct<T extends { dispose(): void }>(what: string, make: () => T): 
 
 export function validateTrainConfig(config: TrainConfig, ctx: ValidateContext = {}): void {
   const { loop } = config;
-  posInt(loop.epochs, 'loop.epochs');
-  posInt(loop.batchSize, 'loop.batchSize');
-  if (!Number.isInteger(loop.seed)) fail(`loop.seed must be an integer, got ${JSON.stringify(loop.seed)}`);
-  posInt(loop.checkpointEvery, 'loop.checkpointEvery', 0);
-  posInt(loop.valEvery, 'loop.valEvery', 0);
-  posInt(loop.maxStepsPerEpoch, 'loop.maxStepsPerEpoch', 0);
-  posInt(loop.maxValBatches, 'loop.maxValBatches', 0);
+  posInt(loop.epochs, 'loop.epochs', 1, LOOP_LIMITS.epochs);
+  posInt(loop.batchSize, 'loop.batchSize', 1, LOOP_LIMITS.batchSize);
+  if (!Number.isSafeInteger(loop.seed)) fail(`loop.seed must be a whole number within ±2^53, got ${JSON.stringify(loop.seed)}`);
+  posInt(loop.checkpointEvery, 'loop.checkpointEvery', 0, LOOP_LIMITS.checkpointEvery);
+  posInt(loop.valEvery, 'loop.valEvery', 0, LOOP_LIMITS.valEvery);
+  posInt(loop.maxStepsPerEpoch, 'loop.maxStepsPerEpoch', 0, LOOP_LIMITS.maxStepsPerEpoch);
+  posInt(loop.maxValBatches, 'loop.maxValBatches', 0, LOOP_LIMITS.maxValBatches);
   const [h, w] = config.imageSize ?? [];
   if (!h || !w || 160 % h !== 0 || 224 % w !== 0 || 160 / h !== 224 / w) {
     fail(`imageSize ${JSON.stringify(config.imageSize)} must be 160x224 divided by one whole factor (e.g. [80, 112])`);
@@ -197,7 +216,7 @@ export function validateTrainConfig(config: TrainConfig, ctx: ValidateContext = 
     posNum(a.lr, 'autoencoder.lr');
     posNum(a.discLr, 'autoencoder.discLr');
     for (const k of ['klWeight', 'perceptualWeight', 'advWeight', 'gradClip'] as const) posNum(a[k], `autoencoder.${k}`, true);
-    posInt(a.advStartEpoch, 'autoencoder.advStartEpoch', 0);
+    posInt(a.advStartEpoch, 'autoencoder.advStartEpoch', 0, LOOP_LIMITS.epochs);
     if (a.perceptualNetwork !== null && !existsSync(a.perceptualNetwork)) {
       fail(`autoencoder.perceptualNetwork: ${a.perceptualNetwork} does not exist (point at a TF.js model.json, or set perceptualWeight=0)`);
     }
@@ -218,8 +237,9 @@ export function validateTrainConfig(config: TrainConfig, ctx: ValidateContext = 
     posNum(d.weightDecay, `${section}.weightDecay`, true);
     fraction(d.promptDropout, `${section}.promptDropout`);
     posInt(d.sampleSteps, `${section}.sampleSteps`);
-    posInt(d.figureExamples, `${section}.figureExamples`, 0);
-    posInt(d.scheduler.numTrainTimesteps, `${section}.scheduler.numTrainTimesteps`);
+    posInt(d.figureExamples, `${section}.figureExamples`, 0, 256);
+    posInt(d.scheduler.numTrainTimesteps, `${section}.scheduler.numTrainTimesteps`, 1, 100_000);
+    finite(d.guidanceScale, `${section}.guidanceScale`);
     if (d.sampleSteps > d.scheduler.numTrainTimesteps) fail(`${section}.sampleSteps ${d.sampleSteps} exceeds numTrainTimesteps`);
     const net = d.network as { num_channels?: number[]; with_conditioning?: boolean; cross_attention_dim?: number | null; in_channels?: number };
     if (net.with_conditioning !== true || !net.cross_attention_dim) {
@@ -242,12 +262,13 @@ export function validateTrainConfig(config: TrainConfig, ctx: ValidateContext = 
     if (d.network.out_channels !== d.network.in_channels) fail('ldm.network: out_channels must equal in_channels (it predicts latents)');
     construct('ldm.network', () => new DiffusionModelUNet(d.network as unknown as DiffusionUNetConfig)).dispose();
     if (d.latentScale !== 'auto') posNum(d.latentScale, 'ldm.latentScale');
-    posInt(d.contextTokens, 'ldm.contextTokens');
+    posInt(d.contextTokens, 'ldm.contextTokens', 1, 4096);
     if (d.contextFile !== null && !existsSync(d.contextFile)) fail(`ldm.contextFile: ${d.contextFile} does not exist`);
     return;
   }
 
   const d = checkDiffusion('controlnet');
+  finite((d as { conditioningScale?: unknown }).conditioningScale, 'controlnet.conditioningScale');
   const cn = d.network as { conditioning_embedding_num_channels?: number[] };
   construct('controlnet.network', () => new ControlNet(d.network as unknown as ControlNetConfig)).dispose();
   const condDown = 2 ** ((cn.conditioning_embedding_num_channels?.length ?? 1) - 1);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ById, channel, Empty, Id, IsoTime, JsonObject } from './common';
+import { DatasetName } from '../dataset-name';
 
 /** Datasets (imported, phantom, downloaded), their subjects and volumes, and the dataset jobs. */
 
@@ -78,9 +79,9 @@ export const datasetChannels = {
     z.object({ volumeId: Id }).strict(),
     z.object({ url: z.string(), fileName: z.string(), needsToken: z.boolean() }),
   ),
-  'datasets.import': channel(z.object({ dir: z.string().min(1).max(4096), name: z.string().min(1).max(200) }).strict(), DataJob),
+  'datasets.import': channel(z.object({ dir: z.string().min(1).max(4096), name: DatasetName }).strict(), DataJob),
   'datasets.phantom': channel(
-    z.object({ subjects: z.number().int().min(1).max(200), name: z.string().min(1).max(200), seed: z.number().int().optional() }).strict(),
+    z.object({ subjects: z.number().int().min(1).max(200), name: DatasetName, seed: z.number().int().optional() }).strict(),
     DataJob,
   ),
   'datasets.prepare': channel(
@@ -96,7 +97,14 @@ export const datasetChannels = {
     DataJob,
   ),
   'datasets.fetchOpenMs': channel(
-    z.object({ name: z.string().min(1).max(200).optional(), subjects: z.array(z.string().max(64)).max(64).optional(), baseUrl: z.string().url().optional() }).strict(),
+    z
+      .object({
+        name: DatasetName.optional(),
+        subjects: z.array(z.string().max(64)).max(64).optional(),
+        // Only web addresses: file:// or other schemes would read local files as "downloads".
+        baseUrl: z.url({ protocol: /^https?$/ }).max(2048).optional(),
+      })
+      .strict(),
     DataJob,
   ),
   'datasets.jobs': channel(Empty, z.object({ jobs: z.array(DataJob) })),
