@@ -18,6 +18,7 @@ import { artefactImage } from '../services/artefact-image';
 import { volumeFile, volumePath } from '../services/volume-files';
 import { APP_ORIGIN } from '../security-policy';
 import { parentCandidates, trainForm } from '../services/train-form';
+import { clusterHandlers } from '../../backend/cluster/handlers';
 
 /**
  * Channel -> implementation. Every contract channel must have exactly one handler here (the
@@ -83,6 +84,8 @@ export function createHandlers({ services: s, host }: HandlerContext): HandlerTa
     'datasets.prepare': ({ id, ...rest }) => s.dataJobs.submit({ kind: 'prepare', datasetId: id, ...rest }),
     'datasets.fetchOpenMs': (req) => s.dataJobs.submit({ kind: 'fetch-open-ms', ...req }),
     'datasets.jobs': () => ({ jobs: s.dataJobs.list() }),
+
+    ...clusterHandlers(s),
   };
 }
 
