@@ -25,6 +25,7 @@ import hashlib
 import json
 import math
 import os
+import signal
 import socket
 import struct
 import sys
@@ -626,6 +627,13 @@ def main():
     gen = torch.Generator().manual_seed(loop["seed"] * 1000 + rank)
 
     out = Output(os.path.abspath(args.out or os.path.join(job, "output")), rank == 0)
+
+    def on_signal(signum, _frame):
+        # scancel, a wall-time limit or torchrun stopping the group: end through the handler below,
+        # so status.json says the job failed instead of staying "running" forever.
+        raise SystemExit(f"terminated by signal {signal.Signals(signum).name}")
+
+    signal.signal(signal.SIGTERM, on_signal)
     try:
         import monai
         import generative  # noqa: F401
@@ -750,6 +758,7 @@ def run(args, job, manifest, config, loop, stage, rank, world, device, gen, dist
             step += 1
             out.metrics(step, epoch, "train", losses)
             if rank == 0 and step % 10 == 0:
+                out.write_status(step=step, epoch=epoch)
                 print(f"step {step}/{total} epoch {epoch + 1} " + " ".join(f"{k} {v:.4g}" for k, v in losses.items())
                       + f" ({step / max(1e-9, time.time() - t0):.2f} steps/s)", flush=True)
             if loop["checkpointEvery"] > 0 and step % loop["checkpointEvery"] == 0 and step < total:
