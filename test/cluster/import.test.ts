@@ -149,4 +149,29 @@ describe('cluster import', () => {
     expect(seen).toEqual(['running:2', 'completed:8']);
     expect(existsSync(join(services.home.runDir(first.run.id), 'job.json'))).toBe(false);
   });
+
+  it('keeps following through a failed poll (a damaged line that the job then rewrites)', async () => {
+    const m = fakeJob(job, { id: datasetId, name: 'synthetic' });
+    writeStatus(job, m, 'running', 1);
+    appendMetrics(job, 1, 1);
+    const retries: string[] = [];
+    const follower = new ClusterFollower(services, job, {
+      pollMs: 20,
+      onUpdate: (r) => {
+        if (r.jobState === 'running') appendMetrics(job, 2, 2, 'garbage\n');
+      },
+      onRetry: (err, n) => {
+        retries.push(`${n}: ${err.message.replace(/^.*metrics\.jsonl/, 'metrics.jsonl')}`);
+        writeFileSync(join(job, 'output', 'metrics.jsonl'), '');
+        appendMetrics(job, 1, 3);
+        writeStatus(job, m, 'completed', 3);
+      },
+    });
+    follower.start();
+    const end = await follower.done;
+    if (end instanceof Error) throw end;
+    expect(retries).toEqual(['1: metrics.jsonl:5: not a JSON metrics record (the file is damaged)']);
+    expect(end.run.status).toBe('completed');
+    expect(pointCount(end.run.id)).toBe(6);
+  });
 });

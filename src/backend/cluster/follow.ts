@@ -16,13 +16,18 @@ import { importClusterRun, type ClusterImportResult } from './import';
 
 export interface FollowOptions {
   pollMs?: number;
+  /** Consecutive failed polls after which following gives up (default 5). */
+  maxFailures?: number;
   onUpdate?: (r: ClusterImportResult) => void;
+  /** A poll failed and will be retried (failures: consecutive count so far). */
+  onRetry?: (err: Error, failures: number) => void;
 }
 
 export class ClusterFollower {
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private runId: number | null = null;
+  private failures = 0;
   private resolveDone!: (r: ClusterImportResult | Error) => void;
   /** Resolves with the last import when following ends (an Error if an import failed). */
   readonly done: Promise<ClusterImportResult | Error>;
@@ -63,7 +68,16 @@ export class ClusterFollower {
     let r: ClusterImportResult;
     try {
       r = importClusterRun(this.services, this.folder, { following: true });
+      this.failures = 0;
     } catch (err) {
+      // Once following, a failed poll is usually a passing state of a live folder (a checkpoint
+      // pruned between reading its pointer and its files, a busy database): try again a few times.
+      if (this.last && ++this.failures < (this.opts.maxFailures ?? 5)) {
+        this.opts.onRetry?.(err as Error, this.failures);
+        this.heartbeat();
+        this.timer = setTimeout(() => this.tick(), this.opts.pollMs ?? 2000);
+        return this.last;
+      }
       this.finish(err as Error);
       return err as Error;
     }

@@ -102,8 +102,10 @@ function readPointer(root: string, kind: CheckpointKind): { dir: string; step: n
 }
 
 function readCheckpoint(root: string, stage: string): ClusterCheckpoint | null {
-  const last = readPointer(root, 'last');
+  let last = readPointer(root, 'last');
   if (!last) return null;
+  // A live job may replace the checkpoint between our reading its pointer and its folder.
+  if (!existsSync(join(root, last.dir, 'meta.json'))) last = readPointer(root, 'last') ?? last;
   const dir = join(root, last.dir);
   const meta = readJsonFile(join(dir, 'meta.json'), checkpointMetaSchema, 'cluster checkpoint metadata');
   if (meta.stage !== stage) throw new Error(`${dir}: a ${meta.stage} checkpoint in a ${stage} job`);

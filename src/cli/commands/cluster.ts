@@ -90,7 +90,11 @@ export function register(program: Command): void {
           print(importClusterRun(s, dir));
           return;
         }
-        const follower = new ClusterFollower(s, dir, { pollMs: opts.poll * 1000, onUpdate: print });
+        const follower = new ClusterFollower(s, dir, {
+          pollMs: opts.poll * 1000,
+          onUpdate: print,
+          onRetry: (err, n) => process.stderr.write(`cluster import: poll ${n} failed, retrying: ${err.message}\n`),
+        });
         follower.start();
         const onSignal = () => follower.stop();
         process.once('SIGINT', onSignal);
