@@ -9,7 +9,8 @@ import { sharedPath } from '../helpers/shared';
  * MONAI Generative from the vendored tarball, unpacked to a temp folder for PYTHONPATH.
  * `reason` says why the round trip cannot run here (null when it can).
  */
-export const PYTHON = '/usr/bin/python3';
+/** BRAINSYNTH_TEST_PYTHON picks another interpreter (e.g. a missing one, to see the skip). */
+export const PYTHON = process.env.BRAINSYNTH_TEST_PYTHON ?? '/usr/bin/python3';
 const TARBALL = sharedPath('tools/torch-anchor/monai-1.3.0+generative-7428fce.tgz');
 
 function probe(): string | null {
