@@ -174,4 +174,18 @@ describe('cluster import', () => {
     expect(end.run.status).toBe('completed');
     expect(pointCount(end.run.id)).toBe(6);
   });
+
+  it('stops following when the run is cancelled (the Cancel of the app or CLI)', async () => {
+    const m = fakeJob(job, { id: datasetId, name: 'synthetic' });
+    writeStatus(job, m, 'running', 1);
+    appendMetrics(job, 1, 1);
+    const follower = new ClusterFollower(services, job, { pollMs: 20, onUpdate: (r) => void services.jobs.cancel(r.run.id) });
+    follower.start();
+    const end = await follower.done;
+    if (end instanceof Error) throw end;
+    expect(end.run.status).toBe('cancelled');
+    expect(existsSync(join(services.home.runDir(end.run.id), 'job.json'))).toBe(false);
+    // Importing again picks the run up where it is (still running on the cluster: paused here).
+    expect(importClusterRun(services, job).run).toMatchObject({ id: end.run.id, status: 'cancelled' });
+  });
 });

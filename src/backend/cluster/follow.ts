@@ -11,7 +11,8 @@ import { importClusterRun, type ClusterImportResult } from './import';
  * follower keeps the run folder's owner file (pid, host, heartbeat) fresh, the same file local
  * training jobs keep, so other brainsynth processes do not take the run for an interrupted one.
  * It stops when the job completes or fails, when stop() is called (the run is then left
- * 'cancelled' = paused; import again to continue), or when an import fails.
+ * 'cancelled' = paused; import again to continue), when the run is cancelled from elsewhere, or
+ * when several polls in a row fail.
  */
 
 export interface FollowOptions {
@@ -65,6 +66,15 @@ export class ClusterFollower {
 
   private tick(): ClusterImportResult | Error {
     if (this.stopped) return this.last ?? new Error('stopped');
+    if (this.last && this.runId !== null) {
+      // Someone ended the run while we held it running (the app's or CLI's cancel): stop following.
+      const run = this.services.runs.get(this.runId);
+      if (run.status !== 'running') {
+        const ended = { ...this.last, run };
+        this.finish(ended);
+        return ended;
+      }
+    }
     let r: ClusterImportResult;
     try {
       r = importClusterRun(this.services, this.folder, { following: true });
