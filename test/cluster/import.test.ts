@@ -108,6 +108,8 @@ describe('cluster import', () => {
     expect(r.run.status).toBe('cancelled');
     expect(r.run.error).toMatch(/still running on the cluster when imported \(step 2\)/);
     expect(existsSync(join(services.home.runDir(r.run.id), 'checkpoints'))).toBe(false);
+    // Its optimiser state is on the cluster: resuming here is refused with where to continue it.
+    expect(() => services.jobs.resume(r.run.id)).toThrow(/was trained on a cluster; continue it there \(.*job\/launch\.sh --resume\)/);
 
     writeFileSync(join(job, 'output', 'metrics.jsonl'), '');
     appendMetrics(job, 1, 5);
