@@ -90,9 +90,15 @@ export function register(program: Command): void {
           print(importClusterRun(s, dir));
           return;
         }
+        let lastLine = '';
         const follower = new ClusterFollower(s, dir, {
           pollMs: opts.poll * 1000,
-          onUpdate: print,
+          // One line per change (new metrics, checkpoint or state), not per poll.
+          onUpdate: (r) => {
+            const line = `${r.run.status} ${r.jobState} ${r.metrics} ${r.checkpointStep ?? ''}`;
+            if (line !== lastLine) print(r);
+            lastLine = line;
+          },
           onRetry: (err, n) => process.stderr.write(`cluster import: poll ${n} failed, retrying: ${err.message}\n`),
         });
         follower.start();
