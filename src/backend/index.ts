@@ -1,4 +1,5 @@
 import { homeTempDirs, sweepStaleTemp } from './stale-temp';
+import { ClusterFollowers } from './cluster/follow';
 import type { EventMap } from '../shared/contract';
 import { ensureHome, homeLayout, resolveHome, type HomeLayout } from './home';
 import { openStore, type Store, type StoreOptions } from './store';
@@ -37,6 +38,8 @@ export interface Services {
   dataJobs: DataJobs;
   /** Generate view, volume translation and evaluation runs. */
   sampling: SampleServices;
+  /** Cluster job folders being followed (imported again while their job runs elsewhere). */
+  cluster: ClusterFollowers;
   /** Releases every job and worker, then the store; idempotent. */
   close(): void;
 }
@@ -76,9 +79,11 @@ export function openBackend(opts: OpenServicesOptions | string = {}): Services {
     training,
     dataJobs,
     sampling: undefined as unknown as SampleServices,
+    cluster: undefined as unknown as ClusterFollowers,
     close: () => {
       if (closed) return;
       closed = true;
+      services.cluster.stopAll();
       // Each service records its own ended jobs synchronously, so all run before the store closes.
       void services.sampling.host.close();
       dataJobs.close();
@@ -89,5 +94,6 @@ export function openBackend(opts: OpenServicesOptions | string = {}): Services {
   };
   // The sampling services read runs, datasets and artefacts through the finished back end.
   services.sampling = createSampleServices(services);
+  services.cluster = new ClusterFollowers(services);
   return services;
 }

@@ -19,6 +19,7 @@ export * from './contract/runs';
 export * from './contract/datasets';
 export * from './contract/train';
 export * from './contract/jobs';
+export * from './contract/cluster';
 export * from './contract/sampling';
 export * from './contract/evaluation';
 export * from './contract/events';

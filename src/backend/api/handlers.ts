@@ -17,6 +17,7 @@ import { artefactImage } from '../runs/artefact-image';
 import { volumeFile, volumePath } from '../data/volume-files';
 import { APP_ORIGIN } from './security-policy';
 import { parentCandidates, trainForm } from '../training/train-form';
+import { clusterHandlers } from '../cluster/handlers';
 
 /**
  * Channel -> implementation. Every contract channel must have exactly one handler here (the
@@ -83,6 +84,8 @@ export function createHandlers({ services: s, host }: HandlerContext): HandlerTa
     'datasets.prepare': ({ id, ...rest }) => s.dataJobs.submit({ kind: 'prepare', datasetId: id, ...rest }),
     'datasets.fetchOpenMs': (req) => s.dataJobs.submit({ kind: 'fetch-open-ms', ...req }),
     'datasets.jobs': () => ({ jobs: s.dataJobs.list() }),
+
+    ...clusterHandlers(s),
   };
 }
 

@@ -242,6 +242,11 @@ export class TrainingJobs {
     }
     const config = current.config as unknown as TrainConfig;
     if (!config.loop || config.stage !== current.stage) throw new InvalidInputError(`run ${runId} has no training config to resume with`);
+    if ((current.config as { cluster?: { folder?: string } }).cluster) {
+      // A cluster run's optimiser state lives in its job folder: it continues where it ran.
+      const folder = (current.config as { cluster: { folder?: string } }).cluster.folder ?? 'its job folder';
+      throw new InvalidInputError(`run ${runId} was trained on a cluster; continue it there (${folder}/launch.sh --resume), then import it again`);
+    }
     if (current.datasetId === null) throw new InvalidInputError(`run ${runId}: its dataset was deleted`);
     const runDir = this.runDir(runId);
     const dir = checkpointDir(runDir, 'last');

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { register as registerCluster } from './cluster';
 import { register as registerData } from './data';
 import { register as registerEvaluate } from './evaluate';
 import { register as registerForward } from './forward';
@@ -15,4 +16,4 @@ import { register as registerTrain } from './train';
  */
 export type RegisterCommands = (program: Command) => void;
 
-export const COMMAND_MODULES: RegisterCommands[] = [registerRuns, registerServe, registerData, registerMetrics, registerForward, registerTrain, registerGenerate, registerTranslate, registerEvaluate];
+export const COMMAND_MODULES: RegisterCommands[] = [registerRuns, registerServe, registerData, registerMetrics, registerForward, registerTrain, registerGenerate, registerTranslate, registerEvaluate, registerCluster];

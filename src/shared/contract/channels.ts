@@ -4,6 +4,7 @@ import { datasetChannels } from './datasets';
 import { evaluateChannels } from './evaluation';
 import { events } from './events';
 import { runChannels } from './runs';
+import { clusterChannels } from './cluster';
 import { jobChannels } from './jobs';
 import { generateChannels } from './sampling';
 import { trainChannels } from './train';
@@ -17,6 +18,7 @@ export const channels = {
   ...generateChannels,
   ...evaluateChannels,
   ...datasetChannels,
+  ...clusterChannels,
 } as const;
 
 export type Channels = typeof channels;
