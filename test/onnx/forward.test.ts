@@ -61,7 +61,11 @@ describe.skipIf(!hasShared || !ortLoad.ort)('ONNX graphs on the MONAI fixtures (
     const cnRunner = await OnnxControlNetRunner.create(ort, cn);
     const fused = await OnnxControlledUNetRunner.create(ort, unet, cn);
 
-    const tfjsRes = tf.tidy(() => cn.forward(x, t, context, cond, scale));
+    const resList = tf.tidy(() => {
+      const r = cn.forward(x, t, context, cond, scale);
+      return [...r.down, r.mid];
+    });
+    const tfjsRes = { down: resList.slice(0, -1), mid: resList[resList.length - 1] };
     const tfjsPlain = tf.tidy(() => unet.forward(x, t, context));
     const tfjsControlled = tf.tidy(() => unet.forward(x, t, context, tfjsRes));
 

@@ -15,6 +15,7 @@ import type { SampleJob } from '../../main/services/generate-jobs';
 import { resolveModel } from '../../main/services/generate-models';
 import { initEngine } from '../../ml/engine';
 import { msSsimDiversity } from '../../ml/metrics';
+import { describeNativeInference, useNativeInference } from '../../ml/sample/native';
 import { loadPipeline } from '../../ml/sample/pipeline';
 import { upsampleBilinear } from '../../ml/sample/resize';
 import { sampleUnconditional } from '../../ml/sample/sampler';
@@ -137,6 +138,7 @@ function registerUnconditional(program: Command): void {
         const engine = await initEngine({ backend: o.backend && o.backend !== 'auto' ? (o.backend as never) : undefined });
         const p = loadPipeline({ ldm: model.sources.ldm, autoencoder: model.sources.autoencoder });
         try {
+          process.stderr.write(describeNativeInference(await useNativeInference(p), engine.backend) + '\n');
           const [h, w] = p.info.imageSize;
           const images = new Float32Array(n * 160 * 224);
           const started = performance.now();

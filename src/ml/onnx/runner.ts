@@ -86,6 +86,11 @@ export class OnnxUNetRunner {
     return this.plain.describe();
   }
 
+  /** GPU providers skipped or failed on the way to the one in use, with why. */
+  get notes(): string[] {
+    return this.plain.opened.notes;
+  }
+
   async forward(x: tf.Tensor4D, timesteps: tf.Tensor1D, context?: tf.Tensor3D, residuals?: ControlResiduals): Promise<tf.Tensor4D> {
     const feeds: Record<string, { data: Float32Array; dims: number[] }> = { x: await nchwHost(x), timesteps: await timestepFeed(timesteps) };
     if (context) feeds.context = await hostOf(context);

@@ -7,6 +7,7 @@
 import { initEngine } from '../engine';
 import type { SplitName } from '../data/split';
 import { evaluateSplit, type EvaluationOutput } from './evaluation';
+import { describeNativeInference, useNativeInference } from './native';
 import { loadPipeline, type PipelineInfo, type PipelineSources } from './pipeline';
 import type { SamplerKind } from './sampler';
 import { generateForSlice, readSubjectSlice, type GridSlices, type SliceGenerationResult, type SubjectSliceSource } from './slice';
@@ -85,6 +86,7 @@ export async function runSampleJob(spec: SampleJobSpec, hooks: SampleJobHooks = 
   const pipeline = loadPipeline(spec.sources);
   const s = spec.settings;
   try {
+    console.error(describeNativeInference(await useNativeInference(pipeline), engine.backend));
     if (spec.kind === 'slice') {
       const input: GridSlices =
         'flair' in spec.source

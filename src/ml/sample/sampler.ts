@@ -89,8 +89,8 @@ export function guidedPrediction(uncond: tf.Tensor4D, cond: tf.Tensor4D, scale: 
   return tf.tidy(() => tf.add(uncond, tf.mul(tf.sub(cond, uncond), scale)));
 }
 
-/** Model output for latents x_t at timestep t (a plain function of tensors). */
-export type Denoiser = (xt: tf.Tensor4D, t: number) => tf.Tensor4D;
+/** Model output for latents x_t at timestep t (a function of tensors; async for native runners). */
+export type Denoiser = (xt: tf.Tensor4D, t: number) => tf.Tensor4D | Promise<tf.Tensor4D>;
 
 export interface DiffusionLoopOptions {
   scheduler: SchedulerParams;
@@ -133,8 +133,8 @@ export async function runDiffusion(denoise: Denoiser, o: DiffusionLoopOptions): 
     for (const [i, t] of timesteps.entries()) {
       await yieldToEventLoop();
       if (o.shouldStop?.()) throw new SamplingCancelledError();
+      const out = await denoise(x, t);
       const next = tf.tidy(() => {
-        const out = denoise(x, t);
         const r =
           scheduler instanceof DDIMScheduler
             ? scheduler.step(out, t, x, o.eta > 0 ? { eta: o.eta, generator: o.noise } : {})
@@ -142,6 +142,7 @@ export async function runDiffusion(denoise: Denoiser, o: DiffusionLoopOptions): 
         r.predOriginalSample.dispose();
         return r.prevSample as tf.Tensor4D;
       });
+      out.dispose();
       x.dispose();
       x = next;
       o.onStep?.(i + 1, timesteps.length);
@@ -169,7 +170,15 @@ function latentShape(p: SamplingPipeline, batch: number): [number, number, numbe
 
 /** decode(z / scale), clipped to [0, 1], as [B, H, W] row-major floats; disposes z. */
 async function decodeImages(p: SamplingPipeline, z: tf.Tensor4D): Promise<Float32Array> {
-  const img = tf.tidy(() => tf.clipByValue(p.ae.decode(tf.div(z, p.info.latentScale) as tf.Tensor4D), 0, 1));
+  let img: tf.Tensor;
+  if (p.runners) {
+    const scaled = tf.div(z, p.info.latentScale) as tf.Tensor4D;
+    const decoded = await p.runners.decode(scaled).finally(() => scaled.dispose());
+    img = tf.clipByValue(decoded, 0, 1);
+    decoded.dispose();
+  } else {
+    img = tf.tidy(() => tf.clipByValue(p.ae.decode(tf.div(z, p.info.latentScale) as tf.Tensor4D), 0, 1));
+  }
   z.dispose();
   try {
     const data = await img.data();
@@ -197,13 +206,33 @@ export function controlNetDenoiser(p: SamplingPipeline, flair: tf.Tensor4D, guid
     const residuals = controlnet.forward(x, ts, ctx, f, conditioningScale);
     return p.unet.forward(x, ts, ctx, residuals);
   };
-  const denoise: Denoiser = (x, t) =>
+  const native = p.runners?.controlledUnet?.bind(p.runners);
+  const nativeDenoise: Denoiser | null = native
+    ? async (x, t) => {
+        const ts = tf.fill([1], t, 'int32') as tf.Tensor1D;
+        const x2 = both ? tf.concat([x, x], 0) : x;
+        try {
+          const out = await native(x2, ts, both ? (ctx2 as tf.Tensor3D) : guidanceScale === 0 ? uncond : cond, both ? (flair2 as tf.Tensor4D) : flair, conditioningScale);
+          if (!both) return out;
+          const guided = tf.tidy(() => {
+            const [u, c] = tf.split(out, 2, 0) as [tf.Tensor4D, tf.Tensor4D];
+            return guidedPrediction(u, c, guidanceScale);
+          });
+          out.dispose();
+          return guided;
+        } finally {
+          ts.dispose();
+          if (x2 !== x) x2.dispose();
+        }
+      }
+    : null;
+  const denoise: Denoiser = nativeDenoise ?? ((x, t) =>
     tf.tidy(() => {
       if (!both) return controlled(x, t, guidanceScale === 0 ? uncond : cond, flair);
       const out = controlled(tf.concat([x, x], 0), t, ctx2 as tf.Tensor3D, flair2 as tf.Tensor4D);
       const [u, c] = tf.split(out, 2, 0) as [tf.Tensor4D, tf.Tensor4D];
       return guidedPrediction(u, c, guidanceScale);
-    });
+    }));
   return {
     denoise,
     dispose() {
@@ -257,7 +286,13 @@ export async function sampleUnconditional(p: SamplingPipeline, opts: SamplingOpt
   const sampler = opts.sampler ?? 'ddim';
   const steps = resolveSteps(opts, sampler, p.info.scheduler.numTrainTimesteps);
   const uncond = p.context.repeat('null_infer', b);
-  const denoise: Denoiser = (x, t) => tf.tidy(() => p.unet.forward(x, tf.fill([b], t, 'int32') as tf.Tensor1D, uncond));
+  const runners = p.runners;
+  const denoise: Denoiser = runners
+    ? async (x, t) => {
+        const ts = tf.fill([1], t, 'int32') as tf.Tensor1D;
+        return runners.unet(x, ts, uncond).finally(() => ts.dispose());
+      }
+    : (x, t) => tf.tidy(() => p.unet.forward(x, tf.fill([b], t, 'int32') as tf.Tensor1D, uncond));
   try {
     return await sampleImages(p, denoise, opts, sampler, steps);
   } finally {

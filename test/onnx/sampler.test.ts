@@ -1,0 +1,52 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useNativeInference } from '../../src/ml/sample/native';
+import type { SamplingPipeline } from '../../src/ml/sample/pipeline';
+import { sampleUnconditional, translateSlices } from '../../src/ml/sample/sampler';
+import { loadOnnxRuntime } from '../../src/ml/onnx/runtime';
+import { relativeL2 } from '../../src/ml/util/relative-l2';
+import { flairBatch, openTinyPipeline, TINY_SIZE } from '../sample/fixtures';
+
+/** Sampling through the pipeline's onnxruntime runners: seeded, and equal to the tfjs sampler to float rounding. */
+const [H, W] = TINY_SIZE;
+const ortLoad = await loadOnnxRuntime();
+
+describe.skipIf(!ortLoad.ort)('sampling on onnxruntime (pipeline.runners)', () => {
+  let pipeline: SamplingPipeline;
+  let close: (() => void) | undefined;
+
+  beforeAll(async () => {
+    ({ pipeline, close } = await openTinyPipeline('bs-onnx-sample-'));
+  });
+  afterAll(() => close?.());
+
+  it('guided translation and unconditional samples equal the tfjs sampler, and the same seed repeats bitwise', async () => {
+    const flair = flairBatch(2, H, W);
+    const opts = { seeds: [3, 4], steps: 3, guidanceScale: 7 };
+    const tfjsGuided = await translateSlices(pipeline, flair, opts);
+    const tfjsUncond = await sampleUnconditional(pipeline, { seeds: [5], steps: 3 });
+
+    const info = await useNativeInference(pipeline, { threads: 2 });
+    expect(info.engine).toBe('onnx');
+    expect(info.description).toMatch(/^onnxruntime (cpu, 2 threads|\w+)$/);
+    expect(pipeline.runners).toBeTruthy();
+
+    const before = tf.memory().numTensors;
+    const a = await translateSlices(pipeline, flair, opts);
+    const b = await translateSlices(pipeline, flair, opts);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer))).toBe(true);
+    expect(relativeL2(a, tfjsGuided)).toBeLessThan(1e-4);
+    expect(relativeL2(a, tfjsGuided)).toBeGreaterThan(0); // it really ran elsewhere
+
+    // Guidance 1 (conditional branch only) still goes through the fused graph.
+    const single = await translateSlices(pipeline, flair, { ...opts, guidanceScale: 1 });
+    pipeline.runners = null;
+    const singleTfjs = await translateSlices(pipeline, flair, { ...opts, guidanceScale: 1 });
+    expect(relativeL2(single, singleTfjs)).toBeLessThan(1e-4);
+
+    await useNativeInference(pipeline, { threads: 1 });
+    const u = await sampleUnconditional(pipeline, { seeds: [5], steps: 3 });
+    expect(relativeL2(u, tfjsUncond)).toBeLessThan(1e-4);
+  });
+});
