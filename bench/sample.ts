@@ -77,13 +77,16 @@ async function timed(fn: () => Promise<unknown>): Promise<{ cpu: number; wall: n
   return { cpu: (c.user + c.system) / 1e6, wall: (performance.now() - w0) / 1000 };
 }
 
-/** Wall seconds per guided step per slice: (1 + STEPS steps) - (1 step), so decode and setup cancel. */
-async function wallPerStep(p: SamplingPipeline, batch: number): Promise<number> {
+/**
+ * Seconds per guided step per slice: (1 + STEPS steps) - (1 step), so decode and setup cancel.
+ * cpu is the whole process's CPU time (onnxruntime's threads included).
+ */
+async function perStep(p: SamplingPipeline, batch: number): Promise<{ wall: number; cpu: number }> {
   const flair = new Float32Array(batch * 80 * 112).fill(0.4);
   const seeds = Array.from({ length: batch }, (_, i) => i);
   const one = await timed(() => translateSlices(p, flair, { seeds, steps: 1 }));
   const many = await timed(() => translateSlices(p, flair, { seeds, steps: 1 + STEPS }));
-  return (many.wall - one.wall) / STEPS / batch;
+  return { wall: (many.wall - one.wall) / STEPS / batch, cpu: (many.cpu - one.cpu) / STEPS / batch };
 }
 
 interface AnchorCase {
@@ -95,12 +98,12 @@ interface AnchorCase {
  * The torch anchor's guided-step figure (ms per slice, batch 4, desktop preset), best of 1 and
  * `threads` threads (PyTorch's OpenMP threads collapse when another process holds a core), or why not.
  */
-function torchAnchor(threads: number): { torchMs: number; byThreads: Record<string, number>; torch: string } | string {
+function torchAnchor(threads: number): { torchMs: number; byThreads: Record<string, AnchorCase>; torch: string } | string {
   if (process.env.BENCH_TORCH === '0') return 'skipped (BENCH_TORCH=0)';
   const script = resolve(process.env.BRAINSYNTH_SHARED ?? join(process.cwd(), '..', 'shared'), 'tools/torch-anchor/bench.py');
   if (!existsSync(script)) return `no anchor at ${script}`;
   if (!existsSync('/usr/bin/python3')) return 'no /usr/bin/python3';
-  const byThreads: Record<string, number> = {};
+  const byThreads: Record<string, AnchorCase> = {};
   let torch = '';
   for (const n of [...new Set([1, threads])]) {
     const r = spawnSync('/usr/bin/python3', [script, '--preset', 'desktop', '--threads', String(n), '--reps', '5'], { encoding: 'utf8', timeout: 15 * 60_000 });
@@ -108,10 +111,10 @@ function torchAnchor(threads: number): { torchMs: number; byThreads: Record<stri
     const out = JSON.parse(r.stdout) as { cases: Record<string, AnchorCase>; torch: string };
     const c = out.cases['guided DDIM step per slice, batch 4'];
     if (!c) return 'the anchor has no "guided DDIM step per slice, batch 4" case';
-    byThreads[n] = c.wall_ms;
+    byThreads[n] = c;
     torch = out.torch;
   }
-  return { torchMs: Math.min(...Object.values(byThreads)), byThreads, torch };
+  return { torchMs: Math.min(...Object.values(byThreads).map((c) => c.wall_ms)), byThreads, torch };
 }
 
 /** ONNX against tfjs (and the torch anchor) for the guided step per slice at batch 4, one run. */
@@ -127,18 +130,29 @@ async function onnxVsTfjs(p: SamplingPipeline, backend: string): Promise<BenchRe
   const use = (r: typeof onnx) => (p.runners = r);
   use(onnx);
   await translateSlices(p, new Float32Array(batch * 80 * 112).fill(0.4), { seeds: [0, 1, 2, 3], steps: 1 }); // warm-up
-  const t: number[] = [];
-  const o: number[] = [];
+  const t: Array<{ wall: number; cpu: number }> = [];
+  const o: Array<{ wall: number; cpu: number }> = [];
   // Alternate so machine load drifts hit both alike; keep each side's best.
   for (let round = 0; round < 2; round++) {
     use(null);
-    t.push(await wallPerStep(p, batch));
+    t.push(await perStep(p, batch));
     use(onnx);
-    o.push(await wallPerStep(p, batch));
+    o.push(await perStep(p, batch));
   }
-  const tfjsS = Math.min(...t);
-  const onnxS = Math.min(...o);
-  const detail: Record<string, unknown> = { onnx: native.description, onnxNotes: native.notes, tfjs: backend, onnxMs: onnxS * 1e3, tfjsMs: tfjsS * 1e3, rounds: { onnxMs: o.map((v) => v * 1e3), tfjsMs: t.map((v) => v * 1e3) }, timeBasis: 'wall', steps: STEPS, loadavg: loadavg() };
+  const tfjsS = Math.min(...t.map((v) => v.wall));
+  const onnxS = Math.min(...o.map((v) => v.wall));
+  const ms = (v: { wall: number; cpu: number }) => ({ wall: v.wall * 1e3, cpu: v.cpu * 1e3 });
+  const detail: Record<string, unknown> = {
+    onnx: native.description,
+    onnxNotes: native.notes,
+    tfjs: backend,
+    onnxMs: onnxS * 1e3,
+    tfjsMs: tfjsS * 1e3,
+    rounds: { onnx: o.map(ms), tfjs: t.map(ms) },
+    timeBasis: 'wall (best round)',
+    steps: STEPS,
+    loadavg: loadavg(),
+  };
   const results: BenchResult[] = [
     { case: `guided DDIM step per slice, batch ${batch} (${native.description})`, value: onnxS, unit: 's', detail },
     { case: `onnx / tfjs-${backend}, guided DDIM step per slice, batch ${batch}`, value: onnxS / tfjsS, unit: 'ratio', target: { op: '<=', value: 1 }, detail },

@@ -26,7 +26,7 @@ describe.skipIf(!ortLoad.ort)('sampling on onnxruntime (pipeline.runners)', () =
     const tfjsGuided = await translateSlices(pipeline, flair, opts);
     const tfjsUncond = await sampleUnconditional(pipeline, { seeds: [5], steps: 3 });
 
-    const info = await useNativeInference(pipeline, { threads: 2 });
+    const info = await useNativeInference(pipeline, { threads: 2, requestedBackend: 'auto' });
     expect(info.engine).toBe('onnx');
     expect(info.description).toMatch(/^onnxruntime (cpu, 2 threads|\w+)$/);
     expect(pipeline.runners).toBeTruthy();
@@ -45,8 +45,17 @@ describe.skipIf(!ortLoad.ort)('sampling on onnxruntime (pipeline.runners)', () =
     const singleTfjs = await translateSlices(pipeline, flair, { ...opts, guidanceScale: 1 });
     expect(relativeL2(single, singleTfjs)).toBeLessThan(1e-4);
 
-    await useNativeInference(pipeline, { threads: 1 });
+    await useNativeInference(pipeline, { threads: 1, requestedBackend: 'auto' });
     const u = await sampleUnconditional(pipeline, { seeds: [5], steps: 3 });
     expect(relativeL2(u, tfjsUncond)).toBeLessThan(1e-4);
+  });
+
+  it('keeps tfjs, with the reason, when a tfjs backend was asked for by name', async () => {
+    await pipeline.runners?.dispose();
+    pipeline.runners = null;
+    const info = await useNativeInference(pipeline, { requestedBackend: 'wasm' });
+    expect(info.engine).toBe('tfjs');
+    expect(info.notes.join()).toMatch(/backend 'wasm' was requested/);
+    expect(pipeline.runners).toBeNull();
   });
 });

@@ -138,7 +138,8 @@ function registerUnconditional(program: Command): void {
         const engine = await initEngine({ backend: o.backend && o.backend !== 'auto' ? (o.backend as never) : undefined });
         const p = loadPipeline({ ldm: model.sources.ldm, autoencoder: model.sources.autoencoder });
         try {
-          process.stderr.write(describeNativeInference(await useNativeInference(p), engine.backend) + '\n');
+          const native = await useNativeInference(p, { requestedBackend: o.backend });
+          process.stderr.write(describeNativeInference(native, engine.backend) + '\n');
           const [h, w] = p.info.imageSize;
           const images = new Float32Array(n * 160 * 224);
           const started = performance.now();
@@ -157,7 +158,7 @@ function registerUnconditional(program: Command): void {
               writeFileSync(join(o.outDir, `sample_${seed + k}.png`), encodePng({ height: 160, width: 224, data: images.subarray(k * 35840, (k + 1) * 35840) }));
             }
           }
-          const result = { ldmRunId: ldmId, samples: n, steps: Number(o.steps), backend: engine.backend, secondsPerSample: seconds / n, msSsimDiversity: diversity };
+          const result = { ldmRunId: ldmId, samples: n, steps: Number(o.steps), backend: native.engine === 'onnx' ? 'onnx' : engine.backend, secondsPerSample: seconds / n, msSsimDiversity: diversity };
           if (o.json) process.stdout.write(JSON.stringify(result, null, 1) + '\n');
           else {
             process.stdout.write(`${n} unconditional samples of LDM run ${ldmId} (${o.steps} DDIM steps, ${engine.backend}): ${(seconds / n).toFixed(2)} s per sample\n`);

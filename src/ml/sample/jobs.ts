@@ -86,7 +86,10 @@ export async function runSampleJob(spec: SampleJobSpec, hooks: SampleJobHooks = 
   const pipeline = loadPipeline(spec.sources);
   const s = spec.settings;
   try {
-    console.error(describeNativeInference(await useNativeInference(pipeline), engine.backend));
+    const native = await useNativeInference(pipeline, { requestedBackend: spec.backend });
+    console.error(describeNativeInference(native, engine.backend));
+    // What computed the samples: onnxruntime when it runs them, else the tfjs backend.
+    const backend = native.engine === 'onnx' ? 'onnx' : engine.backend;
     if (spec.kind === 'slice') {
       const input: GridSlices =
         'flair' in spec.source
@@ -100,7 +103,7 @@ export async function runSampleJob(spec: SampleJobSpec, hooks: SampleJobHooks = 
         shouldStop: hooks.shouldStop,
         onProgress: (p) => hooks.progress?.({ phase: 'sampling', ...p, message: `sample ${Math.min(p.done + 1, p.total)}/${p.total}${stepText(p.step, p.steps)}` }),
       });
-      return { kind: 'slice', backend: engine.backend, pipeline: pipeline.info, input, result };
+      return { kind: 'slice', backend, pipeline: pipeline.info, input, result };
     }
     if (spec.kind === 'volume') {
       const result = await translateVolume(pipeline, spec.flairPath, spec.outPath, {
@@ -111,7 +114,7 @@ export async function runSampleJob(spec: SampleJobSpec, hooks: SampleJobHooks = 
         onProgress: (p) =>
           hooks.progress?.({ phase: 'sampling', done: p.done, total: p.total, step: p.step, steps: p.steps, message: `slice ${p.done}/${p.total} (${p.skipped} empty skipped)${stepText(p.step, p.steps)}` }),
       });
-      return { kind: 'volume', backend: engine.backend, pipeline: pipeline.info, result };
+      return { kind: 'volume', backend, pipeline: pipeline.info, result };
     }
     const result = await evaluateSplit(pipeline, {
       ...s,
@@ -124,7 +127,7 @@ export async function runSampleJob(spec: SampleJobSpec, hooks: SampleJobHooks = 
       shouldStop: hooks.shouldStop,
       onProgress: (p) => hooks.progress?.({ ...p, message: `${p.phase} ${p.done}/${p.total}${stepText(p.step, p.steps)}` }),
     });
-    return { kind: 'evaluate', backend: engine.backend, pipeline: pipeline.info, result };
+    return { kind: 'evaluate', backend, pipeline: pipeline.info, result };
   } finally {
     pipeline.dispose();
   }

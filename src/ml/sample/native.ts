@@ -18,8 +18,17 @@ export interface NativeInferenceResult {
   notes: string[];
 }
 
+export interface NativeInferenceOptions extends SessionOptions {
+  /** A tfjs backend the user asked for by name (--backend; default BRAINSYNTH_BACKEND; 'auto' = none): then tfjs is kept. */
+  requestedBackend?: string;
+}
+
 /** Attaches onnxruntime runners to `p` when possible; never throws for an unavailable runtime. */
-export async function useNativeInference(p: SamplingPipeline, opts: SessionOptions = {}): Promise<NativeInferenceResult> {
+export async function useNativeInference(p: SamplingPipeline, opts: NativeInferenceOptions = {}): Promise<NativeInferenceResult> {
+  const requested = opts.requestedBackend || process.env.BRAINSYNTH_BACKEND;
+  if (requested && requested !== 'auto') {
+    return { engine: 'tfjs', description: 'tfjs', notes: [`onnxruntime not tried: backend '${requested}' was requested`] };
+  }
   const { ort, reason } = await loadOnnxRuntime();
   if (!ort) return { engine: 'tfjs', description: 'tfjs', notes: [reason ?? 'onnxruntime-node unavailable'] };
   const opened: Array<{ dispose(): Promise<void> }> = [];
