@@ -1,11 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runSampleJob, type SampleJobSpec } from '../../src/ml/sample/jobs';
 import { useNativeInference } from '../../src/ml/sample/native';
 import type { SamplingPipeline } from '../../src/ml/sample/pipeline';
 import { sampleUnconditional, translateSlices } from '../../src/ml/sample/sampler';
 import { loadOnnxRuntime } from '../../src/ml/onnx/runtime';
 import { relativeL2 } from '../../src/ml/util/relative-l2';
-import { flairBatch, openTinyPipeline, TINY_SIZE } from '../sample/fixtures';
+import { flairBatch, openTinyPipeline, TINY_SIZE, writeTinyPipeline } from '../sample/fixtures';
 
 /** Sampling through the pipeline's onnxruntime runners: seeded, and equal to the tfjs sampler to float rounding. */
 const [H, W] = TINY_SIZE;
@@ -58,4 +62,35 @@ describe.skipIf(!ortLoad.ort)('sampling on onnxruntime (pipeline.runners)', () =
     expect(info.notes.join()).toMatch(/backend 'wasm' was requested/);
     expect(pipeline.runners).toBeNull();
   });
+});
+
+describe.skipIf(!ortLoad.ort)('sample jobs on onnxruntime', () => {
+  it('a slice job samples on onnxruntime by default and says so; a named tfjs backend keeps tfjs', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'bs-onnx-job-'));
+    try {
+      const dirs = { autoencoder: join(root, 'ae'), ldm: join(root, 'ldm'), controlnet: join(root, 'cn') };
+      writeTinyPipeline(dirs);
+      const flair = new Float32Array(160 * 224).fill(0.3);
+      const spec = (backend: string): SampleJobSpec => ({
+        kind: 'slice',
+        sources: dirs,
+        normalisation: { method: 'minmax', slices: 'brain-band' },
+        settings: { steps: 2 },
+        backend,
+        source: { flair },
+        seed: 1,
+        samples: 1,
+      });
+      const lines: string[] = [];
+      const onnx = await runSampleJob(spec('auto'), { log: (l) => lines.push(l) });
+      expect(onnx.backend).toBe('onnx');
+      expect(onnx.inference).toMatch(/^sampling on onnxruntime cpu, \d+ threads/);
+      expect(lines).toEqual([onnx.inference]);
+      const tfjs = await runSampleJob(spec('wasm'));
+      expect(tfjs.backend).toBe('wasm');
+      expect(tfjs.inference).toMatch(/sampling on tfjs wasm \(onnxruntime not tried: backend 'wasm' was requested\)/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 300_000);
 });

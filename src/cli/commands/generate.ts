@@ -139,7 +139,8 @@ function registerUnconditional(program: Command): void {
         const p = loadPipeline({ ldm: model.sources.ldm, autoencoder: model.sources.autoencoder });
         try {
           const native = await useNativeInference(p, { requestedBackend: o.backend });
-          process.stderr.write(describeNativeInference(native, engine.backend) + '\n');
+          const inference = describeNativeInference(native, engine.backend);
+          if (process.stderr.isTTY) process.stderr.write(inference + '\n');
           const [h, w] = p.info.imageSize;
           const images = new Float32Array(n * 160 * 224);
           const started = performance.now();
@@ -158,7 +159,7 @@ function registerUnconditional(program: Command): void {
               writeFileSync(join(o.outDir, `sample_${seed + k}.png`), encodePng({ height: 160, width: 224, data: images.subarray(k * 35840, (k + 1) * 35840) }));
             }
           }
-          const result = { ldmRunId: ldmId, samples: n, steps: Number(o.steps), backend: native.engine === 'onnx' ? 'onnx' : engine.backend, secondsPerSample: seconds / n, msSsimDiversity: diversity };
+          const result = { ldmRunId: ldmId, samples: n, steps: Number(o.steps), backend: native.engine === 'onnx' ? 'onnx' : engine.backend, inference, secondsPerSample: seconds / n, msSsimDiversity: diversity };
           if (o.json) process.stdout.write(JSON.stringify(result, null, 1) + '\n');
           else {
             process.stdout.write(`${n} unconditional samples of LDM run ${ldmId} (${o.steps} DDIM steps, ${engine.backend}): ${(seconds / n).toFixed(2)} s per sample\n`);
