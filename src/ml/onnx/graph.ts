@@ -1,4 +1,4 @@
-import type { HostTensor, StateDict } from '../io/state-dict';
+import type { StateDict } from '../io/state-dict';
 import { AttributeType, DataType, onnxModelType } from './proto';
 
 /**
@@ -206,5 +206,3 @@ export class OnnxGraph {
     return this.outputs;
   }
 }
-
-export type { HostTensor };

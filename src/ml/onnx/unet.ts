@@ -96,16 +96,6 @@ export function numSkips(c: ResolvedUNetEncoderConfig): number {
   return 1 + c.numResBlocks.reduce((a, b) => a + b, 0) + c.numChannels.length - 1;
 }
 
-/** Channels of each skip-stack entry, in push order. */
-export function skipChannels(c: ResolvedUNetEncoderConfig): number[] {
-  const out = [c.numChannels[0]];
-  c.numChannels.forEach((ch, i) => {
-    for (let r = 0; r < c.numResBlocks[i]; r++) out.push(ch);
-    if (i !== c.numChannels.length - 1) out.push(ch);
-  });
-  return out;
-}
-
 export interface ResidualValues {
   down: string[];
   mid: string;
