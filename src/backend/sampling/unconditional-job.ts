@@ -2,6 +2,7 @@ import { initEngine } from '../../ml/engine';
 import { loadPipeline, type PipelineSources } from '../../ml/pipeline';
 import { upsampleBilinear } from '../../ml/sample/resize';
 import { sampleUnconditional } from '../../ml/sample/sampler';
+import { describeNativeInference, useNativeInference } from '../../ml/sample/native';
 import type { JobContext, JobOutcome } from '../jobs/context';
 
 /** Unconditional T1w samples of an LDM run (`brainsynth sample`), on the 160x224 grid. */
@@ -16,6 +17,8 @@ export interface UnconditionalSpec {
 
 export interface UnconditionalResult {
   backend: string;
+  /** What ran the forward passes and why (onnxruntime, or tfjs with the reason). */
+  inference: string;
   /** n x 160 x 224, row-major, one sample per seed. */
   images: Float32Array;
   seconds: number;
@@ -25,6 +28,8 @@ export async function runUnconditionalJob(spec: UnconditionalSpec, ctx: JobConte
   const engine = await initEngine({ backend: spec.backend && spec.backend !== 'auto' ? (spec.backend as never) : undefined });
   const p = loadPipeline(spec.sources);
   try {
+    const native = await useNativeInference(p, { requestedBackend: spec.backend });
+    const inference = describeNativeInference(native, engine.backend);
     const [h, w] = p.info.imageSize;
     const n = spec.seeds.length;
     const images = new Float32Array(n * 160 * 224);
@@ -41,7 +46,7 @@ export async function runUnconditionalJob(spec: UnconditionalSpec, ctx: JobConte
       }
       ctx.progress({ phase: 'sampling', done: k + seeds.length, total: n, message: `sample ${k + seeds.length}/${n}` });
     }
-    const result: UnconditionalResult = { backend: engine.backend, images, seconds: (performance.now() - started) / 1000 };
+    const result: UnconditionalResult = { backend: native.engine === 'onnx' ? 'onnx' : engine.backend, inference, images, seconds: (performance.now() - started) / 1000 };
     return { status: 'completed', result };
   } finally {
     p.dispose();

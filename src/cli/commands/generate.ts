@@ -155,7 +155,8 @@ function registerUnconditional(program: Command): void {
         const ended = await services.host.wait(submitted.jobId).finally(() => process.off('SIGINT', onSigint));
         if (process.stderr.isTTY) process.stderr.write('\n');
         if (ended.state !== 'completed' || !out) throw new Error(`sample ${ended.state}: ${ended.error ?? 'no reason given'}`);
-        const { images, seconds, backend } = out as UnconditionalResult;
+        const { images, seconds, backend, inference } = out as UnconditionalResult;
+        if (process.stderr.isTTY) process.stderr.write(inference + '\n');
         const diversity = n >= 2 ? msSsimDiversity({ data: images, shape: [n, 160, 224] }) : null;
         if (o.outDir) {
           mkdirSync(o.outDir, { recursive: true });
@@ -163,7 +164,7 @@ function registerUnconditional(program: Command): void {
             writeFileSync(join(o.outDir, `sample_${seed + k}.png`), encodePng({ height: 160, width: 224, data: images.subarray(k * 35840, (k + 1) * 35840) }));
           }
         }
-        const result = { ldmRunId: ldmId, samples: n, steps: Number(o.steps), backend, secondsPerSample: seconds / n, msSsimDiversity: diversity };
+        const result = { ldmRunId: ldmId, samples: n, steps: Number(o.steps), backend, inference, secondsPerSample: seconds / n, msSsimDiversity: diversity };
         if (o.json) process.stdout.write(JSON.stringify(result, null, 1) + '\n');
         else {
           process.stdout.write(`${n} unconditional samples of LDM run ${ldmId} (${o.steps} DDIM steps, ${backend}): ${(seconds / n).toFixed(2)} s per sample\n`);

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { register as registerCluster } from './cluster';
 import { register as registerData } from './data';
 import { register as registerEvaluate } from './evaluate';
+import { register as registerExportOnnx } from './export-onnx';
 import { register as registerForward } from './forward';
 import { register as registerGenerate } from './generate';
 import { register as registerMetrics } from './metrics';
@@ -16,4 +17,4 @@ import { register as registerTrain } from './train';
  */
 export type RegisterCommands = (program: Command) => void;
 
-export const COMMAND_MODULES: RegisterCommands[] = [registerRuns, registerServe, registerData, registerMetrics, registerForward, registerTrain, registerGenerate, registerTranslate, registerEvaluate, registerCluster];
+export const COMMAND_MODULES: RegisterCommands[] = [registerRuns, registerServe, registerData, registerMetrics, registerForward, registerTrain, registerGenerate, registerTranslate, registerEvaluate, registerCluster, registerExportOnnx];

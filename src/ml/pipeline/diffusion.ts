@@ -17,6 +17,14 @@ export type SamplerKind = 'ddim' | 'ddpm';
 /** Model output for latents x_t at timestep t (a plain function of tensors). */
 export type Denoiser = (xt: tf.Tensor4D, t: number) => tf.Tensor4D;
 
+/**
+ * A denoiser whose forward pass runs outside tfjs (e.g. onnxruntime) and so resolves later; it
+ * returns a tensor the loop owns (and disposes) and frees its own intermediates.
+ */
+export interface NativeDenoiser {
+  native(xt: tf.Tensor4D, t: number): Promise<tf.Tensor4D>;
+}
+
 export class SamplingCancelledError extends Error {
   constructor() {
     super('sampling was cancelled');
@@ -95,7 +103,7 @@ function yieldToEventLoop(): Promise<void> {
 }
 
 /** The reverse process from N(0, I) latents: resolves to z_0 (caller disposes). */
-export async function runDiffusion(denoise: Denoiser, o: DiffusionLoopOptions): Promise<tf.Tensor4D> {
+export async function runDiffusion(denoise: Denoiser | NativeDenoiser, o: DiffusionLoopOptions): Promise<tf.Tensor4D> {
   if (o.noise.batch !== o.shape[0]) throw new Error(`${o.noise.batch} seeds for a batch of ${o.shape[0]}`);
   const scheduler = samplingScheduler(o.scheduler, o.sampler, o.steps);
   const timesteps = Array.from(scheduler.timesteps);
@@ -105,11 +113,22 @@ export async function runDiffusion(denoise: Denoiser, o: DiffusionLoopOptions): 
     for (const [i, t] of timesteps.entries()) {
       await yieldToEventLoop();
       if (o.shouldStop?.()) throw new SamplingCancelledError();
-      const next = tf.tidy(() => {
-        const r = scheduler.step(denoise(x, t), t, x, stepOptions);
+      const stepFrom = (out: tf.Tensor4D) => {
+        const r = scheduler.step(out, t, x, stepOptions);
         r.predOriginalSample.dispose();
         return r.prevSample as tf.Tensor4D;
-      });
+      };
+      let next: tf.Tensor4D;
+      if (typeof denoise === 'function') {
+        next = tf.tidy(() => stepFrom(denoise(x, t)));
+      } else {
+        const out = await denoise.native(x, t);
+        try {
+          next = tf.tidy(() => stepFrom(out));
+        } finally {
+          out.dispose();
+        }
+      }
       x.dispose();
       x = next;
       o.onStep?.(i + 1, timesteps.length);

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { SchedulerParams } from '../schedulers';
-import { PerImageNoise, runDiffusion, type Denoiser, type SamplerKind } from './diffusion';
+import { PerImageNoise, runDiffusion, type Denoiser, type NativeDenoiser, type SamplerKind } from './diffusion';
 
 /** uncond + scale * (cond - uncond). */
 export function guidedPrediction(uncond: tf.Tensor4D, cond: tf.Tensor4D, scale: number): tf.Tensor4D {
@@ -38,6 +38,29 @@ export function guidedDenoiser(denoise: ContextDenoiser, o: GuidanceOptions): { 
       return guidedPrediction(u, c, o.guidanceScale);
     });
   return { denoise: guided, dispose: () => ctx2?.dispose() };
+}
+
+/** A ContextDenoiser whose forward pass runs outside tfjs and resolves later (see NativeDenoiser). */
+export type NativeContextDenoiser = (xt: tf.Tensor4D, t: number, context: tf.Tensor3D) => Promise<tf.Tensor4D>;
+
+/** guidedDenoiser for a native forward pass: the same batching and combination, awaited. */
+export function guidedNativeDenoiser(denoise: NativeContextDenoiser, o: GuidanceOptions): { denoise: NativeDenoiser; dispose(): void } {
+  const both = o.guidanceScale !== 0 && o.guidanceScale !== 1;
+  const ctx2 = both ? tf.concat([o.uncond, o.cond], 0) : null;
+  const native = async (x: tf.Tensor4D, t: number): Promise<tf.Tensor4D> => {
+    if (!ctx2) return denoise(x, t, o.guidanceScale === 0 ? o.uncond : o.cond);
+    const x2 = tf.concat([x, x], 0);
+    const out = await denoise(x2, t, ctx2).finally(() => x2.dispose());
+    try {
+      return tf.tidy(() => {
+        const [u, c] = tf.split(out, 2, 0) as [tf.Tensor4D, tf.Tensor4D];
+        return guidedPrediction(u, c, o.guidanceScale);
+      });
+    } finally {
+      out.dispose();
+    }
+  };
+  return { denoise: { native }, dispose: () => ctx2?.dispose() };
 }
 
 /**

@@ -7,6 +7,7 @@
  * (a folder holding meta.json). A run folder does not know its parents (the store does), so the
  * caller names all three, or the run folder holds a pipeline.json naming them.
  */
+import type * as tf from '@tensorflow/tfjs';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SLICE_HEIGHT, SLICE_WIDTH } from '../data/slices';
@@ -163,12 +164,31 @@ export interface PipelineInfo {
   contextSource: string;
 }
 
+/**
+ * Native forward passes the sampler uses instead of the tfjs networks when a pipeline has them
+ * (onnxruntime, src/ml/sample/native.ts): the same NHWC tensors in and out, but async. Each
+ * equals the tfjs call named in its comment.
+ */
+export interface InferenceRunners {
+  /** What runs them, for logs (e.g. "onnxruntime cpu, 16 threads"). */
+  readonly description: string;
+  /** unet.forward(x, t, ctx, controlnet.forward(x, t, ctx, cond, scale)); absent without a ControlNet. */
+  controlledUnet?(x: tf.Tensor4D, timesteps: tf.Tensor1D, context: tf.Tensor3D, cond: tf.Tensor4D, conditioningScale: number): Promise<tf.Tensor4D>;
+  /** unet.forward(x, t, ctx). */
+  unet(x: tf.Tensor4D, timesteps: tf.Tensor1D, context: tf.Tensor3D): Promise<tf.Tensor4D>;
+  /** ae.decode(z). */
+  decode(z: tf.Tensor4D): Promise<tf.Tensor4D>;
+  dispose(): Promise<void>;
+}
+
 export interface SamplingPipeline {
   ae: AutoencoderKL;
   unet: DiffusionModelUNet;
   controlnet: ControlNet | null;
   context: ConditioningContext;
   info: PipelineInfo;
+  /** Set to sample with native runners instead of the tfjs networks (null/absent: tfjs). */
+  runners?: InferenceRunners | null;
   dispose(): void;
 }
 
@@ -276,7 +296,10 @@ export function loadPipeline(sourcesOrRunDir: PipelineSources | string): Samplin
       controlnet: cn,
       context: ctx,
       info,
+      runners: null,
       dispose() {
+        void this.runners?.dispose();
+        this.runners = null;
         ae.dispose();
         unet.dispose();
         cn?.dispose();

@@ -7,6 +7,7 @@
 import { initEngine } from '../engine';
 import type { SplitName } from '../data/split';
 import { evaluateSplit, type EvaluationOutput } from './evaluation';
+import { describeNativeInference, useNativeInference } from './native';
 import { loadPipeline, type PipelineInfo, type PipelineSources } from '../pipeline';
 import type { SamplerKind } from './sampler';
 import { generateForSlice, readSubjectSlice, type GridSlices, type SliceGenerationResult, type SubjectSliceSource } from './slice';
@@ -56,9 +57,9 @@ export interface EvaluateJobSpec extends JobBase {
 export type SampleJobSpec = SliceJobSpec | VolumeJobSpec | EvaluateJobSpec;
 
 export type SampleJobResult =
-  | { kind: 'slice'; backend: string; pipeline: PipelineInfo; input: GridSlices; result: SliceGenerationResult }
-  | { kind: 'volume'; backend: string; pipeline: PipelineInfo; result: TranslateVolumeResult }
-  | { kind: 'evaluate'; backend: string; pipeline: PipelineInfo; result: EvaluationOutput };
+  | { kind: 'slice'; backend: string; inference: string; pipeline: PipelineInfo; input: GridSlices; result: SliceGenerationResult }
+  | { kind: 'volume'; backend: string; inference: string; pipeline: PipelineInfo; result: TranslateVolumeResult }
+  | { kind: 'evaluate'; backend: string; inference: string; pipeline: PipelineInfo; result: EvaluationOutput };
 
 export interface SampleJobProgress {
   phase: string;
@@ -71,6 +72,8 @@ export interface SampleJobProgress {
 
 export interface SampleJobHooks {
   started?(backend: string): void;
+  /** One line saying what runs the forward passes and why (onnxruntime or tfjs). */
+  log?(line: string): void;
   progress?(p: SampleJobProgress): void;
   shouldStop?(): boolean;
 }
@@ -85,6 +88,11 @@ export async function runSampleJob(spec: SampleJobSpec, hooks: SampleJobHooks = 
   const pipeline = loadPipeline(spec.sources);
   const s = spec.settings;
   try {
+    const native = await useNativeInference(pipeline, { requestedBackend: spec.backend });
+    const inference = describeNativeInference(native, engine.backend);
+    hooks.log?.(inference);
+    // What computed the samples: onnxruntime when it runs them, else the tfjs backend.
+    const backend = native.engine === 'onnx' ? 'onnx' : engine.backend;
     if (spec.kind === 'slice') {
       const input: GridSlices =
         'flair' in spec.source
@@ -98,7 +106,7 @@ export async function runSampleJob(spec: SampleJobSpec, hooks: SampleJobHooks = 
         shouldStop: hooks.shouldStop,
         onProgress: (p) => hooks.progress?.({ phase: 'sampling', ...p, message: `sample ${Math.min(p.done + 1, p.total)}/${p.total}${stepText(p.step, p.steps)}` }),
       });
-      return { kind: 'slice', backend: engine.backend, pipeline: pipeline.info, input, result };
+      return { kind: 'slice', backend, inference, pipeline: pipeline.info, input, result };
     }
     if (spec.kind === 'volume') {
       const result = await translateVolume(pipeline, spec.flairPath, spec.outPath, {
@@ -109,7 +117,7 @@ export async function runSampleJob(spec: SampleJobSpec, hooks: SampleJobHooks = 
         onProgress: (p) =>
           hooks.progress?.({ phase: 'sampling', done: p.done, total: p.total, step: p.step, steps: p.steps, message: `slice ${p.done}/${p.total} (${p.skipped} empty skipped)${stepText(p.step, p.steps)}` }),
       });
-      return { kind: 'volume', backend: engine.backend, pipeline: pipeline.info, result };
+      return { kind: 'volume', backend, inference, pipeline: pipeline.info, result };
     }
     const result = await evaluateSplit(pipeline, {
       ...s,
@@ -122,7 +130,7 @@ export async function runSampleJob(spec: SampleJobSpec, hooks: SampleJobHooks = 
       shouldStop: hooks.shouldStop,
       onProgress: (p) => hooks.progress?.({ ...p, message: `${p.phase} ${p.done}/${p.total}${stepText(p.step, p.steps)}` }),
     });
-    return { kind: 'evaluate', backend: engine.backend, pipeline: pipeline.info, result };
+    return { kind: 'evaluate', backend, inference, pipeline: pipeline.info, result };
   } finally {
     pipeline.dispose();
   }

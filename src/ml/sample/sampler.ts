@@ -15,10 +15,12 @@ import {
   controlledForward,
   decodeLatents,
   guidedDenoiser,
+  guidedNativeDenoiser,
   latentShape,
   PerImageNoise,
   runDiffusion,
   type Denoiser,
+  type NativeDenoiser,
   type SamplerKind,
   type SamplingPipeline,
 } from '../pipeline';
@@ -56,7 +58,15 @@ function resolveSteps(opts: SamplingOptions, sampler: SamplerKind, trainSteps: n
 
 /** decode(z / scale), clipped to [0, 1], as [B, H, W] row-major floats; disposes z. */
 async function decodeImages(p: SamplingPipeline, z: tf.Tensor4D): Promise<Float32Array> {
-  const img = decodeLatents(p.ae, z, p.info.latentScale);
+  let img: tf.Tensor4D;
+  if (p.runners) {
+    const scaled = tf.div(z, p.info.latentScale) as tf.Tensor4D;
+    const decoded = await p.runners.decode(scaled).finally(() => scaled.dispose());
+    img = tf.clipByValue(decoded, 0, 1);
+    decoded.dispose();
+  } else {
+    img = decodeLatents(p.ae, z, p.info.latentScale);
+  }
   z.dispose();
   try {
     const data = await img.data();
@@ -70,7 +80,7 @@ async function decodeImages(p: SamplingPipeline, z: tf.Tensor4D): Promise<Float3
  * The guided ControlNet denoiser for a FLAIR batch [B, H, W, 1] at the model's size.
  * Exposed for tests; translateSlices is the entry point.
  */
-export function controlNetDenoiser(p: SamplingPipeline, flair: tf.Tensor4D, guidanceScale: number, conditioningScale: number): { denoise: Denoiser; dispose(): void } {
+export function controlNetDenoiser(p: SamplingPipeline, flair: tf.Tensor4D, guidanceScale: number, conditioningScale: number): { denoise: Denoiser | NativeDenoiser; dispose(): void } {
   const controlnet = p.controlnet;
   if (!controlnet) throw new Error('this pipeline has no ControlNet (load one with a controlnet source)');
   const b = flair.shape[0];
@@ -78,10 +88,19 @@ export function controlNetDenoiser(p: SamplingPipeline, flair: tf.Tensor4D, guid
   const uncond = p.context.repeat('null_infer', b);
   const flairs = batchOf(flair, guidanceScale);
   const nets = { unet: p.unet, controlnet };
-  const guided = guidedDenoiser(
-    (x, t, ctx) => controlledForward(nets, x, tf.fill([x.shape[0]], t, 'int32') as tf.Tensor1D, ctx, flairs.at(x.shape[0]), conditioningScale),
-    { cond, uncond, guidanceScale },
-  );
+  const native = p.runners?.controlledUnet?.bind(p.runners);
+  const guided = native
+    ? guidedNativeDenoiser(
+        (x, t, ctx) => {
+          const ts = tf.fill([1], t, 'int32') as tf.Tensor1D;
+          return native(x, ts, ctx, flairs.at(x.shape[0]), conditioningScale).finally(() => ts.dispose());
+        },
+        { cond, uncond, guidanceScale },
+      )
+    : guidedDenoiser(
+        (x, t, ctx) => controlledForward(nets, x, tf.fill([x.shape[0]], t, 'int32') as tf.Tensor1D, ctx, flairs.at(x.shape[0]), conditioningScale),
+        { cond, uncond, guidanceScale },
+      );
   return {
     denoise: guided.denoise,
     dispose() {
@@ -94,7 +113,7 @@ export function controlNetDenoiser(p: SamplingPipeline, flair: tf.Tensor4D, guid
 }
 
 /** The reverse chain from per-image seeded latent noise with `denoise`, decoded: [B, H, W] in [0, 1]. */
-async function sampleImages(p: SamplingPipeline, denoise: Denoiser, opts: SamplingOptions, sampler: SamplerKind, steps: number): Promise<Float32Array> {
+async function sampleImages(p: SamplingPipeline, denoise: Denoiser | NativeDenoiser, opts: SamplingOptions, sampler: SamplerKind, steps: number): Promise<Float32Array> {
   const z = await runDiffusion(denoise, {
     scheduler: p.info.scheduler,
     sampler,
@@ -138,7 +157,15 @@ export async function sampleUnconditional(p: SamplingPipeline, opts: SamplingOpt
   const sampler = opts.sampler ?? 'ddim';
   const steps = resolveSteps(opts, sampler, p.info.scheduler.numTrainTimesteps);
   const uncond = p.context.repeat('null_infer', b);
-  const denoise: Denoiser = (x, t) => tf.tidy(() => p.unet.forward(x, tf.fill([b], t, 'int32') as tf.Tensor1D, uncond));
+  const runners = p.runners;
+  const denoise: Denoiser | NativeDenoiser = runners
+    ? {
+        native: (x, t) => {
+          const ts = tf.fill([1], t, 'int32') as tf.Tensor1D;
+          return runners.unet(x, ts, uncond).finally(() => ts.dispose());
+        },
+      }
+    : (x: tf.Tensor4D, t: number) => tf.tidy(() => p.unet.forward(x, tf.fill([b], t, 'int32') as tf.Tensor1D, uncond));
   try {
     return await sampleImages(p, denoise, opts, sampler, steps);
   } finally {
