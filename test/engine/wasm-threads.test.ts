@@ -30,11 +30,14 @@ async function runChild(threads: number): Promise<ChildResult> {
 }
 
 describe('wasm thread pool in Node', () => {
-  it('runs with every core by default and reports the count', async () => {
-    const info = await initEngine({ backend: 'wasm' });
-    const wanted = process.env.BRAINSYNTH_WASM_THREADS ? Number(process.env.BRAINSYNTH_WASM_THREADS) : defaultWasmThreads();
-    expect(info.wasmThreads).toBe(wanted);
+  it('starts the requested pool in this process and reports it', async () => {
+    const info = await initEngine({ backend: 'wasm', wasmThreads: 2 });
+    expect(info.wasmThreads).toBe(2);
     expect(info.wasmThreadsNote).toBeUndefined();
+    // The pool is fixed once started: a later, different request is reported, not obeyed.
+    const again = await initEngine({ backend: 'cpu' }).then(() => initEngine({ backend: 'wasm', wasmThreads: 1 }));
+    expect(again.wasmThreads).toBe(2);
+    expect(again.wasmThreadsNote).toMatch(/started earlier .* 2 thread\(s\); 1 requested/);
   });
 
   it('gives identical training results for a given seed and thread count, and across counts', async () => {
@@ -54,6 +57,11 @@ describe('wasm thread pool in Node', () => {
     expect(parseWasmThreads('3', 'x')).toBe(3);
     expect(parseWasmThreads(64, 'x')).toBe(MAX_WASM_THREADS);
     expect(parseWasmThreads('auto', 'x')).toBe(defaultWasmThreads());
+    // Every core when idle, the free ones when busy, never fewer than one or more than the pool.
+    expect(defaultWasmThreads(2, 0.1)).toBe(2);
+    expect(defaultWasmThreads(16, 0)).toBe(MAX_WASM_THREADS);
+    expect(defaultWasmThreads(8, 5.2)).toBe(3);
+    expect(defaultWasmThreads(2, 14)).toBe(1);
     expect(() => parseWasmThreads('many', 'BRAINSYNTH_WASM_THREADS')).toThrow(/BRAINSYNTH_WASM_THREADS.*'many'/);
     expect(() => parseWasmThreads(-2, 'initEngine wasmThreads')).toThrow(/positive integer/);
   });

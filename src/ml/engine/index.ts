@@ -37,8 +37,9 @@ export interface EngineOptions {
   /** Extra Dawn options for the `webgpu` package, e.g. ['backend=opengles']. */
   dawnFlags?: string[];
   /**
-   * XNNPACK threads for wasm: a count, or 'auto' (default; env BRAINSYNTH_WASM_THREADS) for every
-   * core. Decided by the first wasm start of the process; later requests cannot change it.
+   * XNNPACK threads for wasm: a count, or 'auto' (default; env BRAINSYNTH_WASM_THREADS): the cores
+   * not already busy, every core on an idle machine. Decided by the first wasm start of the
+   * process; later requests cannot change it.
    */
   wasmThreads?: number | 'auto';
 }

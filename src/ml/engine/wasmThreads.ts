@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Worker as NodeWorker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
@@ -40,12 +40,18 @@ export function wasmThreadsFallbackReason(): string | null {
   return fallbackReason;
 }
 
-/** The default: every core this process may use, within the binary's limit. */
-export function defaultWasmThreads(): number {
-  return Math.max(1, Math.min(MAX_WASM_THREADS, availableParallelism()));
+/**
+ * The default: the cores not already busy (cores minus the 1-minute load average, at least 1),
+ * within the binary's limit; every core on an idle machine. XNNPACK's pool waits for all its
+ * threads at the end of every kernel, so on an oversubscribed machine, where a thread is often
+ * descheduled, threads made a desktop UNet step ~2.5x slower in wall-clock time than one thread
+ * (measured at load 12-16 on 2 cores); threads pay off only where cores are free.
+ */
+export function defaultWasmThreads(cores = availableParallelism(), load = loadavg()[0] ?? 0): number {
+  return Math.max(1, Math.min(MAX_WASM_THREADS, cores, Math.round(cores - load)));
 }
 
-/** Parses a thread-count setting (env or option): a positive integer, or 'auto'/0 for every core. */
+/** Parses a thread-count setting (env or option): a positive integer, or 'auto'/0 for the default. */
 export function parseWasmThreads(value: string | number | undefined, source: string): number | undefined {
   if (value === undefined || value === '') return undefined;
   if (value === 'auto' || value === 0 || value === '0') return defaultWasmThreads();
