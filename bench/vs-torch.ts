@@ -15,7 +15,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
@@ -206,6 +206,11 @@ export default async function vsTorchBench(): Promise<{ description: string; res
   }
   const info = await initEngine({ backend: BACKEND, wasmThreads: WASM_THREADS });
   process.stdout.write(`[vs-torch] ${PRESET} preset, ${THREADS} thread(s) each: PyTorch vs brainsynth ${info.backend}${info.wasmThreads ? ` (${info.wasmThreads} XNNPACK threads)` : ''}, ${ROUNDS} alternating round(s)\n`);
+  const load = loadavg()[0] ?? 0;
+  if (THREADS > 1 && load + THREADS > availableParallelism() + 0.5) {
+    // Both thread pools stall at every kernel's barrier when a thread is descheduled.
+    process.stdout.write(`[vs-torch] note: load average ${load.toFixed(1)} on ${availableParallelism()} cores; with ${THREADS} threads each side's barriers stall on an oversubscribed machine (BENCH_THREADS=1 compares the work itself)\n`);
+  }
   const torchRounds: CaseTimes[] = [];
   const ourRounds: CaseTimes[] = [];
   const failures: Record<string, string> = {};
