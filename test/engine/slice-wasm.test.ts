@@ -31,7 +31,7 @@ const CASES: Array<[number[], number[], number[]]> = [
   [[2, 3, 4, 5, 2], [1, 1, 0, 2, 1], [1, 2, 4, 3, 1]],
 ];
 
-describe('wasm Slice / SplitV without whole-input copies', () => {
+describe('wasm Slice / SplitV / Identity without whole-input copies', () => {
   beforeAll(async () => {
     await initEngine({ backend: 'wasm' });
   });
@@ -68,6 +68,24 @@ describe('wasm Slice / SplitV without whole-input copies', () => {
     const cols = tf.split(m, [2, 4], 1);
     expect(await cols[0]!.array()).toEqual([[0, 1], [6, 7], [12, 13], [18, 19]]);
     tf.dispose([ints, bools, flat, ...parts, m, ...cols]);
+  });
+
+  it('Identity shares data safely: the copy outlives its source, memory balances', async () => {
+    const before = tf.memory().numTensors;
+    const bytes = tf.memory().numBytes;
+    const x = tf.tensor2d([[1, 2], [3, 4]]);
+    const y = tf.clone(x);
+    x.dispose();
+    expect(await y.array()).toEqual([[1, 2], [3, 4]]);
+    const v = tf.variable(y);
+    y.dispose();
+    const z = tf.tensor2d([[5, 6], [7, 8]]);
+    v.assign(z);
+    z.dispose();
+    expect(await v.array()).toEqual([[5, 6], [7, 8]]);
+    v.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(tf.memory().numBytes).toBe(bytes);
   });
 
   it('slice gradients still flow (the kernel only replaces the forward copy)', async () => {

@@ -6,7 +6,7 @@ import { conv2dBackpropFilterCpuKernel } from './conv2dBackpropFilterCpu';
 import { conv2dBackpropInputKernel } from './conv2dBackpropInput';
 import { untransposedMatMulKernel } from './matMulTranspose';
 import { resizeNearestNeighborGradKernel } from './resizeNearestNeighborGrad';
-import { sliceWasmKernel, splitVWasmKernel } from './sliceWasm';
+import { identityWasmKernel, sliceWasmKernel, splitVWasmKernel } from './sliceWasm';
 import { unsortedSegmentSumKernel } from './unsortedSegmentSum';
 
 /** One project kernel: what it fixes, and how to build it from the stock kernel (if any). */
@@ -29,6 +29,7 @@ const FIXES: Record<string, KernelFix[]> = {
       why: 'one whole-input copy per part (through the stock Slice)',
       make: (_b, stock) => splitVWasmKernel(required(stock, tf.SplitV), sliceWasmKernel(required(stockKernel('wasm', tf.Slice), tf.Slice))),
     },
+    { kernelName: tf.Identity, why: 'copies its input (autodiff passes most gradients through it)', make: (_b, stock) => identityWasmKernel(required(stock, tf.Identity)) },
   ],
   cpu: [
     { kernelName: tf.Conv2DBackpropFilter, why: 'stock kernel ~1000x too slow (per-element TensorBuffer access)', make: (b) => conv2dBackpropFilterCpuKernel(b) },

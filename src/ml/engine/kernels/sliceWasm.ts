@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { need } from './composite';
 
 /**
- * wasm Slice without copying the input: the stock kernel reads its whole input out of the wasm
+ * wasm Slice without copying the input (and SplitV, Identity likewise below): the stock kernel reads its whole input out of the wasm
  * heap (readSync copies it) on every call, so n slices of one tensor cost n full copies. Splitting
  * a flattened parameter group back into its ~300 tensors took seconds that way. This kernel copies
  * only the slice, row by row, from a view of the heap.
@@ -84,6 +84,24 @@ export function splitVWasmKernel(stock: tf.KernelConfig, slice: tf.KernelConfig)
         begin[ax]! += s;
         return part;
       });
+    },
+  };
+}
+
+/**
+ * wasm Identity sharing the input's data (reference-counted, as Reshape and the cpu backend do)
+ * instead of copying it: autodiff passes most gradients through Identity, ~230 full copies per
+ * autoencoder step. Kernels never write into their inputs, so sharing is safe.
+ */
+export function identityWasmKernel(stock: tf.KernelConfig): tf.KernelConfig {
+  return {
+    kernelName: tf.Identity,
+    backendName: 'wasm',
+    kernelFunc: (args) => {
+      const x = need(args.inputs, 'x', tf.Identity);
+      if (x.dtype === 'string') return stock.kernelFunc(args);
+      (args.backend as tf.KernelBackend).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape.slice(), dtype: x.dtype };
     },
   };
 }
