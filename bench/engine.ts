@@ -66,9 +66,9 @@ async function timeMs(fn: () => tf.Tensor, reps: number, warmup = WARMUP): Promi
 }
 
 /**
- * wasm and cpu run single-threaded in Node, so their process CPU time is the time the work takes
- * on an idle core; it is what the peak fraction uses for them (this machine is shared). GPU and
- * multi-threaded native backends use wall-clock time.
+ * For wasm and cpu the process CPU time (summed over wasm's XNNPACK threads) is the work a step
+ * costs on idle cores; it is what the peak fraction uses for them (this machine is shared), and
+ * the matMul peak is measured the same way. GPU and native backends use wall-clock time.
  */
 function effectiveMs(backend: BackendName, t: Timing): number {
   return backend === 'wasm' || backend === 'cpu' ? median(t.cpu) : median(t.wall);

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adam, adamw, clipByGlobalNorm, namedGrads } from '../../src/ml/train/optim';
+import { initEngine } from '../../src/ml/engine';
+import { adam, adamw, clipByGlobalNorm, namedGrads, type NamedTensors } from '../../src/ml/train/optim';
 
 /** PyTorch's Adam/AdamW update written out in plain numbers, one parameter vector. */
 function referenceAdam(p: number[], grads: number[][], lr: number, wd: number, decoupled: boolean): number[] {
@@ -25,12 +26,17 @@ function referenceAdam(p: number[], grads: number[][], lr: number, wd: number, d
   return x;
 }
 
-beforeAll(async () => {
-  await tf.setBackend('cpu');
-});
 afterAll(() => tf.disposeVariables());
 
-describe('Adam / AdamW (PyTorch semantics)', () => {
+describe.each([
+  ['cpu', true],
+  ['cpu', false],
+  ['wasm', true],
+  ['wasm', false],
+] as const)('Adam / AdamW (PyTorch semantics) on %s, flattened groups: %s', (backend, flatten) => {
+  beforeAll(async () => {
+    await initEngine({ backend });
+  });
   const grads = [
     [0.5, -1, 2],
     [0.1, 0.2, -0.3],
@@ -43,7 +49,7 @@ describe('Adam / AdamW (PyTorch semantics)', () => {
   ] as const) {
     it(`${label} matches the written-out update`, () => {
       const w = tf.variable(tf.tensor1d([1, -2, 3]));
-      const opt = decoupled ? adamw({ w }, { lr: 0.1, weightDecay: wd }) : adam({ w }, { lr: 0.1, weightDecay: wd });
+      const opt = decoupled ? adamw({ w }, { lr: 0.1, weightDecay: wd, flatten }) : adam({ w }, { lr: 0.1, weightDecay: wd, flatten });
       for (const g of grads) {
         const gt = tf.tensor1d(g);
         opt.apply({ w: gt });
@@ -61,7 +67,7 @@ describe('Adam / AdamW (PyTorch semantics)', () => {
   it('restores exported state and continues identically', async () => {
     const mk = () => tf.variable(tf.tensor2d([[1, 2], [3, 4]]));
     const a = mk();
-    const optA = adamw({ a }, { lr: 0.05 });
+    const optA = adamw({ a }, { lr: 0.05, flatten });
     const g1 = tf.tensor2d([[0.3, -0.1], [0.2, 0.5]]);
     const g2 = tf.tensor2d([[-0.4, 0.6], [0.1, -0.2]]);
     optA.apply({ a: g1 });
@@ -70,7 +76,7 @@ describe('Adam / AdamW (PyTorch semantics)', () => {
     optA.apply({ a: g2 });
 
     const b = tf.variable(tf.tensor2d(snapshot, [2, 2]));
-    const optB = adamw({ a: b }, { lr: 0.05 });
+    const optB = adamw({ a: b }, { lr: 0.05, flatten: !flatten });
     optB.importState(saved);
     optB.apply({ a: g2 });
     expect(Array.from(b.dataSync())).toEqual(Array.from(a.dataSync()));
@@ -78,6 +84,38 @@ describe('Adam / AdamW (PyTorch semantics)', () => {
     [g1, g2, a, b].forEach((t) => t.dispose());
     optA.dispose();
     optB.dispose();
+  });
+
+  it('updates several tensors exactly as one at a time, incl. a parameter that misses a step, and exports per parameter', async () => {
+    const shapes: Record<string, number[]> = { 'enc.w': [3, 3, 2, 4], 'enc.b': [4], 'dec.w': [4, 5], 'dec.b': [5] };
+    const make = () => Object.fromEntries(Object.entries(shapes).map(([n, s], i) => [n, tf.variable(tf.randomNormal(s, 0, 1, 'float32', i + 1))]));
+    const flat = make();
+    const single = make();
+    const optFlat = adamw(flat, { lr: 0.03, flatten: true });
+    const optSingle = adamw(single, { lr: 0.03, flatten: false });
+    for (let step = 0; step < 4; step++) {
+      // Step 2 leaves dec.b without a gradient: neither it nor its moments may change.
+      const names = Object.keys(shapes).filter((n) => !(step === 2 && n === 'dec.b'));
+      const grads: NamedTensors = Object.fromEntries(names.map((n, i) => [n, tf.randomNormal(shapes[n]!, 0, 1, 'float32', 100 * step + i)]));
+      optFlat.apply(grads);
+      optSingle.apply(grads);
+      tf.dispose(Object.values(grads));
+    }
+    for (const name of Object.keys(shapes)) expect(Array.from(flat[name]!.dataSync()), name).toEqual(Array.from(single[name]!.dataSync()));
+    const [sf, ss] = [await optFlat.exportState(), await optSingle.exportState()];
+    expect(Object.keys(sf.tensors).sort()).toEqual(Object.keys(ss.tensors).sort());
+    for (const [key, t] of Object.entries(ss.tensors)) {
+      expect(sf.tensors[key]!.shape, key).toEqual(t.shape);
+      expect(Array.from(sf.tensors[key]!.data), key).toEqual(Array.from(t.data));
+    }
+    const before = tf.memory().numTensors;
+    const g = Object.fromEntries(Object.entries(shapes).map(([n, s]) => [n, tf.ones(s)]));
+    optFlat.apply(g);
+    tf.dispose(Object.values(g));
+    expect(tf.memory().numTensors).toBe(before);
+    optFlat.dispose();
+    optSingle.dispose();
+    tf.dispose([...Object.values(flat), ...Object.values(single)]);
   });
 
   it('clips by global norm like clip_grad_norm_', () => {

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { startWasmWithThreads } from './wasmThreads';
 
 /**
  * Probes for each backend. A probe either initialises its backend and returns true, or throws an
@@ -117,13 +118,14 @@ export async function initWebgpu(before: BeforeActivate, force: boolean, dawnFla
   return info;
 }
 
-export async function initWasm(before: BeforeActivate): Promise<void> {
+/** Starts wasm with `threads` XNNPACK threads (fixed once per process); returns the count in use. */
+export async function initWasm(before: BeforeActivate, threads: number): Promise<number> {
   try {
     await import('@tensorflow/tfjs-backend-wasm');
   } catch (e) {
     throw new Error(`@tensorflow/tfjs-backend-wasm not loadable: ${message(e)}`);
   }
-  await setAndCheck('wasm', before);
+  return startWasmWithThreads(threads, () => setAndCheck('wasm', before));
 }
 
 export async function initCpu(before: BeforeActivate): Promise<void> {

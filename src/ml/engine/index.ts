@@ -11,6 +11,7 @@ import {
   lastWebgpuAdapter,
 } from './backends';
 import { registerKernelFixes } from './kernels';
+import { defaultWasmThreads, parseWasmThreads, wasmThreadsFallbackReason, wasmThreadsInUse } from './wasmThreads';
 
 /**
  * The one place that picks and initialises the TensorFlow.js backend. Order unless overridden
@@ -24,6 +25,7 @@ export type { BackendName, WebgpuAdapterInfo } from './backends';
 export { BACKEND_ORDER } from './backends';
 export { assertNoLeak, disposeAll, liveTensors, withTidy, type LeakReport } from './memory';
 export { kernelFixesFor, registerKernelFixes } from './kernels';
+export { MAX_WASM_THREADS, defaultWasmThreads } from './wasmThreads';
 
 export type BackendRequest = 'auto' | BackendName;
 
@@ -34,6 +36,12 @@ export interface EngineOptions {
   forceWebgpu?: boolean;
   /** Extra Dawn options for the `webgpu` package, e.g. ['backend=opengles']. */
   dawnFlags?: string[];
+  /**
+   * XNNPACK threads for wasm: a count, or 'auto' (default; env BRAINSYNTH_WASM_THREADS): the cores
+   * not already busy, every core on an idle machine. Decided by the first wasm start of the
+   * process; later requests cannot change it.
+   */
+  wasmThreads?: number | 'auto';
 }
 
 export interface EngineInfo {
@@ -45,6 +53,10 @@ export interface EngineInfo {
   kernelFixes: string[];
   webgpuAdapter: WebgpuAdapterInfo | null;
   tfjsVersion: string;
+  /** Threads the wasm backend computes with (null when wasm is not the active backend). */
+  wasmThreads: number | null;
+  /** Why wasm runs on fewer threads than requested, when it does. */
+  wasmThreadsNote?: string;
 }
 
 let current: EngineInfo | null = null;
@@ -71,12 +83,16 @@ async function tryBackend(name: BackendName, opts: EngineOptions): Promise<void>
       await initWebgpu(registerKernelFixes, Boolean(opts.forceWebgpu) || env('BRAINSYNTH_FORCE_WEBGPU') === '1', opts.dawnFlags ?? dawnFlagsFromEnv());
       return;
     case 'wasm':
-      await initWasm(registerKernelFixes);
+      await initWasm(registerKernelFixes, wasmThreadRequest(opts));
       return;
     case 'cpu':
       await initCpu(registerKernelFixes);
       return;
   }
+}
+
+function wasmThreadRequest(opts: EngineOptions): number {
+  return parseWasmThreads(opts.wasmThreads, 'initEngine wasmThreads') ?? parseWasmThreads(env('BRAINSYNTH_WASM_THREADS'), 'BRAINSYNTH_WASM_THREADS') ?? defaultWasmThreads();
 }
 
 function dawnFlagsFromEnv(): string[] {
@@ -107,6 +123,13 @@ async function select(requested: BackendRequest, opts: EngineOptions): Promise<E
   } else {
     for (const name of BACKEND_ORDER.slice(BACKEND_ORDER.indexOf(chosen) + 1)) reasons[name] ??= `lower priority than ${chosen}`;
   }
+  const wasmThreads = chosen === 'wasm' ? wasmThreadsInUse() : null;
+  const wanted = chosen === 'wasm' ? wasmThreadRequest(opts) : null;
+  const fallback = wasmThreadsFallbackReason();
+  let wasmThreadsNote: string | undefined;
+  if (wasmThreads !== null && wanted !== null && wanted !== wasmThreads) {
+    wasmThreadsNote = fallback ?? `wasm started earlier in this process with ${wasmThreads} thread(s); ${wanted} requested`;
+  }
   return {
     backend: chosen,
     requested,
@@ -114,6 +137,8 @@ async function select(requested: BackendRequest, opts: EngineOptions): Promise<E
     kernelFixes: registerKernelFixes(chosen),
     webgpuAdapter: lastWebgpuAdapter(),
     tfjsVersion: tf.version_core,
+    wasmThreads,
+    ...(wasmThreadsNote ? { wasmThreadsNote } : {}),
   };
 }
 

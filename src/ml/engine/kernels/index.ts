@@ -6,6 +6,7 @@ import { conv2dBackpropFilterCpuKernel } from './conv2dBackpropFilterCpu';
 import { conv2dBackpropInputKernel } from './conv2dBackpropInput';
 import { untransposedMatMulKernel } from './matMulTranspose';
 import { resizeNearestNeighborGradKernel } from './resizeNearestNeighborGrad';
+import { identityWasmKernel, sliceWasmKernel, splitVWasmKernel } from './sliceWasm';
 import { unsortedSegmentSumKernel } from './unsortedSegmentSum';
 
 /** One project kernel: what it fixes, and how to build it from the stock kernel (if any). */
@@ -22,6 +23,13 @@ const FIXES: Record<string, KernelFix[]> = {
     { kernelName: tf.Conv2DBackpropFilter, why: 'missing (no conv weight gradients)', make: (b) => conv2dBackpropFilterKernel(b) },
     { kernelName: tf.Conv2DBackpropInput, why: 'stock kernel is a scalar loop (~10x slower than conv2d)', make: (b) => conv2dBackpropInputKernel(b) },
     { kernelName: tf.UnsortedSegmentSum, why: 'missing (no tf.gather gradient)', make: (b) => unsortedSegmentSumKernel(b) },
+    { kernelName: tf.Slice, why: 'copies its whole input per call (n slices of one tensor: n full copies)', make: (_b, stock) => sliceWasmKernel(required(stock, tf.Slice)) },
+    {
+      kernelName: tf.SplitV,
+      why: 'one whole-input copy per part (through the stock Slice)',
+      make: (_b, stock) => splitVWasmKernel(required(stock, tf.SplitV), sliceWasmKernel(required(stockKernel('wasm', tf.Slice), tf.Slice))),
+    },
+    { kernelName: tf.Identity, why: 'copies its input (autodiff passes most gradients through it)', make: (_b, stock) => identityWasmKernel(required(stock, tf.Identity)) },
   ],
   cpu: [
     { kernelName: tf.Conv2DBackpropFilter, why: 'stock kernel ~1000x too slow (per-element TensorBuffer access)', make: (b) => conv2dBackpropFilterCpuKernel(b) },
