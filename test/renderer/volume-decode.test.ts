@@ -1,16 +1,24 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import * as nifti from 'nifti-reader-js';
-import { encodeNifti } from '../../src/ml/data/nifti';
 import { decodeVolume, intensityStats, percentileOf } from '../../src/renderer/src/components/niivue/volume-decode';
 import { dragWindow, presetWindow, WINDOW_PRESETS } from '../../src/renderer/src/views/data/window-level';
 
-const AFFINE = [
-  [1, 0, 0, -2],
-  [0, 1, 0, -2],
-  [0, 0, 1, -2],
-  [0, 0, 0, 1],
-];
+/** A minimal single-file NIfTI-1 (float32, 1 mm voxels) around `data`. */
+function encodeNifti(dims: [number, number, number], data: Float32Array): Uint8Array {
+  const out = new Uint8Array(352 + data.byteLength);
+  const v = new DataView(out.buffer);
+  v.setInt32(0, 348, true);
+  [3, ...dims, 1, 1, 1, 1].forEach((d, i) => v.setInt16(40 + 2 * i, d, true));
+  v.setInt16(70, 16, true); // float32
+  v.setInt16(72, 32, true);
+  for (let i = 0; i < 8; i++) v.setFloat32(76 + 4 * i, 1, true);
+  v.setFloat32(108, 352, true); // vox_offset
+  v.setFloat32(112, 1, true); // scl_slope
+  out.set(new TextEncoder().encode('n+1\0'), 344);
+  out.set(new Uint8Array(data.buffer), 352);
+  return out;
+}
 
 /** A 4x4x4 volume: half background (0), the rest 1..32 once each. */
 function volume(): Float32Array {
@@ -48,7 +56,7 @@ describe('intensityStats', () => {
 
 describe('decodeVolume', () => {
   it('gunzips a .nii.gz and writes the default window into cal_min / cal_max', async () => {
-    const bytes = gzipSync(encodeNifti({ dims: [4, 4, 4], data: volume() }, AFFINE));
+    const bytes = gzipSync(encodeNifti([4, 4, 4], volume()));
     const out = await decodeVolume(toArrayBuffer(bytes), 'sub-01_T1w.nii.gz');
     expect(nifti.isCompressed(out.nii)).toBe(false);
     const header = nifti.readHeader(out.nii);
