@@ -76,7 +76,7 @@ describe('Data view', () => {
     // The view starts on the middle prepared slice: reference = z 89..93 -> 91. Four ~30 MB
     // volumes decoded by NiiVue on software WebGL (SwiftShader) on shared CPUs: allow minutes.
     await page.waitForFunction(() => document.querySelector('[data-testid="picked-z"]')?.textContent?.trim() === '91', null, { timeout: 240_000 });
-    await page.getByTestId('viewer-loading').waitFor({ state: 'hidden', timeout: 120_000 });
+    await page.locator('[data-testid="subject-viewer"][data-loading="false"]').waitFor({ timeout: 120_000 });
     assert.equal(await page.getByTestId('picked-mni-z').textContent(), mniText(91));
     assert.match(await page.getByTestId('picked-prepared').textContent(), /in prepared set/);
     assert.equal(await page.getByTestId('slice-strip').getAttribute('data-prepared-count'), '5');

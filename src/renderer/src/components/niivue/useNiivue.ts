@@ -71,8 +71,8 @@ export interface Viewer {
   setPanZoom(pz: readonly number[]): void;
   /** World position (mm) under a client point, or null outside every slice tile. */
   mmAtClient(clientX: number, clientY: number): [number, number, number] | null;
-  /** Scaled value of layer `index` at native voxel `vox`, or null without such a layer. */
-  valueAt(index: number, vox: readonly number[]): number | null;
+  /** Scaled value of layer `index` at world position `mm` (nearest voxel), or null without such a layer. */
+  valueAt(index: number, mm: readonly number[]): number | null;
 }
 
 function toImageOptions(layer: LayerSpec) {
@@ -180,9 +180,11 @@ export async function createViewer(canvas: HTMLCanvasElement, onClickMm: (mm: [n
       if (!(frac[0]! >= 0)) return null;
       return Array.from(nv.frac2mm(frac, 0, true)).slice(0, 3) as [number, number, number];
     },
-    valueAt(index, vox) {
+    valueAt(index, mm) {
       const v = nv.volumes[index];
       if (!v) return null;
+      // NiiVue's own readout path: its voxel indices are not the file's when the file is not RAS.
+      const vox = v.mm2vox([mm[0]!, mm[1]!, mm[2]!]);
       return v.getValue(vox[0]!, vox[1]!, vox[2]!);
     },
   };
