@@ -114,7 +114,11 @@ describe('Data view', () => {
     await page.locator('[data-layout="multiplanar"]').click();
   });
 
-  it('links window/level presets and right-drag across both viewers, reads values under the cursor, zooms and resets', async () => {
+  it('links window/level presets and right-drag across both viewers, reads values under the cursor, zooms and resets', async (t) => {
+    // Each window change re-blends both viewers' volumes: instant on a GPU, up to a minute on
+    // SwiftShader on shared CPUs, during which the page answers nothing. Wait, do not fail.
+    page.setDefaultTimeout(240_000);
+    t.after(() => page.setDefaultTimeout(30_000));
     const home = process.env.BRAINSYNTH_E2E_HOME;
     const label = (await page.locator('.subject-nav a.on').textContent()).trim();
     const volumeFile = (modality) => join(home, 'datasets', String(datasetId), label, 'anat', `${label}_${modality}.nii.gz`);
@@ -160,7 +164,7 @@ describe('Data view', () => {
     const t1 = page.getByTestId('viewer-t1w');
     const tBox = await t1.boundingBox();
     await page.mouse.move(tBox.x + tBox.width * 0.25, tBox.y + tBox.height * 0.45);
-    await page.waitForFunction(() => document.querySelector('[data-testid="cursor-readout"]')?.getAttribute('data-source') === 'cursor');
+    await page.waitForFunction(() => document.querySelector('[data-testid="cursor-readout"]')?.getAttribute('data-source') === 'cursor', null, { timeout: 240_000 });
     const [i, j, k] = (await page.getByTestId('readout-vox').textContent()).split(',').map((v) => Number(v.trim()));
     assert.equal(k, await readZ(), 'hovering the axial tile reads the picked slice');
     const [nx, ny] = flairVol.dims;
@@ -170,7 +174,7 @@ describe('Data view', () => {
     const mm = (await page.getByTestId('readout-mm').textContent()).split(',').map((v) => Number(v.trim()));
     assert.deepEqual(mm, [90 - i, j - 126, k - 72]);
     await page.mouse.move(tBox.x - 20, tBox.y - 20);
-    await page.waitForFunction(() => document.querySelector('[data-testid="cursor-readout"]')?.getAttribute('data-source') === 'crosshair');
+    await page.waitForFunction(() => document.querySelector('[data-testid="cursor-readout"]')?.getAttribute('data-source') === 'crosshair', null, { timeout: 240_000 });
 
     // Zoom both viewers, switch right-drag to pan (stated in the hint), then reset everything.
     await page.getByTestId('zoom-in').click();
