@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectApi, launchBrowser, openApp, repoRoot, screenshot, serveUrl } from './helpers.mjs';
+import { readNifti } from '../src/ml/data/nifti.ts';
 
 const NAME = `e2e phantom ${Date.now().toString(36)}`;
 const OPEN_MS = join(repoRoot, '..', 'shared', 'data', 'open-ms-mni');
@@ -75,7 +76,7 @@ describe('Data view', () => {
     // The view starts on the middle prepared slice: reference = z 89..93 -> 91. Four ~30 MB
     // volumes decoded by NiiVue on software WebGL (SwiftShader) on shared CPUs: allow minutes.
     await page.waitForFunction(() => document.querySelector('[data-testid="picked-z"]')?.textContent?.trim() === '91', null, { timeout: 240_000 });
-    await page.getByText('Loading volumes').waitFor({ state: 'hidden', timeout: 120_000 });
+    await page.locator('[data-testid="subject-viewer"][data-loading="false"]').waitFor({ timeout: 120_000 });
     assert.equal(await page.getByTestId('picked-mni-z').textContent(), mniText(91));
     assert.match(await page.getByTestId('picked-prepared').textContent(), /in prepared set/);
     assert.equal(await page.getByTestId('slice-strip').getAttribute('data-prepared-count'), '5');
@@ -111,6 +112,91 @@ describe('Data view', () => {
     assert.equal(await page.getByTestId('picked-mni-z').textContent(), mniText(90));
     assert.match(await page.getByTestId('picked-prepared').textContent(), /in prepared set · (train|validation|test)/);
     await page.locator('[data-layout="multiplanar"]').click();
+  });
+
+  it('links window/level presets and right-drag across both viewers, reads values under the cursor, zooms and resets', async (t) => {
+    // Each window change re-blends both viewers' volumes: instant on a GPU, up to a minute on
+    // SwiftShader on shared CPUs, during which the page answers nothing. Wait, do not fail.
+    page.setDefaultTimeout(240_000);
+    t.after(() => page.setDefaultTimeout(30_000));
+    const home = process.env.BRAINSYNTH_E2E_HOME;
+    const label = (await page.locator('.subject-nav a.on').textContent()).trim();
+    const volumeFile = (modality) => join(home, 'datasets', String(datasetId), label, 'anat', `${label}_${modality}.nii.gz`);
+    const [flairVol, t1Vol] = await Promise.all([readNifti(volumeFile('FLAIR')), readNifti(volumeFile('T1w'))]);
+    const parseWindow = async (side) => {
+      const m = (await page.getByTestId(`window-${side}`).textContent()).match(/W (\S+) L (\S+)/);
+      return { width: Number(m[1]), level: Number(m[2]) };
+    };
+    const near = (a, b, what, rel = 0.01) => assert.ok(Math.abs(a - b) <= rel * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
+    const range = (data) => data.reduce(([lo, hi], v) => [Math.min(lo, v), Math.max(hi, v)], [Infinity, -Infinity]);
+
+    // Auto: a robust window inside each volume's value range.
+    assert.equal(await page.getByTestId('window-preset').inputValue(), 'auto');
+    const autoF = await parseWindow('flair');
+    const autoT = await parseWindow('t1w');
+    const [fMin, fMax] = range(flairVol.data);
+    const [tMin, tMax] = range(t1Vol.data);
+    assert.ok(autoF.width > 0 && autoF.width <= fMax - fMin, `FLAIR auto width ${autoF.width}`);
+    assert.ok(autoT.width > 0 && autoT.width <= tMax - tMin, `T1w auto width ${autoT.width}`);
+
+    // A preset applies to both viewers, each from its own values: full range = min..max.
+    await page.getByTestId('window-preset').selectOption('full');
+    near((await parseWindow('flair')).width, fMax - fMin, 'FLAIR full-range width');
+    near((await parseWindow('t1w')).width, tMax - tMin, 'T1w full-range width');
+    await page.getByTestId('window-preset').selectOption('auto');
+
+    // Right-drag in the FLAIR viewer: 100 px to the right widens both windows by 2^(100/200).
+    assert.match(await page.getByTestId('mouse-hint').textContent(), /Right-drag: window\/level/);
+    const flair = page.getByTestId('viewer-flair');
+    const fBox = await flair.boundingBox();
+    const from = { x: fBox.x + fBox.width * 0.3, y: fBox.y + fBox.height * 0.5 };
+    await page.mouse.move(from.x, from.y);
+    await page.mouse.down({ button: 'right' });
+    await page.mouse.move(from.x + 50, from.y, { steps: 3 });
+    await page.mouse.move(from.x + 100, from.y, { steps: 3 });
+    await page.mouse.up({ button: 'right' });
+    near((await parseWindow('flair')).width, autoF.width * Math.SQRT2, 'FLAIR width after drag', 0.02);
+    near((await parseWindow('t1w')).width, autoT.width * Math.SQRT2, 'T1w width after drag', 0.02);
+    assert.equal(await page.getByTestId('window-preset').inputValue(), 'custom');
+
+    // The readout follows the mouse: voxel, MNI mm (phantom grid: x = 90 - i, y = j - 126, z = k - 72)
+    // and both volumes' values there, as stored in the files.
+    const t1 = page.getByTestId('viewer-t1w');
+    const tBox = await t1.boundingBox();
+    await page.mouse.move(tBox.x + tBox.width * 0.25, tBox.y + tBox.height * 0.45);
+    await page.waitForFunction(() => document.querySelector('[data-testid="cursor-readout"]')?.getAttribute('data-source') === 'cursor', null, { timeout: 240_000 });
+    const [i, j, k] = (await page.getByTestId('readout-vox').textContent()).split(',').map((v) => Number(v.trim()));
+    assert.equal(k, await readZ(), 'hovering the axial tile reads the picked slice');
+    const [nx, ny] = flairVol.dims;
+    const at = (vol) => vol.data[i + nx * (j + ny * k)];
+    near(Number(await page.getByTestId('readout-flair').textContent()), at(flairVol), `FLAIR value at ${i},${j},${k}`, 0.002);
+    near(Number(await page.getByTestId('readout-t1w').textContent()), at(t1Vol), `T1w value at ${i},${j},${k}`, 0.002);
+    const mm = (await page.getByTestId('readout-mm').textContent()).split(',').map((v) => Number(v.trim()));
+    assert.deepEqual(mm, [90 - i, j - 126, k - 72]);
+    await page.mouse.move(tBox.x - 20, tBox.y - 20);
+    await page.waitForFunction(() => document.querySelector('[data-testid="cursor-readout"]')?.getAttribute('data-source') === 'crosshair', null, { timeout: 240_000 });
+
+    // Zoom both viewers, switch right-drag to pan (stated in the hint), then reset everything.
+    await page.getByTestId('zoom-in').click();
+    await page.getByTestId('zoom-in').click();
+    assert.equal(await page.getByTestId('zoom-level').textContent(), '156%');
+    await page.getByTestId('right-drag').selectOption('pan');
+    assert.match(await page.getByTestId('mouse-hint').textContent(), /Right-drag: pan \(both viewers\); scroll wheel zooms/);
+    await page.getByTestId('right-drag').selectOption('window');
+    await page.getByTestId('reset-view').click();
+    assert.equal(await page.getByTestId('zoom-level').textContent(), '100%');
+    assert.equal(await page.getByTestId('window-preset').inputValue(), 'auto');
+    assert.deepEqual(await parseWindow('flair'), autoF);
+    assert.deepEqual(await parseWindow('t1w'), autoT);
+  });
+
+  it('refuses "Use as condition" outside the prepared band, with the reason', async () => {
+    await page.getByTestId('slice-slider').fill('88');
+    assert.equal(await page.getByTestId('use-as-condition').isDisabled(), true);
+    assert.match(await page.getByTestId('condition-refusal').textContent(), /slice 88 is outside this subject's prepared band \(z 89–93\)/);
+    await page.getByTestId('slice-slider').fill('90');
+    assert.equal(await page.getByTestId('use-as-condition').isDisabled(), false);
+    assert.equal(await page.getByTestId('condition-refusal').count(), 0);
   });
 
   it('toggles the lesion-mask overlay', async () => {

@@ -9,13 +9,14 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
+import { howToInstall, locateChromium } from './chromium.mjs';
 import { createApi } from '../src/shared/contract.ts';
 import { bridgeTransport } from '../src/shared/bridge-client.ts';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const artifactsDir = join(repoRoot, 'e2e', 'artifacts');
 export const LISTENING_PREFIX = 'brainsynth serve: listening on ';
-export const CHROMIUM_PATH = process.env.BRAINSYNTH_CHROMIUM ?? '/usr/bin/chromium';
+export const CHROMIUM_PATH = locateChromium() ?? process.env.BRAINSYNTH_CHROMIUM ?? '/usr/bin/chromium';
 
 /**
  * Starts `node bin/brainsynth.mjs serve --home HOME --port 0` and resolves once it prints its URL.
@@ -126,7 +127,7 @@ export const CHROMIUM_ARGS = [
  */
 export async function launchBrowser({ viewport = { width: 1440, height: 900 } } = {}) {
   if (!existsSync(CHROMIUM_PATH)) {
-    throw new Error(`${CHROMIUM_PATH} not found: install Debian's Chromium (apt-get install -y chromium) or set BRAINSYNTH_CHROMIUM`);
+    throw new Error(howToInstall());
   }
   const userDataDir = await mkdtemp(join(tmpdir(), 'brainsynth-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {

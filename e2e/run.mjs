@@ -9,6 +9,7 @@ import { register } from 'tsx/esm/api';
 
 register();
 const { repoRoot, startServe } = await import('./helpers.mjs');
+const { ensureChromium } = await import('./chromium.mjs');
 
 const filters = process.argv.slice(2);
 const e2eDir = join(repoRoot, 'e2e');
@@ -19,6 +20,14 @@ const files = readdirSync(e2eDir)
   .map((f) => join('e2e', f));
 if (files.length === 0) {
   console.error(`e2e: no e2e/*.e2e.mjs file matches ${filters.join(', ') || '(no filter)'}`);
+  process.exit(1);
+}
+
+// The browser first: a missing one should stop the run in seconds, with how to get it.
+try {
+  console.log(`e2e: Chromium at ${ensureChromium()}`);
+} catch (err) {
+  console.error(err instanceof Error ? err.message : String(err));
   process.exit(1);
 }
 

@@ -59,10 +59,16 @@ if (flair) {
   cli('translate', ['translate', '--run', String(cnId), '--flair', flair, '--out', join(outDir, 'T1w_synth.nii.gz'), '--steps', String(plan.translateSteps)]);
 }
 
+// The last line is a command to paste: the app opened on this demo's home.
 process.stdout.write(
   `\nDemo finished: autoencoder run ${aeId}, LDM run ${ldmId}, ControlNet run ${cnId} on the SYNTHETIC PHANTOM dataset "${name}".\n` +
-    `Browse them with: npm start${home ? ` (BRAINSYNTH_HOME=${home})` : ''}\n`,
+    `Browse them in the app:\n` +
+    `${home ? `BRAINSYNTH_HOME=${shellQuote(home)} ` : ''}npm start\n`,
 );
+
+function shellQuote(text) {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
 
 function runId(result) {
   const id = result?.run?.id ?? result?.id ?? result?.runId;

@@ -96,7 +96,7 @@ export function register(program: Command): void {
   runOpt.mandatory = false;
   cmd
     .addOption(new Option('--split <name>', 'split to evaluate / show').choices(['train', 'validation', 'test']))
-    .option('--limit <k>', 'only the first K slices of the split')
+    .option('--limit <k>', 'only K slices of the split, evenly spaced through it (several subjects, the whole band)')
     .option('--no-images', 'do not save the FLAIR | generated | real T1w image triples')
     .option('--name <text>', 'name of the evaluation run')
     .option('--show <evalRunId>', 'print the results of an existing evaluation run')

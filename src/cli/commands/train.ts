@@ -68,7 +68,8 @@ function progressView(runId: number) {
               format: `run ${runId} {bar} {value}/{total} steps | epoch {epoch} | {losses} | {rate} it/s | ETA {eta}{phase}`,
               stream: process.stderr,
               hideCursor: true,
-              clearOnComplete: false,
+              // The summary line replaces the bar: a kept bar shows the last update, not the end.
+              clearOnComplete: true,
             },
             cliProgress.Presets.shades_classic,
           );

@@ -1,7 +1,7 @@
 /**
  * Evaluation of a ControlNet pipeline on one split of a prepared dataset (the reference's
- * compute_controlnet_performance.py and its metric settings): every slice of the split (in cache order, or the
- * first `limit`) is translated once (seed + index), then per image PSNR (max 1), MAE and MS-SSIM
+ * compute_controlnet_performance.py and its metric settings): every slice of the split (in cache order, or
+ * `limit` of them spread evenly through it) is translated once (seed + index), then per image PSNR (max 1), MAE and MS-SSIM
  * (kernel 7, data range 1), lesion-inside/outside variants where every evaluated subject has a
  * lesion mask, and the same columns for model-free baselines fitted on the TRAIN split:
  *   baseline_lut        E[T1w | FLAIR intensity bin] (64 bins), a learned-nothing lookup table;
@@ -38,7 +38,11 @@ export interface EvaluationOptions {
   split: SplitName;
   steps?: number;
   seed?: number;
-  /** Only the first K slices of the split (the reference used the first 1000 test rows). */
+  /**
+   * Only K slices of the split, evenly spaced through it in cache order (subject by subject,
+   * inferior to superior), so a small K covers several subjects and the whole band rather
+   * than K neighbouring edge slices of the first subject.
+   */
   limit?: number;
   batch?: number;
   sampler?: SamplerKind;
@@ -105,15 +109,31 @@ interface SplitData {
   index: ReturnType<typeof loadPreparedSlices>['index'];
 }
 
+/** `k` indices into `0..count-1`, evenly spaced (each the middle of its share); all of them when k >= count. */
+export function evenlySpacedIndices(count: number, k: number): number[] {
+  const n = Math.min(count, Math.max(0, Math.floor(k)));
+  return Array.from({ length: n }, (_, i) => Math.floor(((i + 0.5) * count) / n));
+}
+
 function loadSplit(datasetDir: string, split: SplitName, limit?: number): SplitData {
   const evalSet = loadPreparedSlices(datasetDir, { split });
   const count = Math.min(limit !== undefined ? Math.max(0, Math.floor(limit)) : evalSet.count, evalSet.count);
   if (count === 0) throw new Error(`${datasetDir}: the ${split} split has no slices to evaluate`);
+  if (count === evalSet.count) {
+    return { count, flair: evalSet.flair, t1w: evalSet.t1w, records: evalSet.records, shape: [count, SLICE_HEIGHT, SLICE_WIDTH], index: evalSet.index };
+  }
+  const picked = evenlySpacedIndices(evalSet.count, count);
+  const flair = new Float32Array(count * SLICE_PIXELS);
+  const t1w = new Float32Array(count * SLICE_PIXELS);
+  picked.forEach((src, i) => {
+    flair.set(evalSet.flair.subarray(src * SLICE_PIXELS, (src + 1) * SLICE_PIXELS), i * SLICE_PIXELS);
+    t1w.set(evalSet.t1w.subarray(src * SLICE_PIXELS, (src + 1) * SLICE_PIXELS), i * SLICE_PIXELS);
+  });
   return {
     count,
-    flair: evalSet.flair.subarray(0, count * SLICE_PIXELS),
-    t1w: evalSet.t1w.subarray(0, count * SLICE_PIXELS),
-    records: evalSet.records.slice(0, count),
+    flair,
+    t1w,
+    records: picked.map((i) => evalSet.records[i]!),
     shape: [count, SLICE_HEIGHT, SLICE_WIDTH],
     index: evalSet.index,
   };
