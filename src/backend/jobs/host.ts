@@ -18,6 +18,7 @@ import type { EventHub } from '../events';
 import { ConflictError, NotFoundError } from '../errors';
 import { jobKindInfo, type JobKindInfo, type Lane } from './kinds';
 import { removeOwner, writeOwner } from './ownership';
+import { CONTROL, CONTROL_BYTES, createJobContext } from './job-context';
 import type { JobWorkerInput, JobWorkerMessage } from './protocol';
 import { runJob, type JobOutcome, type JobPayload, type JobProgress } from './run-job';
 
@@ -49,7 +50,10 @@ export interface SubmitJob {
   inProcess?: boolean;
   /** Host thread: the job left the queue and starts; a throw fails it. */
   onStart?(job: Job): void;
-  /** Host thread: a kind-specific message from the job (metrics, checkpoints, ...). */
+  /**
+   * Host thread: a kind-specific message from the job (metrics, checkpoints, ...). A throw fails
+   * the job; a job waiting for the event's confirmation is told it was refused.
+   */
   onEvent?(event: unknown, job: Job): void;
   /** Host thread: the job's result (store it here); a throw fails the job. */
   onDone?(outcome: JobOutcome, job: Job): void | Promise<void>;
@@ -135,7 +139,7 @@ export class JobHost {
       job,
       info,
       submit: s,
-      control: new SharedArrayBuffer(8),
+      control: new SharedArrayBuffer(CONTROL_BYTES),
       worker: null,
       inProcess: s.inProcess ?? this.opts.inProcess ?? false,
       delivered: false,
@@ -180,7 +184,7 @@ export class JobHost {
       q.splice(q.indexOf(e), 1);
       this.finish(e, 'cancelled', 'cancelled before it started');
     } else if (e.job.state === 'running') {
-      Atomics.store(new Int32Array(e.control), 0, 1);
+      Atomics.store(new Int32Array(e.control), CONTROL.cancel, 1);
       if (e.info.cancelBy === 'terminate' && e.worker) this.finish(e, 'cancelled', 'cancelled');
     }
     return e.job;
@@ -188,7 +192,7 @@ export class JobHost {
 
   /** Tests only: lets a job held by its test gate go on. */
   release(jobId: string): void {
-    Atomics.store(new Int32Array(this.entry(jobId).control), 1, 1);
+    Atomics.store(new Int32Array(this.entry(jobId).control), CONTROL.release, 1);
   }
 
   /**
@@ -200,7 +204,7 @@ export class JobHost {
     if (!e || isEnded(e.job.state)) return;
     const q = this.queues[e.info.lane];
     if (q.includes(e)) q.splice(q.indexOf(e), 1);
-    Atomics.store(new Int32Array(e.control), 0, 1); // an in-process job stops at its next step
+    Atomics.store(new Int32Array(e.control), CONTROL.cancel, 1); // an in-process job stops at its next step
     this.finish(e, state, error);
   }
 
@@ -220,7 +224,7 @@ export class JobHost {
       if (a) {
         if (a.worker) workers.push(a.worker);
         a.worker = null; // terminated below, awaited
-        Atomics.store(new Int32Array(a.control), 0, 1);
+        Atomics.store(new Int32Array(a.control), CONTROL.cancel, 1);
         this.finish(a, 'failed', 'the application closed while the job ran');
       }
     }
@@ -291,14 +295,8 @@ export class JobHost {
   }
 
   private async runInProcess(e: Entry, input: JobWorkerInput): Promise<void> {
-    const control = new Int32Array(input.control);
     try {
-      const outcome = await runJob(input.payload, {
-        control,
-        cancelled: () => Atomics.load(control, 0) !== 0,
-        progress: (progress) => void this.onMessage(e, { type: 'progress', progress }),
-        event: (event) => void this.onMessage(e, { type: 'event', event }),
-      });
+      const outcome = await runJob(input.payload, createJobContext(new Int32Array(input.control), (m) => void this.onMessage(e, m)));
       await this.onMessage(e, { type: 'done', outcome });
     } catch (err) {
       await this.onMessage(e, { type: 'error', message: err instanceof Error ? err.message : String(err) });
@@ -306,7 +304,12 @@ export class JobHost {
   }
 
   private async onMessage(e: Entry, m: JobWorkerMessage): Promise<void> {
-    if (e.job.state !== 'running') return;
+    const control = new Int32Array(e.control);
+    if (e.job.state !== 'running') {
+      // An ended job waiting for a confirmation must not wait forever (in-process jobs live on).
+      if (m.type === 'event' && m.confirm) Atomics.store(control, CONTROL.refused, 1);
+      return;
+    }
     e.lastSign = Date.now();
     switch (m.type) {
       case 'progress':
@@ -315,7 +318,12 @@ export class JobHost {
       case 'event':
         try {
           e.submit.onEvent?.(m.event, e.job);
+          if (m.confirm) {
+            Atomics.add(control, CONTROL.confirmed, 1);
+            Atomics.notify(control, CONTROL.confirmed);
+          }
         } catch (err) {
+          if (m.confirm) Atomics.store(control, CONTROL.refused, 1);
           this.finish(e, 'failed', `could not store the job's report: ${(err as Error).message}`);
         }
         break;
@@ -351,6 +359,8 @@ export class JobHost {
     if (isEnded(e.job.state)) return;
     Object.assign(e.job, { state, error, phase: state, finishedAt: new Date().toISOString() });
     if (state === 'completed') e.job.etaSeconds = 0;
+    // An in-process job has no worker to terminate: it stops at its next cancel check.
+    Atomics.store(new Int32Array(e.control), CONTROL.cancel, 1);
     if (e.worker) void e.worker.terminate().catch(() => undefined);
     e.worker = null;
     if (e.submit.runDir) removeOwner(e.submit.runDir);
