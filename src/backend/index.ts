@@ -1,4 +1,6 @@
+import { accessSync, constants, existsSync } from 'node:fs';
 import type { EventMap } from '../shared/contract';
+import { diskCause } from '../ml/io/fs-errors';
 import { ensureHome, homeLayout, resolveHome, type HomeLayout } from './home';
 import { openStore, type Store, type StoreOptions } from './store';
 import { getDataset, listDatasets } from './store/dataset-rows';
@@ -46,10 +48,33 @@ export interface OpenServicesOptions {
   store?: StoreOptions;
 }
 
+/**
+ * The home's store, read-write; on a read-only home (read-only file system or no write
+ * permission) a read-only one, so that commands which only read (`runs list`) still work and
+ * every write fails as "read-only database at <path>".
+ */
+function openHomeStore(home: HomeLayout, options: StoreOptions | undefined): Store {
+  try {
+    return openStore(home.dbPath, options);
+  } catch (err) {
+    if (options?.readonly || !existsSync(home.dbPath) || !readOnlyFolder(home.root)) throw err;
+    return openStore(home.dbPath, { ...options, readonly: true });
+  }
+}
+
+function readOnlyFolder(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return false;
+  } catch (err) {
+    return diskCause(err) !== null;
+  }
+}
+
 export function openBackend(opts: OpenServicesOptions | string = {}): Services {
   const options = typeof opts === 'string' ? { home: opts } : opts;
   const home = ensureHome(homeLayout(resolveHome({ home: options.home })));
-  const store = openStore(home.dbPath, options.store);
+  const store = openHomeStore(home, options.store);
   const events = new EventHub<EventMap>();
   const metrics = new MetricsService(store, events);
   const runs = new RunsService(store, events, metrics);

@@ -561,15 +561,26 @@ export class TrainingJobs {
         /* done again when the run is resumed */
       }
     }
-    let run: Run;
-    try {
+    const record = (): Run => {
       runs.setCancelRequested(job.runId, false);
       const current = runs.get(job.runId);
       // A queued job that never started goes straight to its end state.
       if (current.status === 'queued' && status === 'completed') runs.update({ id: job.runId, status: 'running' });
-      run = current.status === status ? current : runs.update({ id: job.runId, status, error });
-    } catch {
-      run = runs.get(job.runId);
+      return current.status === status ? current : runs.update({ id: job.runId, status, error });
+    };
+    let run: Run;
+    try {
+      run = record();
+    } catch (first) {
+      try {
+        // On a full disk, moving the write-ahead log into the database may free enough room.
+        this.services.store.db.pragma('wal_checkpoint(TRUNCATE)');
+        run = record();
+      } catch {
+        // The caller still learns how the job ended; the row is put right when the run is resumed.
+        const why = (diskError(first, this.services.store.path) as Error).message;
+        run = { ...runs.get(job.runId), status, error: `${error ?? status} (not recorded in the database: ${why})` };
+      }
     }
     this.jobs.delete(job.runId);
     job.resolve({ run, result: job.result, summary: job.summary });
