@@ -122,11 +122,11 @@ describe('a full disk during training', { timeout: 600_000 }, () => {
       const token = url.searchParams.get('token')!;
       const call = async (channel: string, body: unknown) => {
         const res = await fetch(`${url.origin}/api/invoke/${channel}`, { method: 'POST', headers: { Authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
-        return (await res.json()) as { ok: boolean; data?: any; error?: { message: string } };
+        return (await res.json()) as { ok: boolean; data?: Record<string, unknown>; error?: { message: string } };
       };
       const started = await call('jobs.start', { stage: 'autoencoder', datasetId, preset: 'desktop', epochs: 2, seed: 4, backend: 'wasm', overrides });
       expect(started.ok, JSON.stringify(started)).toBe(true);
-      const runId = started.data.id as number;
+      const runId = started.data!.id as number;
       await heldAtTwo(runId, child);
       fillDisk();
       child.kill('SIGUSR2');
@@ -134,7 +134,7 @@ describe('a full disk during training', { timeout: 600_000 }, () => {
       while (!job || job.state === 'running' || job.state === 'queued') {
         await new Promise((r) => setTimeout(r, 200));
         const all = await call('jobs.all', {});
-        job = (all.data.jobs as { runId: number; kind: string; state: string; error: string | null }[]).find((j) => j.kind === 'train' && j.runId === runId);
+        job = (all.data!.jobs as { runId: number; kind: string; state: string; error: string | null }[]).find((j) => j.kind === 'train' && j.runId === runId);
         if (child.exitCode !== null) throw new Error(`serve exited: ${child.err}`);
       }
       expect(job.state).toBe('failed');

@@ -16,7 +16,7 @@ import { Worker } from 'node:worker_threads';
 import type { EventMap, Job } from '../../shared/contract';
 import type { EventHub } from '../events';
 import { ConflictError, NotFoundError } from '../errors';
-import { jobKindInfo, type JobKindInfo, type Lane } from './kinds';
+import { DEFAULT_CANCEL_GRACE_MS, jobKindInfo, type JobKindInfo, type Lane } from './kinds';
 import { removeOwner, writeOwner } from './ownership';
 import { CONTROL, CONTROL_BYTES, createJobContext } from './job-context';
 import type { JobWorkerInput, JobWorkerMessage } from './protocol';
@@ -79,6 +79,8 @@ export interface JobHostOptions {
   keepFinished?: number;
   /** Overrides the kinds' stall times (ms), e.g. in tests. */
   stallAfterMs?: number;
+  /** Overrides the kinds' cancel grace (ms), e.g. in tests. */
+  cancelGraceMs?: number;
 }
 
 interface Entry {
@@ -91,11 +93,15 @@ interface Entry {
   /** The worker delivered its result or error (its exit that follows is not a crash). */
   delivered: boolean;
   lastSign: number;
+  /** When a cancel of the running job was requested (ms), or null. */
+  cancelAt: number | null;
   lastPush: number;
   startedMs: number;
   done: Promise<Job>;
   resolve(job: Job): void;
 }
+
+const limitText = (ms: number) => (ms >= 60_000 ? `${Number((ms / 60_000).toFixed(1))} min` : `${Number((ms / 1000).toFixed(1))} s`);
 
 const isEnded = (s: JobState) => s === 'completed' || s === 'failed' || s === 'cancelled';
 
@@ -144,6 +150,7 @@ export class JobHost {
       inProcess: s.inProcess ?? this.opts.inProcess ?? false,
       delivered: false,
       lastSign: Date.now(),
+      cancelAt: null,
       lastPush: 0,
       startedMs: 0,
       done,
@@ -185,6 +192,7 @@ export class JobHost {
       this.finish(e, 'cancelled', 'cancelled before it started');
     } else if (e.job.state === 'running') {
       Atomics.store(new Int32Array(e.control), CONTROL.cancel, 1);
+      e.cancelAt ??= Date.now();
       if (e.info.cancelBy === 'terminate' && e.worker) this.finish(e, 'cancelled', 'cancelled');
     }
     return e.job;
@@ -403,10 +411,14 @@ export class JobHost {
       } catch {
         /* retried next tick */
       }
+      const graceMs = this.opts.cancelGraceMs ?? e.info.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS;
+      if (e.job.state === 'running' && e.cancelAt !== null && now - e.cancelAt > graceMs) {
+        this.finish(e, 'cancelled', `cancelled: the ${e.info.noun} job did not stop at a safe point within ${limitText(graceMs)}, so it was stopped`);
+        continue;
+      }
       const stallMs = this.opts.stallAfterMs ?? e.info.stallAfterMs;
       if (e.job.state === 'running' && now - e.lastSign > stallMs) {
-        const limit = stallMs >= 60_000 ? `${Number((stallMs / 60_000).toFixed(1))} min` : `${Number((stallMs / 1000).toFixed(1))} s`;
-        this.abandon(e.job.jobId, 'failed', `the ${e.info.noun} job sent no progress for ${limit} and was stopped (limit for '${e.job.kind}' jobs)`);
+        this.abandon(e.job.jobId, 'failed', `the ${e.info.noun} job sent no progress for ${limitText(stallMs)} and was stopped (limit for '${e.job.kind}' jobs)`);
       }
     }
   }
