@@ -1,6 +1,6 @@
 import { accessSync, constants, existsSync } from 'node:fs';
 import type { EventMap } from '../shared/contract';
-import { diskCause } from '../ml/io/fs-errors';
+import { diskCause, diskError } from '../ml/io/fs-errors';
 import { ensureHome, homeLayout, resolveHome, type HomeLayout } from './home';
 import { openStore, type Store, type StoreOptions } from './store';
 import { getDataset, listDatasets } from './store/dataset-rows';
@@ -57,7 +57,7 @@ function openHomeStore(home: HomeLayout, options: StoreOptions | undefined): Sto
   try {
     return openStore(home.dbPath, options);
   } catch (err) {
-    if (options?.readonly || !existsSync(home.dbPath) || !readOnlyFolder(home.root)) throw err;
+    if (options?.readonly || !existsSync(home.dbPath) || !readOnlyFolder(home.root)) throw diskError(err, home.dbPath);
     return openStore(home.dbPath, { ...options, readonly: true });
   }
 }

@@ -593,7 +593,11 @@ export class TrainingJobs {
 
   private markInterrupted(run: Run): Run {
     removeOwner(this.runDir(run.id));
-    this.reconcileCheckpoints(run.id);
+    try {
+      this.reconcileCheckpoints(run.id);
+    } catch {
+      /* a damaged checkpoint is reported when the run is resumed; the status matters more here */
+    }
     const what = run.status === 'queued' ? 'was queued in a process that exited' : 'was interrupted (its process exited while training)';
     const target = run.status === 'queued' ? 'cancelled' : 'failed';
     return this.services.runs.update({ id: run.id, status: target, error: `${what}; resume it to continue from the last checkpoint` });
