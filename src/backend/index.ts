@@ -57,17 +57,20 @@ function openHomeStore(home: HomeLayout, options: StoreOptions | undefined): Sto
   try {
     return openStore(home.dbPath, options);
   } catch (err) {
-    if (options?.readonly || !existsSync(home.dbPath) || !readOnlyFolder(home.root)) throw diskError(err, home.dbPath);
+    const readOnly = options?.readonly ? null : whyNotWritable(home.root);
+    if (!readOnly) throw diskError(err, home.dbPath);
+    if (!existsSync(home.dbPath)) throw new Error(`${readOnly} at ${home.root}: cannot create the database ${home.dbPath}`);
     return openStore(home.dbPath, { ...options, readonly: true });
   }
 }
 
-function readOnlyFolder(dir: string): boolean {
+/** 'read-only file system', 'permission denied', ... or null when the folder is writable. */
+function whyNotWritable(dir: string): string | null {
   try {
     accessSync(dir, constants.W_OK);
-    return false;
+    return null;
   } catch (err) {
-    return diskCause(err) !== null;
+    return diskCause(err);
   }
 }
 

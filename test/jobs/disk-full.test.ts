@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmdirSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmdirSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -152,8 +152,13 @@ describe('a full disk during training', { timeout: 600_000 }, () => {
 
   it('lists runs on a read-only home, and a write names the path and the cause', async (ctx) => {
     if (!mnt) return ctx.skip(mountProblem);
+    const emptyHome = join(mnt, 'empty-home');
+    for (const sub of ['runs', 'datasets']) mkdirSync(join(emptyHome, sub), { recursive: true });
     execFileSync('mount', ['-o', 'remount,ro', mnt]);
     try {
+      const none = cli(emptyHome, ['runs', 'list']);
+      expect(await none.done).not.toBe(0);
+      expect(none.err).toMatch(/read-only file system at \/\S+: cannot create the database \/\S+brainsynth\.db/);
       const list = cli(home, ['runs', 'list']);
       expect(await list.done, list.err).toBe(0);
       expect(list.out).toMatch(/autoencoder/);
