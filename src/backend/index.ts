@@ -1,6 +1,8 @@
+import { accessSync, constants, existsSync } from 'node:fs';
 import { homeTempDirs, sweepStaleTemp } from './stale-temp';
 import { ClusterFollowers } from './cluster/follow';
 import type { EventMap } from '../shared/contract';
+import { diskCause, diskError } from '../ml/io/fs-errors';
 import { ensureHome, homeLayout, resolveHome, type HomeLayout } from './home';
 import { openStore, type Store, type StoreOptions } from './store';
 import { getDataset, listDatasets } from './store/dataset-rows';
@@ -50,11 +52,37 @@ export interface OpenServicesOptions {
   store?: StoreOptions;
 }
 
+/**
+ * The home's store, read-write; on a read-only home (read-only file system or no write
+ * permission) a read-only one, so that commands which only read (`runs list`) still work and
+ * every write fails as "read-only database at <path>".
+ */
+function openHomeStore(home: HomeLayout, options: StoreOptions | undefined): Store {
+  try {
+    return openStore(home.dbPath, options);
+  } catch (err) {
+    const readOnly = options?.readonly ? null : whyNotWritable(home.root);
+    if (!readOnly) throw diskError(err, home.dbPath);
+    if (!existsSync(home.dbPath)) throw new Error(`${readOnly} at ${home.root}: cannot create the database ${home.dbPath}`);
+    return openStore(home.dbPath, { ...options, readonly: true });
+  }
+}
+
+/** 'read-only file system', 'permission denied', ... or null when the folder is writable. */
+function whyNotWritable(dir: string): string | null {
+  try {
+    accessSync(dir, constants.W_OK);
+    return null;
+  } catch (err) {
+    return diskCause(err);
+  }
+}
+
 export function openBackend(opts: OpenServicesOptions | string = {}): Services {
   const options = typeof opts === 'string' ? { home: opts } : opts;
   const home = ensureHome(homeLayout(resolveHome({ home: options.home })));
   sweepStaleTemp(homeTempDirs(home));
-  const store = openStore(home.dbPath, options.store);
+  const store = openHomeStore(home, options.store);
   const events = new EventHub<EventMap>();
   const metrics = new MetricsService(store, events);
   const runs = new RunsService(store, events, metrics);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { openBackend, type Services } from '../backend';
+import { diskError } from '../ml/io/fs-errors';
 
 /** The --home given anywhere on the command line (global option), or undefined. */
 export function homeOption(cmd: Command): string | undefined {
@@ -12,6 +13,10 @@ export async function withServices<T>(cmd: Command, fn: (s: Services) => T | Pro
   const services = openBackend(home !== undefined ? { home } : {});
   try {
     return await fn(services);
+  } catch (err) {
+    // A full or read-only database: say which file and why, not just SQLite's words.
+    const code = (err as { code?: unknown } | null)?.code;
+    throw typeof code === 'string' && code.startsWith('SQLITE_') ? diskError(err, services.home.dbPath) : err;
   } finally {
     services.close();
   }

@@ -4,6 +4,7 @@ import type { EventMap, Job } from '../../src/shared/contract';
 import { EventHub } from '../../src/backend/events';
 import { JobHost, type JobHostOptions } from '../../src/backend/jobs/host';
 import type { JobPayload } from '../../src/backend/jobs/run-job';
+import { jobKindInfo, jobKinds } from '../../src/backend/jobs/kinds';
 
 /**
  * The job host with stand-in workers (no engine): lanes, cancel, release, stall timeout, ETA and
@@ -18,6 +19,11 @@ const t = setInterval(() => {
   if (Atomics.load(c, 0)) { clearInterval(t); parentPort.postMessage({ type: 'done', outcome: { status: 'cancelled', result: null, message: 'stopped at the flag' } }); }
   else if (Atomics.load(c, 1)) { clearInterval(t); parentPort.postMessage({ type: 'done', outcome: { status: 'completed', result: 42 } }); }
 }, 10);
+`;
+/** Reports progress but never looks at its cancel flag nor ends: stuck where it never polls. */
+const STUBBORN = `
+const { parentPort } = require('node:worker_threads');
+setInterval(() => parentPort.postMessage({ type: 'progress', progress: { phase: 'stuck', done: 1, total: 4 } }), 10);
 `;
 /** Sends nothing and never ends: only the stall timeout can end it. */
 const SILENT = `setInterval(() => {}, 1000);`;
@@ -116,6 +122,29 @@ describe('job host', () => {
     expect(failed.error).toMatch(/^the sampling job sent no progress for 0\.3 s and was stopped \(limit for 'generate' jobs\)$/);
     // The lane is free again: the next job starts.
     expect(host.get(b.jobId).state).toBe('running');
+  });
+
+  it('every job kind can be cancelled, even one stuck where it never polls, and has a stall timeout', async () => {
+    expect(jobKinds()).toEqual(['import', 'phantom', 'prepare', 'fetch', 'train', 'generate', 'translate', 'evaluate', 'sample']);
+    for (const kind of jobKinds()) {
+      const info = jobKindInfo(kind);
+      expect(info.stallAfterMs, kind).toBeGreaterThan(0);
+      expect(Number.isFinite(info.stallAfterMs), kind).toBe(true);
+      const anyPayload = { kind, spec: {} } as unknown as JobPayload;
+
+      const { host } = makeHost(STUBBORN, { cancelGraceMs: 100 });
+      const job = host.submit({ payload: anyPayload, label: kind });
+      await reach(host, job.jobId, 'running');
+      host.cancel(job.jobId);
+      const cancelled = await host.wait(job.jobId);
+      expect(cancelled.state, kind).toBe('cancelled');
+      if (info.cancelBy === 'flag') expect(cancelled.error, kind).toMatch(/did not stop at a safe point within 0\.1 s, so it was stopped$/);
+
+      const silent = makeHost(SILENT, { stallAfterMs: 100 }).host;
+      const stalled = await silent.wait(silent.submit({ payload: anyPayload, label: kind }).jobId);
+      expect(stalled.state, kind).toBe('failed');
+      expect(stalled.error, kind).toMatch(new RegExp(`sent no progress for 0\\.1 s and was stopped \\(limit for '${kind}' jobs\\)$`));
+    }
   });
 
   it('refuses an unknown kind with the known ones', () => {

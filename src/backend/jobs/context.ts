@@ -9,12 +9,17 @@ export interface JobProgress {
 }
 
 export interface JobContext {
-  /** Int32 slot 0: cancel requested; slot 1: a test-held job may go on. */
+  /** The shared control slots (see CONTROL in job-context.ts). */
   control: Int32Array;
   cancelled(): boolean;
   progress(p: JobProgress): void;
   /** A kind-specific message for the submitter's onEvent (metrics, checkpoints, ...). */
   event(e: unknown): void;
+  /**
+   * Like event(), but resolves only once the host has handled it (stored what it reports, and
+   * everything sent before it); rejects when the host could not, and the job should stop.
+   */
+  confirm(e: unknown): Promise<void>;
 }
 
 /** How a job ended when it did not throw (a throw is a failure). */

@@ -16,8 +16,9 @@ import { Worker } from 'node:worker_threads';
 import type { EventMap, Job } from '../../shared/contract';
 import type { EventHub } from '../events';
 import { ConflictError, NotFoundError } from '../errors';
-import { jobKindInfo, type JobKindInfo, type Lane } from './kinds';
+import { DEFAULT_CANCEL_GRACE_MS, jobKindInfo, type JobKindInfo, type Lane } from './kinds';
 import { removeOwner, writeOwner } from './ownership';
+import { CONTROL, CONTROL_BYTES, createJobContext } from './job-context';
 import type { JobWorkerInput, JobWorkerMessage } from './protocol';
 import { runJob, type JobOutcome, type JobPayload, type JobProgress } from './run-job';
 
@@ -49,7 +50,10 @@ export interface SubmitJob {
   inProcess?: boolean;
   /** Host thread: the job left the queue and starts; a throw fails it. */
   onStart?(job: Job): void;
-  /** Host thread: a kind-specific message from the job (metrics, checkpoints, ...). */
+  /**
+   * Host thread: a kind-specific message from the job (metrics, checkpoints, ...). A throw fails
+   * the job; a job waiting for the event's confirmation is told it was refused.
+   */
   onEvent?(event: unknown, job: Job): void;
   /** Host thread: the job's result (store it here); a throw fails the job. */
   onDone?(outcome: JobOutcome, job: Job): void | Promise<void>;
@@ -75,6 +79,8 @@ export interface JobHostOptions {
   keepFinished?: number;
   /** Overrides the kinds' stall times (ms), e.g. in tests. */
   stallAfterMs?: number;
+  /** Overrides the kinds' cancel grace (ms), e.g. in tests. */
+  cancelGraceMs?: number;
 }
 
 interface Entry {
@@ -87,11 +93,15 @@ interface Entry {
   /** The worker delivered its result or error (its exit that follows is not a crash). */
   delivered: boolean;
   lastSign: number;
+  /** When a cancel of the running job was requested (ms), or null. */
+  cancelAt: number | null;
   lastPush: number;
   startedMs: number;
   done: Promise<Job>;
   resolve(job: Job): void;
 }
+
+const limitText = (ms: number) => (ms >= 60_000 ? `${Number((ms / 60_000).toFixed(1))} min` : `${Number((ms / 1000).toFixed(1))} s`);
 
 const isEnded = (s: JobState) => s === 'completed' || s === 'failed' || s === 'cancelled';
 
@@ -135,11 +145,12 @@ export class JobHost {
       job,
       info,
       submit: s,
-      control: new SharedArrayBuffer(8),
+      control: new SharedArrayBuffer(CONTROL_BYTES),
       worker: null,
       inProcess: s.inProcess ?? this.opts.inProcess ?? false,
       delivered: false,
       lastSign: Date.now(),
+      cancelAt: null,
       lastPush: 0,
       startedMs: 0,
       done,
@@ -180,7 +191,8 @@ export class JobHost {
       q.splice(q.indexOf(e), 1);
       this.finish(e, 'cancelled', 'cancelled before it started');
     } else if (e.job.state === 'running') {
-      Atomics.store(new Int32Array(e.control), 0, 1);
+      Atomics.store(new Int32Array(e.control), CONTROL.cancel, 1);
+      e.cancelAt ??= Date.now();
       if (e.info.cancelBy === 'terminate' && e.worker) this.finish(e, 'cancelled', 'cancelled');
     }
     return e.job;
@@ -188,7 +200,7 @@ export class JobHost {
 
   /** Tests only: lets a job held by its test gate go on. */
   release(jobId: string): void {
-    Atomics.store(new Int32Array(this.entry(jobId).control), 1, 1);
+    Atomics.store(new Int32Array(this.entry(jobId).control), CONTROL.release, 1);
   }
 
   /**
@@ -200,7 +212,7 @@ export class JobHost {
     if (!e || isEnded(e.job.state)) return;
     const q = this.queues[e.info.lane];
     if (q.includes(e)) q.splice(q.indexOf(e), 1);
-    Atomics.store(new Int32Array(e.control), 0, 1); // an in-process job stops at its next step
+    Atomics.store(new Int32Array(e.control), CONTROL.cancel, 1); // an in-process job stops at its next step
     this.finish(e, state, error);
   }
 
@@ -220,7 +232,7 @@ export class JobHost {
       if (a) {
         if (a.worker) workers.push(a.worker);
         a.worker = null; // terminated below, awaited
-        Atomics.store(new Int32Array(a.control), 0, 1);
+        Atomics.store(new Int32Array(a.control), CONTROL.cancel, 1);
         this.finish(a, 'failed', 'the application closed while the job ran');
       }
     }
@@ -291,14 +303,8 @@ export class JobHost {
   }
 
   private async runInProcess(e: Entry, input: JobWorkerInput): Promise<void> {
-    const control = new Int32Array(input.control);
     try {
-      const outcome = await runJob(input.payload, {
-        control,
-        cancelled: () => Atomics.load(control, 0) !== 0,
-        progress: (progress) => void this.onMessage(e, { type: 'progress', progress }),
-        event: (event) => void this.onMessage(e, { type: 'event', event }),
-      });
+      const outcome = await runJob(input.payload, createJobContext(new Int32Array(input.control), (m) => void this.onMessage(e, m)));
       await this.onMessage(e, { type: 'done', outcome });
     } catch (err) {
       await this.onMessage(e, { type: 'error', message: err instanceof Error ? err.message : String(err) });
@@ -306,7 +312,12 @@ export class JobHost {
   }
 
   private async onMessage(e: Entry, m: JobWorkerMessage): Promise<void> {
-    if (e.job.state !== 'running') return;
+    const control = new Int32Array(e.control);
+    if (e.job.state !== 'running') {
+      // An ended job waiting for a confirmation must not wait forever (in-process jobs live on).
+      if (m.type === 'event' && m.confirm) Atomics.store(control, CONTROL.refused, 1);
+      return;
+    }
     e.lastSign = Date.now();
     switch (m.type) {
       case 'progress':
@@ -315,7 +326,12 @@ export class JobHost {
       case 'event':
         try {
           e.submit.onEvent?.(m.event, e.job);
+          if (m.confirm) {
+            Atomics.add(control, CONTROL.confirmed, 1);
+            Atomics.notify(control, CONTROL.confirmed);
+          }
         } catch (err) {
+          if (m.confirm) Atomics.store(control, CONTROL.refused, 1);
           this.finish(e, 'failed', `could not store the job's report: ${(err as Error).message}`);
         }
         break;
@@ -351,6 +367,8 @@ export class JobHost {
     if (isEnded(e.job.state)) return;
     Object.assign(e.job, { state, error, phase: state, finishedAt: new Date().toISOString() });
     if (state === 'completed') e.job.etaSeconds = 0;
+    // An in-process job has no worker to terminate: it stops at its next cancel check.
+    Atomics.store(new Int32Array(e.control), CONTROL.cancel, 1);
     if (e.worker) void e.worker.terminate().catch(() => undefined);
     e.worker = null;
     if (e.submit.runDir) removeOwner(e.submit.runDir);
@@ -393,10 +411,14 @@ export class JobHost {
       } catch {
         /* retried next tick */
       }
+      const graceMs = this.opts.cancelGraceMs ?? e.info.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS;
+      if (e.job.state === 'running' && e.cancelAt !== null && now - e.cancelAt > graceMs) {
+        this.finish(e, 'cancelled', `cancelled: the ${e.info.noun} job did not stop at a safe point within ${limitText(graceMs)}, so it was stopped`);
+        continue;
+      }
       const stallMs = this.opts.stallAfterMs ?? e.info.stallAfterMs;
       if (e.job.state === 'running' && now - e.lastSign > stallMs) {
-        const limit = stallMs >= 60_000 ? `${Number((stallMs / 60_000).toFixed(1))} min` : `${Number((stallMs / 1000).toFixed(1))} s`;
-        this.abandon(e.job.jobId, 'failed', `the ${e.info.noun} job sent no progress for ${limit} and was stopped (limit for '${e.job.kind}' jobs)`);
+        this.abandon(e.job.jobId, 'failed', `the ${e.info.noun} job sent no progress for ${limitText(stallMs)} and was stopped (limit for '${e.job.kind}' jobs)`);
       }
     }
   }

@@ -18,11 +18,19 @@ export interface JobKindInfo {
   cancelBy: 'flag' | 'terminate';
   /** A running job with no progress, message or heartbeat from its worker for this long is failed. */
   stallAfterMs: number;
+  /**
+   * A 'flag' job still running this long after a cancel (stuck where it never polls) has its
+   * worker terminated and ends cancelled. Default: DEFAULT_CANCEL_GRACE_MS.
+   */
+  cancelGraceMs?: number;
   /** What the user reads for this kind in messages ("training worker crashed: ..."). */
   noun: string;
 }
 
 const MINUTE = 60_000;
+
+/** Long enough for a step and the cancel checkpoint of a large network on a slow machine. */
+export const DEFAULT_CANCEL_GRACE_MS = 5 * MINUTE;
 
 const registry = new Map<string, JobKindInfo>([
   ['import', { lane: 'io', cancelBy: 'terminate', stallAfterMs: 30 * MINUTE, noun: 'dataset' }],
@@ -37,6 +45,11 @@ const registry = new Map<string, JobKindInfo>([
   // Unconditional LDM samples (`brainsynth sample`).
   ['sample', { lane: 'compute', cancelBy: 'flag', stallAfterMs: 30 * MINUTE, noun: 'sampling' }],
 ]);
+
+/** Every registered kind, in registration order. */
+export function jobKinds(): string[] {
+  return [...registry.keys()];
+}
 
 export function registerJobKind(kind: string, info: JobKindInfo): void {
   if (registry.has(kind)) throw new Error(`job kind '${kind}' is already registered`);

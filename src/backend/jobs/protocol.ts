@@ -3,12 +3,13 @@ import type { JobOutcome, JobPayload, JobProgress } from './run-job';
 /** Messages between the job host and the job worker thread (worker.ts). */
 export interface JobWorkerInput {
   payload: JobPayload;
-  /** Int32 slot 0: cancel requested; slot 1: a test-held job may go on. */
+  /** Int32 slots shared with the job (see CONTROL in job-context.ts). */
   control: SharedArrayBuffer;
 }
 
 export type JobWorkerMessage =
   | { type: 'progress'; progress: JobProgress }
-  | { type: 'event'; event: unknown }
+  /** `confirm`: the job waits until the host counts this event handled (or refuses it). */
+  | { type: 'event'; event: unknown; confirm?: boolean }
   | { type: 'done'; outcome: JobOutcome }
   | { type: 'error'; message: string };

@@ -16,7 +16,7 @@ import type { JobContext, JobOutcome } from './context';
 export type { JobContext, JobOutcome, JobProgress } from './context';
 
 export type JobPayload =
-  | { kind: 'train'; spec: TrainJobSpec; holdAtStep?: number }
+  | { kind: 'train'; spec: TrainJobSpec; holdAtStep?: number; holdAtCheckpoint?: number }
   | { kind: 'import' | 'phantom' | 'prepare' | 'fetch'; input: DataJobInput }
   | { kind: 'generate' | 'translate' | 'evaluate'; spec: SampleJobSpec }
   | { kind: 'sample'; spec: UnconditionalSpec };
@@ -26,7 +26,8 @@ export async function runJob(payload: JobPayload, ctx: JobContext): Promise<JobO
   switch (payload.kind) {
     case 'train': {
       const { runTrainJob } = await import('../training/train-job');
-      return runTrainJob(payload.spec, payload.holdAtStep, ctx, (e: TrainWorkerEvent) => ctx.event(e));
+      const hold = { atStep: payload.holdAtStep, atCheckpoint: payload.holdAtCheckpoint };
+      return runTrainJob(payload.spec, hold, ctx, (e: TrainWorkerEvent) => ctx.event(e));
     }
     case 'import':
     case 'phantom':

@@ -66,6 +66,11 @@ export class CheckpointsService {
     });
   }
 
+  /** Forgets the run's checkpoint of a kind (its files are gone). */
+  remove(runId: number, kind: string): void {
+    this.store.db.prepare('DELETE FROM checkpoints WHERE run_id = ? AND kind = ?').run(runId, kind);
+  }
+
   list(runId: number): Checkpoint[] {
     const rows = this.store.db.prepare('SELECT * FROM checkpoints WHERE run_id = ? ORDER BY step, id').all(runId) as CheckpointRow[];
     return rows.map(toCheckpoint);

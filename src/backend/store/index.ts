@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { MIGRATIONS, type Migration } from './migrations';
 import { registerHomePathFunctions } from '../home-paths';
@@ -110,6 +110,26 @@ function migrate(db: Database.Database, dbPath: string, migrations: readonly Mig
   }
 }
 
+/**
+ * A read-only connection. On a read-only file system SQLite cannot open a WAL database whose
+ * -shm file is gone (a clean close removes it), so the file is read into memory instead, marked
+ * as a rollback-journal database (header bytes 18-19) so that the copy is readable; commits a
+ * crash left in a -wal file are not seen then.
+ */
+function openReadOnly(dbPath: string): Database.Database {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    readUserVersion(db);
+    return db;
+  } catch (err) {
+    db.close();
+    if ((err as { code?: string }).code !== 'SQLITE_CANTOPEN' || dbPath === ':memory:') throw err;
+  }
+  const bytes = readFileSync(dbPath);
+  if (bytes.length >= 100) bytes.fill(1, 18, 20);
+  return new Database(bytes, { readonly: true });
+}
+
 export function openStore(dbPath: string, opts: StoreOptions = {}): Store {
   const migrations = opts.migrations ?? MIGRATIONS;
   const known = migrations.length === 0 ? 0 : migrations[migrations.length - 1]!.version;
@@ -117,7 +137,7 @@ export function openStore(dbPath: string, opts: StoreOptions = {}): Store {
   if (exists) checkExistingVersion(dbPath, known);
   else if (opts.readonly) throw new StoreOpenError(dbPath, 'database does not exist');
 
-  const db = new Database(dbPath, { readonly: opts.readonly ?? false });
+  const db = opts.readonly ? openReadOnly(dbPath) : new Database(dbPath);
   try {
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
     db.pragma('foreign_keys = ON');

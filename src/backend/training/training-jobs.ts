@@ -1,6 +1,8 @@
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Dataset, EventMap, Job, JobInfo, ParsedRequestOf, Run, TrainingProgress } from '../../shared/contract';
-import { checkpointDir, readCheckpointMeta } from '../../ml/pipeline/checkpoint';
+import { checkpointDir, readCheckpointMeta, repairCheckpoints } from '../../ml/pipeline/checkpoint';
+import { diskError } from '../../ml/io/fs-errors';
 import type { TrainConfig, TrainPreset } from '../../ml/train/config';
 import type { MetricOut, TrainProgress, TrainResult, TrainStage } from '../../ml/train/session';
 import type { TrainJobSpec } from '../../ml/train/spec';
@@ -69,14 +71,20 @@ export interface JobsOptions {
    * jobs in a child process too.
    */
   holdAtStep?: (job: { runId: number; resume: boolean }) => number | undefined;
+  /**
+   * Tests only: hold a job at the checkpoint of this step, once the host has stored everything
+   * logged up to it and before it becomes the resume point (the boundary a crash test kills at).
+   * Default: BRAINSYNTH_TEST_HOLD_AT_CHECKPOINT.
+   */
+  holdAtCheckpoint?: (job: { runId: number; resume: boolean }) => number | undefined;
 }
 
-/** The environment's test hold (BRAINSYNTH_TEST_HOLD_AT_STEP=N), applied to every job of this process. */
-function holdFromEnv(): number | undefined {
-  const raw = process.env.BRAINSYNTH_TEST_HOLD_AT_STEP;
+/** An environment test hold (e.g. BRAINSYNTH_TEST_HOLD_AT_STEP=N), applied to every job of this process. */
+function holdFromEnv(name: string): number | undefined {
+  const raw = process.env[name];
   if (raw === undefined || raw === '') return undefined;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidInputError(`BRAINSYNTH_TEST_HOLD_AT_STEP must be a step count, got '${raw}'`);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidInputError(`${name} must be a step count, got '${raw}'`);
   return n;
 }
 
@@ -117,6 +125,7 @@ export class TrainingJobs {
   private readonly host: JobHost;
   private readonly ownHost: boolean;
   private closed = false;
+  private releaseOnSignal = false;
 
   constructor(
     private readonly services: TrainingDeps,
@@ -249,6 +258,7 @@ export class TrainingJobs {
     }
     if (current.datasetId === null) throw new InvalidInputError(`run ${runId}: its dataset was deleted`);
     const runDir = this.runDir(runId);
+    this.reconcileCheckpoints(runId);
     const dir = checkpointDir(runDir, 'last');
     const step = dir ? readCheckpointMeta(dir).step : 0;
     this.services.store.transaction(() => {
@@ -305,6 +315,18 @@ export class TrainingJobs {
     return new Promise((resolve, reject) => {
       job.heldWaiters.push(resolve);
       void job.promise.then(({ run }) => reject(new Error(`run ${runId} ended '${run.status}' before reaching its hold at step ${job.holdAtStep}${run.error ? `: ${run.error}` : ''}`)));
+    });
+  }
+
+  /**
+   * Tests only: a process held through the environment (a CLI command or `brainsynth serve` in a
+   * child process) lets its held jobs go on at SIGUSR2, the one channel that needs no disk.
+   */
+  private releaseHeldOnSignal(): void {
+    if (this.releaseOnSignal || process.platform === 'win32') return;
+    this.releaseOnSignal = true;
+    process.on('SIGUSR2', () => {
+      for (const job of this.jobs.values()) if (job.heldAt !== null) this.host.release(job.jobId);
     });
   }
 
@@ -370,7 +392,11 @@ export class TrainingJobs {
   private enqueue(spec: TrainJobSpec): void {
     let resolve!: (o: JobOutcome) => void;
     const promise = new Promise<JobOutcome>((r) => (resolve = r));
-    const holdAtStep = (this.opts.holdAtStep ?? holdFromEnv)({ runId: spec.runId, resume: spec.resume });
+    const holdAtStep = this.opts.holdAtStep ? this.opts.holdAtStep({ runId: spec.runId, resume: spec.resume }) : holdFromEnv('BRAINSYNTH_TEST_HOLD_AT_STEP');
+    const holdAtCheckpoint = this.opts.holdAtCheckpoint
+      ? this.opts.holdAtCheckpoint({ runId: spec.runId, resume: spec.resume })
+      : holdFromEnv('BRAINSYNTH_TEST_HOLD_AT_CHECKPOINT');
+    if ((holdAtStep !== undefined && !this.opts.holdAtStep) || (holdAtCheckpoint !== undefined && !this.opts.holdAtCheckpoint)) this.releaseHeldOnSignal();
     mkdirSync(spec.runDir, { recursive: true });
     const job: ActiveJob = {
       runId: spec.runId,
@@ -391,7 +417,12 @@ export class TrainingJobs {
     };
     this.jobs.set(spec.runId, job);
     const submitted = this.host.submit({
-      payload: { kind: 'train', spec, ...(holdAtStep !== undefined ? { holdAtStep } : {}) },
+      payload: {
+        kind: 'train',
+        spec,
+        ...(holdAtStep !== undefined ? { holdAtStep } : {}),
+        ...(holdAtCheckpoint !== undefined ? { holdAtCheckpoint } : {}),
+      },
       label: `Train ${spec.config.stage} (run ${spec.runId})`,
       runId: spec.runId,
       runDir: spec.runDir,
@@ -405,7 +436,13 @@ export class TrainingJobs {
         job.summary = r.summary;
       },
       onTick: () => {
-        if (job.pending.length > 0 && Date.now() - job.lastFlush >= (this.opts.flushMs ?? 1000)) this.flush(job);
+        if (job.pending.length === 0 || Date.now() - job.lastFlush < (this.opts.flushMs ?? 1000)) return;
+        try {
+          this.flush(job);
+        } catch (err) {
+          // A full disk must fail this job, not the process hosting it.
+          this.host.abandon(job.jobId, 'failed', (err as Error).message);
+        }
       },
       onEnd: (j) => this.finish(job, j),
     });
@@ -417,11 +454,11 @@ export class TrainingJobs {
     switch (m.type) {
       case 'started':
         job.backend = m.backend;
-        runs.update({ id: job.runId, status: 'running', backend: m.backend });
+        this.storing(() => runs.update({ id: job.runId, status: 'running', backend: m.backend }));
         break;
       case 'metrics':
         job.pending.push(...m.points);
-        if (job.pending.length >= 512 || Date.now() - job.lastFlush >= (this.opts.flushMs ?? 1000)) this.flush(job);
+        if (job.pending.length >= 512 || Date.now() - job.lastFlush >= (this.opts.flushMs ?? 1000)) this.storing(() => this.flush(job));
         break;
       case 'progress': {
         job.progress = m.progress;
@@ -444,23 +481,64 @@ export class TrainingJobs {
         break;
       }
       case 'checkpoint': {
-        this.flush(job);
+        // Confirmed by the job before the checkpoint becomes its resume point: every metric up to
+        // it and its rows commit together first. A crash before the promotion leaves rows ahead
+        // of the pointer files, which reconcileCheckpoints() puts right.
         const e = m.event;
-        this.services.checkpoints.replace(job.runId, e.kinds, { path: e.modelPath, step: e.step, epoch: e.epoch, sha256: e.sha256 });
+        this.storing(() =>
+          this.services.store.transaction(() => {
+            this.flush(job);
+            this.services.checkpoints.replace(job.runId, e.kinds, { path: e.modelPath, step: e.step, epoch: e.epoch, sha256: e.sha256 });
+          }),
+        );
         break;
       }
       case 'artefact':
-        this.services.artefacts.add({ runId: job.runId, kind: m.event.kind, path: m.event.path, step: m.event.step, meta: m.event.meta });
+        this.storing(() => this.services.artefacts.add({ runId: job.runId, kind: m.event.kind, path: m.event.path, step: m.event.step, meta: m.event.meta }));
         break;
       case 'log':
         this.opts.onLog?.(job.runId, m.message);
         break;
       case 'held':
         // Everything before the hold is in the store when a test acts on it.
-        this.flush(job);
+        this.storing(() => this.flush(job));
         job.heldAt = m.step;
         for (const w of job.heldWaiters.splice(0)) w(m.step);
         break;
+    }
+  }
+
+  /** Runs a store write; a disk-side failure comes back naming the database and the cause. */
+  private storing<T>(write: () => T): T {
+    try {
+      return write();
+    } catch (err) {
+      throw diskError(err, this.services.store.path);
+    }
+  }
+
+  /**
+   * Makes the run's checkpoint files and rows agree after a crash or a failed write: a
+   * promotion cut short is finished, folders that never became a checkpoint are deleted, and
+   * the 'last'/'best' rows are set from the pointer files (the files are what a resume uses).
+   */
+  private reconcileCheckpoints(runId: number): void {
+    const runDir = this.runDir(runId);
+    repairCheckpoints(runDir);
+    const { checkpoints } = this.services;
+    for (const kind of ['last', 'best'] as const) {
+      const dir = checkpointDir(runDir, kind);
+      const row = checkpoints.latest(runId, kind);
+      if (!dir) {
+        if (row) checkpoints.remove(runId, kind);
+        continue;
+      }
+      const meta = readCheckpointMeta(dir);
+      const path = join(dir, 'model.safetensors');
+      if (row && row.path === path && row.step === meta.step) continue;
+      const sha256 = meta.files['model.safetensors']?.sha256;
+      if (!sha256) throw new Error(`${join(dir, 'meta.json')}: no model.safetensors hash`);
+      checkpoints.replace(runId, [kind], { path, step: meta.step, epoch: meta.epoch, sha256 });
     }
   }
 
@@ -477,19 +555,37 @@ export class TrainingJobs {
     const status = ended.state as 'completed' | 'failed' | 'cancelled';
     let error = status === 'failed' ? ended.error : null;
     try {
-      this.flush(job);
+      this.storing(() => this.flush(job));
     } catch (err) {
       error = error ?? `could not store the last metrics: ${(err as Error).message}`;
     }
-    let run: Run;
-    try {
+    if (status !== 'completed') {
+      try {
+        this.reconcileCheckpoints(job.runId);
+      } catch {
+        /* done again when the run is resumed */
+      }
+    }
+    const record = (): Run => {
       runs.setCancelRequested(job.runId, false);
       const current = runs.get(job.runId);
       // A queued job that never started goes straight to its end state.
       if (current.status === 'queued' && status === 'completed') runs.update({ id: job.runId, status: 'running' });
-      run = current.status === status ? current : runs.update({ id: job.runId, status, error });
-    } catch {
-      run = runs.get(job.runId);
+      return current.status === status ? current : runs.update({ id: job.runId, status, error });
+    };
+    let run: Run;
+    try {
+      run = record();
+    } catch (first) {
+      try {
+        // On a full disk, moving the write-ahead log into the database may free enough room.
+        this.services.store.db.pragma('wal_checkpoint(TRUNCATE)');
+        run = record();
+      } catch {
+        // The caller still learns how the job ended; the row is put right when the run is resumed.
+        const why = (diskError(first, this.services.store.path) as Error).message;
+        run = { ...runs.get(job.runId), status, error: `${error ?? status} (not recorded in the database: ${why})` };
+      }
     }
     this.jobs.delete(job.runId);
     job.resolve({ run, result: job.result, summary: job.summary });
@@ -502,6 +598,11 @@ export class TrainingJobs {
 
   private markInterrupted(run: Run): Run {
     removeOwner(this.runDir(run.id));
+    try {
+      this.reconcileCheckpoints(run.id);
+    } catch {
+      /* a damaged checkpoint is reported when the run is resumed; the status matters more here */
+    }
     const what = run.status === 'queued' ? 'was queued in a process that exited' : 'was interrupted (its process exited while training)';
     const target = run.status === 'queued' ? 'cancelled' : 'failed';
     return this.services.runs.update({ id: run.id, status: target, error: `${what}; resume it to continue from the last checkpoint` });

@@ -8,11 +8,12 @@ export type TrainWorkerEvent =
   | { type: 'started'; backend: string }
   | { type: 'metrics'; points: MetricOut[] }
   | { type: 'progress'; progress: TrainProgress }
+  /** Confirmed: the host stores pending metrics and the checkpoint rows before the job promotes it. */
   | { type: 'checkpoint'; event: CheckpointEvent }
   | { type: 'artefact'; event: ArtefactEvent }
   | { type: 'log'; message: string }
-  /** The test gate holds the job before its next step (see JobsOptions.holdAtStep). */
-  | { type: 'held'; step: number };
+  /** A test gate holds the job before its next step or at a checkpoint (see JobsOptions). */
+  | { type: 'held'; step: number; at: 'step' | 'checkpoint' };
 
 /** A training job's result as the host receives it. */
 export interface TrainJobResult {

@@ -1,5 +1,6 @@
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { diskError } from './fs-errors';
 
 /**
  * Writes a file so that readers see either the old or the complete new content, never a torn
@@ -8,7 +9,12 @@ import { basename, dirname, join } from 'node:path';
 export function writeFileAtomic(path: string, chunks: Uint8Array | Uint8Array[]): void {
   const parts = Array.isArray(chunks) ? chunks : [chunks];
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  const fd = openSync(tmp, 'w');
+  let fd: number;
+  try {
+    fd = openSync(tmp, 'w');
+  } catch (err) {
+    throw diskError(err, path);
+  }
   try {
     for (const part of parts) {
       let off = 0;
@@ -18,14 +24,14 @@ export function writeFileAtomic(path: string, chunks: Uint8Array | Uint8Array[])
   } catch (err) {
     closeSync(fd);
     rmSync(tmp, { force: true });
-    throw err;
+    throw diskError(err, path);
   }
   closeSync(fd);
   try {
     renameSync(tmp, path);
   } catch (err) {
     rmSync(tmp, { force: true });
-    throw err;
+    throw diskError(err, path);
   }
   // Make the rename itself durable where the platform allows syncing a directory.
   try {

@@ -7,6 +7,7 @@ export * from './state-dict';
 export * from './safetensors';
 export * from './pth';
 export { writeFileAtomic } from './atomic-write';
+export { diskCause, diskError, DiskError } from './fs-errors';
 export { fromMonaiCoreNames, looksLikeMonaiCore } from './monai-core-names';
 
 /**

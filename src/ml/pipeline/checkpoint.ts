@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { readSafetensors, writeFileAtomic, writeSafetensors, type StateDict } from '../io';
+import { diskError, readSafetensors, writeFileAtomic, writeSafetensors, type StateDict } from '../io';
 import type { RngState } from '../util/rng';
 
 /**
@@ -13,8 +13,10 @@ import type { RngState } from '../util/rng';
  *   meta.json            step, epoch, RNG state, config, best validation loss, file hashes.
  * Each file is written atomically (temp + fsync + rename). The folder only becomes "last" or
  * "best" when the small pointer file checkpoints/<kind>.json is atomically replaced after all its
- * files are on disk, so a crash at any moment leaves the previous checkpoint intact. Folders no
- * pointer references any more are deleted afterwards.
+ * files are on disk, so a crash at any moment leaves the previous checkpoint intact. "last" is
+ * swapped first and is the commit point: meta.json names every kind the folder was written for,
+ * so repairCheckpoints() can finish a promotion a crash cut short. Folders no pointer references
+ * any more are deleted afterwards.
  */
 
 export type CheckpointKind = 'last' | 'best';
@@ -31,6 +33,8 @@ export interface CheckpointMeta {
   rng: RngState;
   bestValLoss: number | null;
   lastValLoss: number | null;
+  /** The pointers this folder was written to become ('last', and 'best' when it improved). */
+  kinds?: CheckpointKind[];
   config: Record<string, unknown>;
   files: Record<string, { sha256: string; bytes: number }>;
   createdAt: string;
@@ -72,7 +76,11 @@ function sha256File(path: string): { sha256: string; bytes: number } {
 export function writeCheckpoint(runDir: string, payload: CheckpointPayload): WrittenCheckpoint {
   const root = checkpointsDir(runDir);
   const dir = join(root, `step-${String(payload.meta.step).padStart(8, '0')}`);
-  mkdirSync(dir, { recursive: true });
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw diskError(err, dir);
+  }
   const files: CheckpointMeta['files'] = {};
   const modelPath = join(dir, 'model.safetensors');
   writeSafetensors(modelPath, payload.model, { stage: payload.meta.stage, step: String(payload.meta.step) });
@@ -114,16 +122,38 @@ function readPointer(runDir: string, kind: CheckpointKind): Pointer | null {
   }
 }
 
-/** Makes a written checkpoint the current `kind` (atomic pointer swap), then prunes. */
+function writePointer(runDir: string, kind: CheckpointKind, pointer: Pointer): void {
+  writeFileAtomic(pointerPath(runDir, kind), new TextEncoder().encode(JSON.stringify(pointer)));
+}
+
+/**
+ * Makes a written checkpoint the current `kind`s (atomic pointer swaps, "last" first since it
+ * is the commit point), then prunes.
+ */
 export function promoteCheckpoint(runDir: string, written: WrittenCheckpoint, kinds: CheckpointKind[]): void {
   const name = written.dir.slice(checkpointsDir(runDir).length + 1);
-  for (const kind of kinds) {
-    writeFileAtomic(pointerPath(runDir, kind), new TextEncoder().encode(JSON.stringify({ dir: name, step: written.meta.step })));
+  const ordered = [...kinds].sort((a, b) => (a === 'last' ? -1 : b === 'last' ? 1 : 0));
+  for (const kind of ordered) writePointer(runDir, kind, { dir: name, step: written.meta.step });
+  pruneCheckpoints(runDir);
+}
+
+/**
+ * Brings a run's checkpoints back to a consistent state after a crash: a "last" folder written
+ * to be "best" too gets that pointer (the crash fell between the two swaps), and folders no
+ * pointer references (written but never promoted) are deleted.
+ */
+export function repairCheckpoints(runDir: string): void {
+  const last = readPointer(runDir, 'last');
+  const dir = checkpointDir(runDir, 'last');
+  if (last && dir) {
+    for (const kind of readCheckpointMeta(dir).kinds ?? []) {
+      if (kind !== 'last' && readPointer(runDir, kind)?.dir !== last.dir) writePointer(runDir, kind, last);
+    }
   }
   pruneCheckpoints(runDir);
 }
 
-/** Deletes checkpoint folders that no pointer references (and stale temp files). */
+/** Deletes checkpoint folders that no pointer references, and pointer temp files a crash left. */
 export function pruneCheckpoints(runDir: string): void {
   const root = checkpointsDir(runDir);
   if (!existsSync(root)) return;
@@ -133,7 +163,9 @@ export function pruneCheckpoints(runDir: string): void {
     if (p) keep.add(p.dir);
   }
   for (const entry of readdirSync(root)) {
-    if (entry.startsWith('step-') && !keep.has(entry)) rmSync(join(root, entry), { recursive: true, force: true });
+    const orphan = entry.startsWith('step-') && !keep.has(entry);
+    const staleTemp = entry.startsWith('.') && entry.endsWith('.tmp');
+    if (orphan || staleTemp) rmSync(join(root, entry), { recursive: true, force: true });
   }
 }
 

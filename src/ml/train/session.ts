@@ -7,6 +7,7 @@ import {
   checkpointDir,
   loadCheckpoint,
   promoteCheckpoint,
+  repairCheckpoints,
   writeCheckpoint,
   type CheckpointKind,
   type LoadedCheckpoint,
@@ -80,7 +81,12 @@ export interface ArtefactEvent {
 export interface TrainHooks {
   metrics?(points: MetricOut[]): void;
   progress?(p: TrainProgress): void;
-  /** Called after the checkpoint files and pointers are on disk. */
+  /**
+   * Called once the checkpoint's files are on disk and before it becomes the resume point:
+   * resolve once everything reported up to it (metrics, artefacts) is stored, so a crash can
+   * never leave a resume point past what was logged. A throw stops the run with the previous
+   * checkpoint still the resume point.
+   */
   checkpoint?(c: CheckpointEvent): void | Promise<void>;
   artefact?(a: ArtefactEvent): void;
   /** Polled before every step; true stops the run cleanly after writing a checkpoint. */
@@ -180,6 +186,8 @@ export async function runSession(runtime: StageRuntime, opts: SessionOptions, ho
   let lastCheckpointStep: number | null = null;
   let lastLosses: Record<string, number> = {};
 
+  // A crash may have cut a promotion short or left a folder that never became a checkpoint.
+  repairCheckpoints(runDir);
   if (opts.resume) {
     const dir = checkpointDir(runDir, 'last');
     if (!dir) throw new Error(`${runDir}: no checkpoint to resume from (the run stopped before its first checkpoint; start it again)`);
@@ -215,11 +223,11 @@ export async function runSession(runtime: StageRuntime, opts: SessionOptions, ho
     const payload = await runtime.checkpointPayload();
     const written = writeCheckpoint(runDir, {
       ...payload,
-      meta: { stage: runtime.stage, step, epoch, stepInEpoch, rng: rng.getState(), bestValLoss, lastValLoss, config: opts.config },
+      meta: { stage: runtime.stage, step, epoch, stepInEpoch, rng: rng.getState(), bestValLoss, lastValLoss, kinds, config: opts.config },
     });
+    await hooks.checkpoint?.({ kinds, dir: written.dir, modelPath: written.modelPath, sha256: written.sha256, step, epoch });
     promoteCheckpoint(runDir, written, kinds);
     lastCheckpointStep = step;
-    await hooks.checkpoint?.({ kinds, dir: written.dir, modelPath: written.modelPath, sha256: written.sha256, step, epoch });
   };
 
   const validateAndFigures = async (): Promise<boolean> => {
