@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { Artefact } from '../../shared/contract';
 import type { Store } from '../store';
 import { InvalidInputError } from '../errors';
@@ -46,6 +47,11 @@ export class ArtefactsService {
     this.homeRoot = homeRootOfDb(store.db);
   }
 
+  /** A path as stored; one given relative to the working folder is made absolute first (a stored relative path means "inside the home"). */
+  private stored(path: string): string {
+    return this.homeRoot ? toStoredPath(this.homeRoot, resolve(path)) : path;
+  }
+
   /** Adds several artefacts in one transaction (all or none). */
   addMany(inputs: readonly ArtefactInput[]): Artefact[] {
     const db = this.store.db;
@@ -57,7 +63,7 @@ export class ArtefactsService {
         if ((a.runId ?? null) === null && (a.datasetId ?? null) === null) {
           throw new InvalidInputError(`artefacts[${i}] (${a.path}): needs a runId or a datasetId`);
         }
-        const info = insert.run(a.runId ?? null, a.datasetId ?? null, a.kind, toStoredPath(this.homeRoot, a.path), a.step ?? null, JSON.stringify(a.meta ?? {}), now);
+        const info = insert.run(a.runId ?? null, a.datasetId ?? null, a.kind, this.stored(a.path), a.step ?? null, JSON.stringify(a.meta ?? {}), now);
         return toArtefact(select.get(info.lastInsertRowid) as ArtefactRow, this.homeRoot);
       });
     });

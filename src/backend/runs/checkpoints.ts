@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { Checkpoint } from '../../shared/contract';
 import type { Store } from '../store';
 import { NotFoundError } from '../errors';
@@ -44,13 +45,18 @@ export class CheckpointsService {
     this.homeRoot = homeRootOfDb(store.db);
   }
 
+  /** A path as stored; one given relative to the working folder is made absolute first (a stored relative path means "inside the home"). */
+  private stored(path: string): string {
+    return this.homeRoot ? toStoredPath(this.homeRoot, resolve(path)) : path;
+  }
+
   add(runId: number, input: CheckpointInput): Checkpoint {
     const db = this.store.db;
     return this.store.transaction(() => {
       if (!db.prepare('SELECT 1 FROM runs WHERE id = ?').get(runId)) throw new NotFoundError(`run ${runId} does not exist`);
       const info = db
         .prepare('INSERT INTO checkpoints (run_id, kind, path, step, epoch, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(runId, input.kind ?? 'last', toStoredPath(this.homeRoot, input.path), input.step, input.epoch ?? null, input.sha256, new Date().toISOString());
+        .run(runId, input.kind ?? 'last', this.stored(input.path), input.step, input.epoch ?? null, input.sha256, new Date().toISOString());
       return toCheckpoint(db.prepare('SELECT * FROM checkpoints WHERE id = ?').get(info.lastInsertRowid) as CheckpointRow, this.homeRoot);
     });
   }
@@ -58,7 +64,7 @@ export class CheckpointsService {
   /** A checkpoint written under one or more kinds ('last', 'best') replaces the earlier ones of those kinds. */
   replace(runId: number, kinds: readonly string[], input: Omit<CheckpointInput, 'kind'>): void {
     const db = this.store.db;
-    const path = toStoredPath(this.homeRoot, input.path);
+    const path = this.stored(input.path);
     this.store.transaction(() => {
       for (const kind of kinds) {
         db.prepare('DELETE FROM checkpoints WHERE run_id = ? AND kind = ?').run(runId, kind);
