@@ -42,13 +42,14 @@ export function fromStoredPath(homeRoot: string | undefined, stored: string): st
 
 /**
  * For rows written before paths were stored relative: a path inside this home becomes relative;
- * a path into another home's datasets/<id>/ (the home was moved, or copied from another) becomes
- * relative when this home holds the same file, so the copy stops reading the original's files.
+ * a path into another home's datasets/<id>/ or runs/<id>/ (the home was moved, or copied from
+ * another) becomes relative when this home holds the same file, so the copy stops reading (and
+ * resuming from) the original's files.
  */
 export function migrateStoredPath(homeRoot: string, stored: string): string {
   const inHome = toStoredPath(homeRoot, stored);
   if (inHome !== stored || !isAbsolute(stored)) return inHome;
-  const m = /[\\/](datasets[\\/]\d+(?:[\\/].*)?)$/.exec(stored);
+  const m = /[\\/]((?:datasets|runs)[\\/]\d+(?:[\\/].*)?)$/.exec(stored);
   if (!m) return stored;
   const rel = m[1]!.split(/[\\/]/).join('/');
   return existsSync(fromStoredPath(homeRoot, rel)) ? rel : stored;
@@ -60,4 +61,27 @@ export function registerHomePathFunctions(db: Database.Database): void {
   db.function('brainsynth_home_relative', { deterministic: true }, (path: unknown) =>
     typeof path === 'string' && root ? migrateStoredPath(root, path) : path,
   );
+}
+
+/** The fields of a run's config that hold file or folder paths (user-given; inside the home or not). */
+export const RUN_CONFIG_PATH_FIELDS: readonly (readonly [string, string])[] = [
+  ['ldm', 'contextFile'],
+  ['autoencoder', 'perceptualNetwork'],
+  ['cluster', 'folder'],
+];
+
+/** A copy of a run config with each path field mapped by `map` (other fields untouched). */
+export function mapConfigPaths(config: Record<string, unknown>, map: (path: string) => string): Record<string, unknown> {
+  let out = config;
+  for (const [section, field] of RUN_CONFIG_PATH_FIELDS) {
+    const part = out[section];
+    if (!part || typeof part !== 'object' || Array.isArray(part)) continue;
+    const value = (part as Record<string, unknown>)[field];
+    if (typeof value !== 'string') continue;
+    const mapped = map(value);
+    if (mapped === value) continue;
+    if (out === config) out = { ...config };
+    out[section] = { ...(part as Record<string, unknown>), [field]: mapped };
+  }
+  return out;
 }

@@ -1,5 +1,5 @@
 /**
- * Sweeps what a killed import, phantom, download or prepare leaves in the home: staging folders
+ * Sweeps what a killed import, phantom, download, prepare or run leaves in the home: staging folders
  * (.staging-<kind>-<pid>-<time>), atomic-write temp files and folders (.<name>.<pid>.<time>.tmp)
  * and replaced caches (<name>.old-<pid>). Each name carries the pid of the process that made it;
  * only entries whose process is gone are removed, so a job running in another process keeps its
@@ -54,8 +54,28 @@ export function sweepStaleTemp(dirs: readonly string[], alive: (pid: number) => 
   return removed;
 }
 
-/** The home folders where imports, downloads and prepares make their temporary entries. */
-export function homeTempDirs(home: { root: string; datasetsDir: string }): string[] {
+/** Folders below `dir` (itself included) down to `depth` levels, leaving out our own leftovers. */
+function foldersBelow(dir: string, depth: number): string[] {
+  const out = [dir];
+  if (depth === 0) return out;
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    if (e.isDirectory() && !e.isSymbolicLink() && leftoverPid(e.name) === undefined) out.push(...foldersBelow(join(dir, e.name), depth - 1));
+  }
+  return out;
+}
+
+/**
+ * The home folders where imports, downloads, prepares and runs make their temporary entries. A
+ * run writes atomically into runs/<id>/ and its subfolders (checkpoints/step-N, generated/<job>,
+ * translations, images), so those are searched three levels deep.
+ */
+export function homeTempDirs(home: { root: string; datasetsDir: string; runsDir?: string }): string[] {
   let datasets: string[] = [];
   try {
     datasets = readdirSync(home.datasetsDir, { withFileTypes: true })
@@ -64,5 +84,16 @@ export function homeTempDirs(home: { root: string; datasetsDir: string }): strin
   } catch {
     // No datasets folder yet.
   }
-  return [home.root, home.datasetsDir, ...datasets, join(home.root, 'downloads', 'open-ms')];
+  let runs: string[] = [];
+  if (home.runsDir) {
+    try {
+      runs = readdirSync(home.runsDir, { withFileTypes: true })
+        .filter((e) => e.isDirectory() && /^\d+$/.test(e.name))
+        .flatMap((e) => foldersBelow(join(home.runsDir!, e.name), 3));
+    } catch {
+      // No runs folder yet.
+    }
+  }
+  const runsDirs = home.runsDir ? [home.runsDir, ...runs] : [];
+  return [home.root, home.datasetsDir, ...datasets, join(home.root, 'downloads', 'open-ms'), ...runsDirs];
 }

@@ -49,6 +49,30 @@ describe('leftovers of killed imports, downloads and prepares', () => {
     expect(existsSync(join(datasets, '3', 'prepared'))).toBe(true);
   });
 
+  it('atomic-write leftovers of killed runs under runs/ are swept; a live run keeps its own', () => {
+    const root = join(tmp.dir, 'runs-home');
+    const dead = deadPid();
+    const run = join(root, 'runs', '4');
+    const step = join(run, 'checkpoints', 'step-00000008');
+    const generated = join(run, 'generated', 'job-1');
+    for (const dir of [step, generated, join(run, 'translations')]) mkdirSync(dir, { recursive: true });
+    const leftovers = [
+      join(run, `.job.json.${dead}.1733300000000.tmp`),
+      join(run, 'checkpoints', `.last.json.${dead}.1733300000001.tmp`),
+      join(step, `.model.safetensors.${dead}.1733300000002.tmp`),
+      join(generated, `.flair.png.${dead}.1733300000003.tmp`),
+      join(run, 'translations', `.sub-01_T1w_synth.nii.gz.${dead}.1733300000004.tmp`),
+    ];
+    for (const f of leftovers) writeFileSync(f, 'x');
+    const live = join(step, `.state.safetensors.${process.pid}.1733300000005.tmp`);
+    const kept = [live, join(step, 'model.safetensors'), join(run, 'checkpoints', 'last.json'), join(run, 'job.json')];
+    for (const f of kept) writeFileSync(f, 'x');
+    const services = openBackend({ home: root });
+    services.close();
+    for (const f of leftovers) expect(existsSync(f), f).toBe(false);
+    for (const f of kept) expect(existsSync(f), f).toBe(true);
+  });
+
   it('never throws: a missing folder is skipped', () => {
     expect(sweepStaleTemp([join(tmp.dir, 'nope')], () => false)).toEqual([]);
   });

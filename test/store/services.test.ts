@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/backend';
 import { downsampleMinMax } from '../../src/backend/runs/downsample';
@@ -147,7 +148,8 @@ describe('checkpoints, artefacts, experiments, datasets', () => {
     s.checkpoints.add(run.id, { path: 'a.safetensors', step: 100, sha256: 'aa' });
     s.checkpoints.add(run.id, { path: 'b.safetensors', step: 200, sha256: 'bb' });
     s.checkpoints.add(run.id, { path: 'best.safetensors', step: 150, sha256: 'cc', kind: 'best' });
-    expect(s.checkpoints.latest(run.id)!.path).toBe('b.safetensors');
+    // A relative path is taken relative to the working folder.
+    expect(s.checkpoints.latest(run.id)!.path).toBe(resolve('b.safetensors'));
     expect(s.checkpoints.list(run.id)).toHaveLength(3);
   });
 

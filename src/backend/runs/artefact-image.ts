@@ -6,6 +6,7 @@
 import { statSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { InvalidInputError, NotFoundError } from '../errors';
+import { fromStoredPath, homeRootOfDb } from '../home-paths';
 import { NotRegularFileError, readRegularFilePrefix } from '../../ml/io/regular-file';
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -29,6 +30,7 @@ export function pngSize(bytes: Uint8Array, label: string): { width: number; heig
 export function artefactImage(db: Database.Database, id: number): ArtefactImage {
   const row = db.prepare('SELECT id, path FROM artefacts WHERE id = ?').get(id) as { id: number; path: string } | undefined;
   if (!row) throw new NotFoundError(`artefact ${id} does not exist`);
+  row.path = fromStoredPath(homeRootOfDb(db), row.path);
   if (!/\.png$/i.test(row.path)) throw new InvalidInputError(`artefact ${id} (${row.path}) is not a PNG image`);
   let bytes: Buffer;
   try {

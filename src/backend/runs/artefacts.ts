@@ -1,7 +1,9 @@
+import { resolve } from 'node:path';
 import type { Artefact } from '../../shared/contract';
 import type { Store } from '../store';
 import { InvalidInputError } from '../errors';
 import { parseJsonObject } from '../store/json';
+import { fromStoredPath, homeRootOfDb, toStoredPath } from '../home-paths';
 
 interface ArtefactRow {
   id: number;
@@ -14,12 +16,12 @@ interface ArtefactRow {
   created_at: string;
 }
 
-const toArtefact = (r: ArtefactRow): Artefact => ({
+const toArtefact = (r: ArtefactRow, homeRoot: string | undefined): Artefact => ({
   id: r.id,
   runId: r.run_id,
   datasetId: r.dataset_id,
   kind: r.kind,
-  path: r.path,
+  path: fromStoredPath(homeRoot, r.path),
   step: r.step,
   meta: parseJsonObject(r.meta),
   createdAt: r.created_at,
@@ -34,9 +36,21 @@ export interface ArtefactInput {
   meta?: Record<string, unknown>;
 }
 
-/** Images, volumes, curves and tables produced by runs or dataset preparation. */
+/**
+ * Images, volumes, curves and tables produced by runs or dataset preparation. Paths inside the
+ * home are stored relative to it, so a moved or copied home shows its own files.
+ */
 export class ArtefactsService {
-  constructor(private readonly store: Store) {}
+  private readonly homeRoot: string | undefined;
+
+  constructor(private readonly store: Store) {
+    this.homeRoot = homeRootOfDb(store.db);
+  }
+
+  /** A path as stored; one given relative to the working folder is made absolute first (a stored relative path means "inside the home"). */
+  private stored(path: string): string {
+    return this.homeRoot ? toStoredPath(this.homeRoot, resolve(path)) : path;
+  }
 
   /** Adds several artefacts in one transaction (all or none). */
   addMany(inputs: readonly ArtefactInput[]): Artefact[] {
@@ -49,8 +63,8 @@ export class ArtefactsService {
         if ((a.runId ?? null) === null && (a.datasetId ?? null) === null) {
           throw new InvalidInputError(`artefacts[${i}] (${a.path}): needs a runId or a datasetId`);
         }
-        const info = insert.run(a.runId ?? null, a.datasetId ?? null, a.kind, a.path, a.step ?? null, JSON.stringify(a.meta ?? {}), now);
-        return toArtefact(select.get(info.lastInsertRowid) as ArtefactRow);
+        const info = insert.run(a.runId ?? null, a.datasetId ?? null, a.kind, this.stored(a.path), a.step ?? null, JSON.stringify(a.meta ?? {}), now);
+        return toArtefact(select.get(info.lastInsertRowid) as ArtefactRow, this.homeRoot);
       });
     });
   }
@@ -59,11 +73,13 @@ export class ArtefactsService {
     return this.addMany([input])[0]!;
   }
 
-  /** The raw row of one artefact (meta still JSON text), or undefined. */
+  /** The row of one artefact (meta still JSON text, path absolute), or undefined. */
   row(id: number): { id: number; run_id: number | null; kind: string; path: string; meta: string } | undefined {
-    return this.store.db.prepare('SELECT id, run_id, kind, path, meta FROM artefacts WHERE id = ?').get(id) as
+    const row = this.store.db.prepare('SELECT id, run_id, kind, path, meta FROM artefacts WHERE id = ?').get(id) as
       | { id: number; run_id: number | null; kind: string; path: string; meta: string }
       | undefined;
+    if (row) row.path = fromStoredPath(this.homeRoot, row.path);
+    return row;
   }
 
   /** Deletes a run's artefacts logged after `step` (all of them without a step). */
@@ -89,6 +105,6 @@ export class ArtefactsService {
     }
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const rows = this.store.db.prepare(`SELECT * FROM artefacts ${clause} ORDER BY id`).all(...args) as ArtefactRow[];
-    return rows.map(toArtefact);
+    return rows.map((r) => toArtefact(r, this.homeRoot));
   }
 }

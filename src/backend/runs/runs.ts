@@ -1,9 +1,11 @@
+import { resolve } from 'node:path';
 import type { Statement } from 'better-sqlite3';
 import type { EventMap, ParsedRequestOf, Run, RunListItem, RunStatus } from '../../shared/contract';
 import type { Store } from '../store';
 import type { EventHub } from '../events';
 import { ConflictError, InvalidInputError, NotFoundError } from '../errors';
 import { parseJsonObject } from '../store/json';
+import { fromStoredPath, homeRootOfDb, mapConfigPaths, toStoredPath } from '../home-paths';
 import type { MetricsService } from './metrics';
 
 /**
@@ -49,6 +51,7 @@ const nowIso = () => new Date().toISOString();
 export class RunsService {
   private readonly selectById: Statement<[number], RunRow>;
   private readonly selectParents: Statement<[number], { parent_id: number; role: string }>;
+  private readonly homeRoot: string | undefined;
 
   constructor(
     private readonly store: Store,
@@ -57,6 +60,17 @@ export class RunsService {
   ) {
     this.selectById = store.db.prepare('SELECT * FROM runs WHERE id = ?');
     this.selectParents = store.db.prepare('SELECT parent_id, role FROM run_parents WHERE run_id = ? ORDER BY parent_id');
+    this.homeRoot = homeRootOfDb(store.db);
+  }
+
+  /**
+   * Config JSON as stored: path fields inside the home relative to it (a moved or copied home uses
+   * its own files). A path given relative to the working folder is made absolute first, since a
+   * stored relative path means "inside the home".
+   */
+  private storedConfig(config: Record<string, unknown>): string {
+    const root = this.homeRoot;
+    return JSON.stringify(root ? mapConfigPaths(config, (p) => toStoredPath(root, resolve(p))) : config);
   }
 
   private toRun(row: RunRow): Run {
@@ -67,7 +81,7 @@ export class RunsService {
       name: row.name,
       stage: row.stage,
       status: row.status,
-      config: parseJsonObject(row.config),
+      config: mapConfigPaths(parseJsonObject(row.config), (p) => fromStoredPath(this.homeRoot, p)),
       backend: row.backend,
       seed: row.seed,
       error: row.error,
@@ -103,7 +117,7 @@ export class RunsService {
           input.name ?? null,
           input.stage,
           status,
-          JSON.stringify(input.config ?? {}),
+          this.storedConfig(input.config ?? {}),
           input.backend ?? null,
           input.seed ?? null,
           now,
@@ -226,7 +240,7 @@ export class RunsService {
           throw new InvalidInputError(`run ${patch.id}: config can only change before the run starts (status is '${current.status}')`);
         }
         sets.push('config = ?');
-        args.push(JSON.stringify(patch.config));
+        args.push(this.storedConfig(patch.config));
       }
       if (sets.length === 0) return current;
       sets.push('updated_at = ?');

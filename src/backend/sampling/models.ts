@@ -3,8 +3,8 @@
  * (ControlNet -> its LDM parent -> the LDM's autoencoder parent), the run's dataset, its prepared
  * cache and the normalisation that dataset used, and subjects' volume paths.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
 import type { Run } from '../../shared/contract';
 import { readPreparedIndex } from '../../ml/data/prepare';
 import { writeFileAtomic } from '../../ml/io';
@@ -90,14 +90,20 @@ export function resolveModel(services: SamplingDeps, runId: number, opts: { chec
   return { run, sources, dataset, datasetDir, normalisation };
 }
 
-/** Makes the run folder self-describing for loadPipeline(runDir): its parents' run folders. */
+/**
+ * Makes the run folder self-describing for loadPipeline(runDir): its parents' run folders,
+ * relative to it so a moved or copied home names its own runs. A file naming other folders (one
+ * written with absolute paths, then the home copied) is rewritten.
+ */
 function recordPipelineFile(sources: PipelineSources, stage: string): void {
   const own = stage === 'controlnet' ? sources.controlnet! : sources.ldm;
   const path = join(own, PIPELINE_FILE);
-  if (existsSync(path)) return;
-  const body = stage === 'controlnet' ? { stage, ldm: sources.ldm, autoencoder: sources.autoencoder } : { stage, autoencoder: sources.autoencoder };
+  const rel = (dir: string) => relative(own, dir).split(sep).join('/');
+  const body = stage === 'controlnet' ? { stage, ldm: rel(sources.ldm), autoencoder: rel(sources.autoencoder) } : { stage, autoencoder: rel(sources.autoencoder) };
+  const text = JSON.stringify(body, null, 1);
   try {
-    writeFileAtomic(path, new TextEncoder().encode(JSON.stringify(body, null, 1)));
+    if (existsSync(path) && readFileSync(path, 'utf8') === text) return;
+    writeFileAtomic(path, new TextEncoder().encode(text));
   } catch {
     /* a convenience for scripts; sampling does not need it */
   }

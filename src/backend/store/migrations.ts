@@ -164,4 +164,19 @@ UPDATE datasets SET prepared = json_set(prepared, '$.cacheDir', brainsynth_home_
 WHERE prepared IS NOT NULL AND json_valid(prepared) AND json_type(prepared, '$.cacheDir') = 'text';
 `,
   },
+  {
+    version: 5,
+    description: 'checkpoint and artefact paths, and path fields of run configs, inside the home stored relative to it (a moved or copied home resumes from and shows its own files)',
+    // brainsynth_home_relative is registered by openStore (home-paths.ts).
+    sql: `
+UPDATE checkpoints SET path = brainsynth_home_relative(path);
+UPDATE artefacts SET path = brainsynth_home_relative(path);
+UPDATE runs SET config = json_set(config, '$.ldm.contextFile', brainsynth_home_relative(json_extract(config, '$.ldm.contextFile')))
+WHERE CASE WHEN json_valid(config) THEN json_type(config, '$.ldm.contextFile') = 'text' ELSE 0 END;
+UPDATE runs SET config = json_set(config, '$.autoencoder.perceptualNetwork', brainsynth_home_relative(json_extract(config, '$.autoencoder.perceptualNetwork')))
+WHERE CASE WHEN json_valid(config) THEN json_type(config, '$.autoencoder.perceptualNetwork') = 'text' ELSE 0 END;
+UPDATE runs SET config = json_set(config, '$.cluster.folder', brainsynth_home_relative(json_extract(config, '$.cluster.folder')))
+WHERE CASE WHEN json_valid(config) THEN json_type(config, '$.cluster.folder') = 'text' ELSE 0 END;
+`,
+  },
 ];
