@@ -16,8 +16,10 @@ import { readNifti, writeNifti } from '../../src/ml/data/nifti';
 import { summarize } from '../../src/ml/metrics';
 import { loadPipeline } from '../../src/ml/pipeline';
 import { useTestBackend, writeTinyPipeline } from '../sample/fixtures';
+import { sharedPath } from '../helpers/shared';
 
 const bin = resolve('bin/brainsynth.mjs');
+const MOBILENET = sharedPath('weights/mobilenet_v1_0.25_224/model.json');
 
 function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
@@ -101,7 +103,11 @@ describe('evaluation run (service, worker thread)', () => {
     const v = byName.get('mae')!.values;
     const mean = v.reduce((a, b) => a + b, 0) / v.length;
     expect(results.model.find((m) => m.name === 'mae')!.std).toBeCloseTo(Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / v.length), 12);
-    expect(Object.keys(results.baselines).sort()).toEqual(['baseline_histmatch', 'baseline_lut']);
+    expect(Object.keys(results.baselines).sort()).toEqual(['baseline_histmatch', 'baseline_lut', 'ceiling_autoencoder']);
+    expect(results.stage).toBe('controlnet');
+    // The autoencoder ceiling: its reconstruction of the real T1w, scored like the model.
+    expect(byName.get('ceiling_autoencoder_ms_ssim')?.steps).toEqual([0, 1, 2]);
+    expect(results.baselines.ceiling_autoencoder!.map((m) => m.name).slice(0, 3)).toEqual(['psnr', 'mae', 'ms_ssim']);
     expect(results.secondsPerSlice).toBeGreaterThan(0);
     expect(results.normalisation?.method).toBe('minmax');
     expect(results.perImage!.map((r) => r.subject)).toEqual(['sub-phantom03', 'sub-phantom03', 'sub-phantom03']);
@@ -160,11 +166,75 @@ describe('evaluation run (service, worker thread)', () => {
     expect(() => loadPipeline(root)).toThrow(/no pipeline\.json naming the parent runs/);
   });
 
-  it('refuses a run that is not a ControlNet, naming it', () => {
+  it('refuses sample options for a run that draws no unconditional samples, and unknown runs and datasets', () => {
     const { evaluate } = services.sampling;
-    const ldm = services.runs.get(controlnetRunId).parents[0]!.runId;
-    expect(() => evaluate.start({ runId: ldm, steps: 1 })).toThrow(/run \d+ is a ldm run; .*needs a trained ControlNet run/);
+    expect(() => evaluate.start({ runId: controlnetRunId, steps: 1, samples: 4 })).toThrow(/--samples and --features .* is a controlnet run/);
     expect(() => evaluate.start({ runId: 9999, steps: 1 })).toThrow(/run 9999 does not exist/);
+    expect(() => evaluate.start({ runId: controlnetRunId, steps: 1, dataset: 'nope' })).toThrow(/dataset "nope" does not exist/);
+  });
+
+  it('an autoencoder run: reconstruction metrics of the real T1w per image, real | reconstruction pairs', async () => {
+    const { evaluate, host } = services.sampling;
+    const ae = services.runs.get(services.runs.get(controlnetRunId).parents[0]!.runId).parents[0]!.runId;
+    const { run, jobId } = evaluate.start({ runId: ae, split: 'test', backend: 'wasm' });
+    expect(run.parents).toEqual([{ runId: ae, role: 'autoencoder' }]);
+    const job = await host.wait(jobId);
+    expect(job.error).toBeNull();
+    const r = evaluate.results(run.id, { perImage: true });
+    expect(r.stage).toBe('autoencoder');
+    expect(r.modelRunId).toBe(ae);
+    expect(r.images).toBe(3);
+    expect(r.model.map((m) => m.name).slice(0, 3)).toEqual(['psnr', 'mae', 'ms_ssim']);
+    expect(r.model.find((m) => m.name === 'ms_ssim')!.n).toBe(3);
+    expect(r.baselines).toEqual({});
+    expect(r.sampleQuality).toBeNull();
+    expect(r.notes.join(' ')).toMatch(/posterior mean/);
+    const images = services.artefacts.list({ runId: run.id, kind: 'image' });
+    expect(images).toHaveLength(3);
+    expect(images[0]!.meta.layout).toEqual(['t1w', 'reconstruction']);
+  });
+
+  it('an LDM run without a feature network: diversity stored, the Frechet distance not computed and why', async () => {
+    const { evaluate, host } = services.sampling;
+    const ldm = services.runs.get(controlnetRunId).parents[0]!.runId;
+    const { run, jobId } = evaluate.start({ runId: ldm, split: 'test', samples: 3, steps: 2, seed: 5, backend: 'wasm' });
+    const job = await host.wait(jobId);
+    expect(job.error).toBeNull();
+    const r = evaluate.results(run.id);
+    expect(r.stage).toBe('ldm');
+    expect(r.images).toBe(3);
+    expect(r.sampleQuality!.frechet.computed).toBe(false);
+    expect(r.sampleQuality!.frechet.reason).toMatch(/no feature network given/);
+    expect(r.sampleQuality!.diversity!.orderedPairs).toBe(6);
+    expect(r.model.map((m) => m.name)).toEqual(['ms_ssim_diversity']);
+    expect(r.notes.join(' ')).toMatch(/Frechet distance not computed/);
+    const images = services.artefacts.list({ runId: run.id, kind: 'image' });
+    expect(images.map((a) => a.meta.seed)).toEqual([5, 6, 7]);
+  });
+
+  it.skipIf(!existsSync(MOBILENET))('an LDM run with a feature network: a named Frechet distance, a loud small-sample warning, cached real features', async () => {
+    const { evaluate, host } = services.sampling;
+    const ldm = services.runs.get(controlnetRunId).parents[0]!.runId;
+    const first = evaluate.start({ runId: ldm, split: 'test', samples: 4, steps: 2, seed: 1, backend: 'wasm', features: MOBILENET, saveImages: false });
+    expect((await host.wait(first.jobId)).error).toBeNull();
+    const r1 = evaluate.results(first.run.id);
+    const f = r1.sampleQuality!.frechet;
+    expect(f.computed).toBe(true);
+    expect(f.name).toBe('frechet_distance[mobilenet_v1_0.25_224:conv_pw_13_relu]');
+    expect(f.value).toBeGreaterThan(0);
+    expect(f.samples).toBe(4);
+    expect(f.realImages).toBe(3);
+    expect(f.featureDim).toBe(256);
+    expect(f.warning).toMatch(/rank 2 of 256/);
+    expect(f.realFeaturesCached).toBe(false);
+    expect(r1.notes.join(' ')).toMatch(/WARNING: .*biased/);
+    expect(r1.model.map((m) => m.name).sort()).toEqual([f.name, 'ms_ssim_diversity'].sort());
+    expect(r1.baselines.ceiling_autoencoder!.map((m) => m.name)).toEqual([f.name]);
+    const second = evaluate.start({ runId: ldm, split: 'test', samples: 4, steps: 2, seed: 1, backend: 'wasm', features: MOBILENET, saveImages: false });
+    expect((await host.wait(second.jobId)).error).toBeNull();
+    const f2 = evaluate.results(second.run.id).sampleQuality!.frechet;
+    expect(f2.realFeaturesCached).toBe(true);
+    expect(f2.value).toBeCloseTo(f.value!, 6);
   });
 
   it('slice generation: N samples, mean/std maps, metrics against the real T1w, saved as artefacts', async () => {

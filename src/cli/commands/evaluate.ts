@@ -1,8 +1,11 @@
 /**
- * `brainsynth evaluate --run R --split test [--steps N] [--seed S] [--limit K]`: samples every slice
- * of the split from the run's prepared dataset, computes PSNR / MAE / MS-SSIM per image (+ lesion
- * columns where masks exist) and the model-free baselines, stores an evaluation run and prints
- * the table (model vs baselines, mean ± population std) and the sampling time per slice.
+ * `brainsynth evaluate --run R --split test [--steps N] [--seed S] [--limit K] [--dataset D]`:
+ * evaluates a run of any stage on a split of its prepared dataset (or of dataset D) and stores an
+ * evaluation run. A ControlNet run: every slice translated, PSNR / MAE / MS-SSIM per image (+ lesion
+ * columns where masks exist) beside the model-free baselines and the autoencoder ceiling. An
+ * autoencoder run: the same columns for its reconstructions of the real T1w. An LDM run:
+ * `--samples K` unconditional samples, the Frechet distance on `--features model.json` and the
+ * MS-SSIM diversity. Prints the table (mean ± population std) and the sampling time.
  * Also: --show E (results of evaluation run E), --compare E1,E2,... and --csv FILE (export), and
  * --baselines-only --dataset D (the model-free baselines on a split, no model and nothing stored).
  */
@@ -24,18 +27,36 @@ function cell(s: MetricStats | undefined): string {
   return `${s.mean.toFixed(digits)} ± ${s.std.toFixed(digits)}`;
 }
 
-/** Model vs baselines, one row per metric. */
+/** The sample-quality lines of an LDM evaluation. */
+function sampleQualityText(r: EvaluationResults): string {
+  const q = r.sampleQuality;
+  if (!q) return '';
+  const f = q.frechet;
+  const ceiling = f.name ? r.baselines.ceiling_autoencoder?.find((x) => x.name === f.name) : undefined;
+  const lines = [
+    f.computed && f.value !== null
+      ? `${f.name} = ${f.value.toFixed(4)} (${f.samples} samples vs ${f.realImages} real slices, ${f.featureDim}-d features${f.realFeaturesCached ? ', real features cached' : ''})` +
+        (ceiling?.mean != null ? `; autoencoder ceiling ${ceiling.mean.toFixed(4)}` : '')
+      : `Frechet distance: not computed (${f.reason})`,
+    q.diversity ? `ms_ssim_diversity = ${q.diversity.mean.toFixed(4)} ± ${q.diversity.std.toFixed(4)} (${q.diversity.samples} samples, ${q.diversity.orderedPairs} ordered pairs; lower = more diverse)` : 'ms_ssim_diversity: needs at least 2 samples',
+  ];
+  return lines.map((l) => l + '\n').join('');
+}
+
+/** Model vs baselines (and the autoencoder ceiling), one row per metric. */
 export function resultsTable(r: EvaluationResults): string {
-  const baselines = Object.keys(r.baselines).sort();
+  const baselines = Object.keys(r.baselines).filter((b) => r.model.length > 0 && r.baselines[b]!.some((x) => r.model.some((m) => m.name === x.name))).sort();
   const rows = r.model.map((m) => [m.name, cell(m), ...baselines.map((b) => cell(r.baselines[b]!.find((x) => x.name === m.name)))]);
+  const what = r.stage === 'ldm' ? 'samples' : 'images';
   const head =
-    `evaluation run ${r.runId} (model run ${r.modelRunId ?? '?'}), split ${r.split}, ${r.images} images` +
+    `evaluation run ${r.runId} (${r.stage} run ${r.modelRunId ?? '?'}), split ${r.split}, ${r.images} ${what}` +
     (r.steps !== null ? `, ${r.steps} steps, seed ${r.seed}` : '') +
     (r.normalisation ? `, normalisation ${r.normalisation.method}${r.normalisation.percentiles ? ` ${r.normalisation.percentiles.join('/')}` : ''}` : '') +
     '\n';
   const time = r.secondsPerSlice !== null ? `sampling time: ${r.secondsPerSlice.toFixed(2)} s per slice (backend ${r.backend ?? '?'})\n` : '';
   const notes = r.notes.map((n) => `note: ${n}\n`).join('');
-  return head + formatTable(['metric', 'model', ...baselines], rows) + time + notes;
+  const table = rows.length > 0 ? formatTable(['metric', r.stage === 'autoencoder' ? 'reconstruction' : 'model', ...baselines], rows) : '';
+  return head + table + sampleQualityText(r) + time + notes;
 }
 
 function ids(text: string): number[] {
@@ -63,6 +84,9 @@ interface EvaluateCliOptions extends Omit<SamplingCliOptions, 'run'> {
   name?: string;
   baselinesOnly?: boolean;
   dataset?: string;
+  samples?: string;
+  features?: string;
+  featureLayer?: string;
 }
 
 async function baselinesOnly(services: Services, o: EvaluateCliOptions): Promise<void> {
@@ -89,7 +113,7 @@ async function baselinesOnly(services: Services, o: EvaluateCliOptions): Promise
 }
 
 export function register(program: Command): void {
-  const cmd = program.command('evaluate').description('evaluate a ControlNet run on a split (stored as an evaluation run), or show / compare / export evaluations');
+  const cmd = program.command('evaluate').description('evaluate a run of any stage on a split (stored as an evaluation run), or show / compare / export evaluations');
   addSamplingOptions(cmd);
   // --run is only required when evaluating (not with --show / --compare).
   const runOpt = cmd.options.find((x) => x.long === '--run')!;
@@ -105,7 +129,10 @@ export function register(program: Command): void {
     .option('--per-image', 'per-image rows (with --show --json or --csv)')
     .option('--json', 'print the results as JSON')
     .option('--baselines-only', 'only the model-free baselines on --dataset (no model, nothing stored)')
-    .option('--dataset <ref>', 'dataset id or name (with --baselines-only)')
+    .option('--dataset <ref>', "dataset id or name to evaluate on (default: the run's training dataset; required with --baselines-only)")
+    .option('--samples <k>', 'LDM runs: unconditional samples to draw (default 16)')
+    .option('--features <model.json>', 'LDM runs: TF.js layers model whose features the Frechet distance uses (not computed without one)')
+    .option('--feature-layer <name>', 'layer of the --features network to pool (default: its deepest feature map)')
     .action(async (o: EvaluateCliOptions, c: Command) => {
       await withServices(c, async (services) => {
         if (o.baselinesOnly) return baselinesOnly(services, o);
@@ -125,16 +152,22 @@ export function register(program: Command): void {
           exportCsv(services, [id!], o);
           return;
         }
-        if (!o.run) throw new Error('evaluate needs --run <ControlNet run id> (or --show / --compare)');
+        if (!o.run) throw new Error('evaluate needs --run <run id> (or --show / --compare)');
         const req = samplingRequest({ ...o, run: o.run });
+        const samples = o.samples !== undefined ? Number(o.samples) : undefined;
+        if (samples !== undefined && !(Number.isInteger(samples) && samples >= 1)) throw new Error(`--samples must be a whole number >= 1, got ${JSON.stringify(o.samples)}`);
         const { run, jobId } = s.evaluate.start({
           ...req,
+          dataset: o.dataset !== undefined ? (/^\d+$/.test(o.dataset) ? Number(o.dataset) : o.dataset) : undefined,
+          samples,
+          features: o.features,
+          featureLayer: o.featureLayer,
           split: (o.split ?? 'test') as 'train' | 'validation' | 'test',
           limit: o.limit !== undefined ? Number(o.limit) : undefined,
           saveImages: o.images,
           name: o.name,
         });
-        process.stderr.write(`evaluation run ${run.id}: evaluating run ${req.runId} on the ${o.split ?? 'test'} split\n`);
+        process.stderr.write(`evaluation run ${run.id}: evaluating ${(run.config as { stage?: string }).stage ?? ''} run ${req.runId} on the ${o.split ?? 'test'} split\n`);
         await waitWithProgress(services, s.host, jobId, 'evaluate');
         const r = s.evaluate.results(run.id, { perImage: o.perImage });
         process.stdout.write(o.json ? JSON.stringify(r, null, 1) + '\n' : resultsTable(r));

@@ -27,10 +27,17 @@ import {
 import { tileImages, writePng } from '../io/png';
 import type { SamplingPipeline } from '../pipeline';
 import type { SamplerKind } from './sampler';
+import { reconstructGridSlices } from './reconstruction';
+import type { DiversityReport, FrechetReport } from './sample-quality';
 import { translateGridSlices } from './volume';
 
 export const BASELINES = ['baseline_lut', 'baseline_histmatch'] as const;
 export type BaselineName = (typeof BASELINES)[number];
+/** The autoencoder's reconstruction of the real T1w, reported beside the baselines: the best any model decoding through it can do. */
+export const AE_CEILING = 'ceiling_autoencoder';
+
+/** Which trained stage an evaluation scores. */
+export type EvaluatedStage = 'autoencoder' | 'ldm' | 'controlnet';
 
 export interface EvaluationOptions {
   /** Prepared-slice cache (folder with index.json) of the model's dataset. */
@@ -48,7 +55,7 @@ export interface EvaluationOptions {
   lesionMasks?: Record<string, string>;
   /** Where the image triples (FLAIR | generated | real T1w, 160x(3*224+4)) go; none when omitted. */
   imagesDir?: string;
-  onProgress?(p: { phase: 'baselines' | 'sampling' | 'metrics'; done: number; total: number; step?: number; steps?: number }): void;
+  onProgress?(p: { phase: 'baselines' | 'sampling' | 'reconstruction' | 'features' | 'metrics'; done: number; total: number; step?: number; steps?: number }): void;
   shouldStop?(): boolean;
 }
 
@@ -65,10 +72,15 @@ export interface EvaluatedImage {
 }
 
 export interface EvaluationOutput {
+  stage: EvaluatedStage;
   split: SplitName;
   images: EvaluatedImage[];
+  /** Per-image metrics of the model (reconstructions for an autoencoder; empty for an LDM). */
   model: MetricTable;
-  baselines: Record<BaselineName, MetricTable>;
+  /** Model-free baselines and the autoencoder ceiling, by name. */
+  baselines: Record<string, MetricTable>;
+  /** Unconditional samples of an LDM: Frechet distance and diversity. */
+  sampleQuality?: { samples: number; frechet: FrechetReport; diversity: DiversityReport | null };
   /** Wall seconds spent sampling, and per slice. */
   samplingSeconds: number;
   secondsPerSlice: number;
@@ -96,27 +108,53 @@ function lesionBatch(records: PreparedRecord[], masks: Record<string, string> | 
   })();
 }
 
-interface SplitData {
+export interface SplitData {
   count: number;
   flair: Float32Array;
   t1w: Float32Array;
   records: PreparedRecord[];
   shape: number[];
   index: ReturnType<typeof loadPreparedSlices>['index'];
+  /** Slices of the split left out because they have no signal. */
+  skipped: number;
 }
 
-function loadSplit(datasetDir: string, split: SplitName, limit?: number): SplitData {
+export function loadSplit(datasetDir: string, split: SplitName, limit?: number): SplitData {
   const evalSet = loadPreparedSlices(datasetDir, { split });
-  const count = Math.min(limit !== undefined ? Math.max(0, Math.floor(limit)) : evalSet.count, evalSet.count);
-  if (count === 0) throw new Error(`${datasetDir}: the ${split} split has no slices to evaluate`);
+  // Slices without signal (an empty FLAIR or T1w) have nothing to translate or reconstruct: skipped, not hallucinated.
+  const keep: number[] = [];
+  for (let i = 0; i < evalSet.count; i++) {
+    if (hasSignal(evalSet.flair, i) && hasSignal(evalSet.t1w, i)) keep.push(i);
+  }
+  const chosen = limit !== undefined ? keep.slice(0, Math.max(0, Math.floor(limit))) : keep;
+  const count = chosen.length;
+  if (count === 0) throw new Error(`${datasetDir}: the ${split} split has no slices with signal to evaluate`);
+  const flair = new Float32Array(count * SLICE_PIXELS);
+  const t1w = new Float32Array(count * SLICE_PIXELS);
+  chosen.forEach((src, n) => {
+    flair.set(evalSet.flair.subarray(src * SLICE_PIXELS, (src + 1) * SLICE_PIXELS), n * SLICE_PIXELS);
+    t1w.set(evalSet.t1w.subarray(src * SLICE_PIXELS, (src + 1) * SLICE_PIXELS), n * SLICE_PIXELS);
+  });
   return {
     count,
-    flair: evalSet.flair.subarray(0, count * SLICE_PIXELS),
-    t1w: evalSet.t1w.subarray(0, count * SLICE_PIXELS),
-    records: evalSet.records.slice(0, count),
+    flair,
+    t1w,
+    records: chosen.map((i) => evalSet.records[i]!),
     shape: [count, SLICE_HEIGHT, SLICE_WIDTH],
     index: evalSet.index,
+    skipped: evalSet.count - keep.length,
   };
+}
+
+function hasSignal(images: Float32Array, i: number): boolean {
+  const s = images.subarray(i * SLICE_PIXELS, (i + 1) * SLICE_PIXELS);
+  for (let k = 0; k < s.length; k++) if (s[k]! > 0) return true;
+  return false;
+}
+
+/** The note for skipped empty slices, if any. */
+export function skippedNote(d: SplitData): string[] {
+  return d.skipped > 0 ? [`${d.skipped} slice(s) of the split without signal (empty FLAIR or T1w) were skipped`] : [];
 }
 
 /** Predictions of the model-free baselines for every slice, fitted on the train split only. */
@@ -139,7 +177,7 @@ function baselinePredictions(datasetDir: string, d: SplitData): Record<BaselineN
   return { baseline_lut: lutPred, baseline_histmatch: histPred };
 }
 
-async function metricOptions(d: SplitData, masks: Record<string, string> | undefined, notes: string[]) {
+export async function metricOptions(d: SplitData, masks: Record<string, string> | undefined, notes: string[]) {
   const lesion = await lesionBatch(d.records, masks);
   if (masks && !lesion) notes.push('lesion columns omitted: not every evaluated subject has a lesion mask');
   // Brain = where the real T1w has signal, so "outside the lesion" excludes the empty background.
@@ -152,7 +190,7 @@ async function metricOptions(d: SplitData, masks: Record<string, string> | undef
  */
 export async function evaluateBaselinesOnly(opts: Pick<EvaluationOptions, 'datasetDir' | 'split' | 'limit' | 'lesionMasks'>): Promise<{ images: number; baselines: Record<BaselineName, MetricTable>; notes: string[] }> {
   const d = loadSplit(opts.datasetDir, opts.split, opts.limit);
-  const notes: string[] = [];
+  const notes: string[] = skippedNote(d);
   const preds = baselinePredictions(opts.datasetDir, d);
   const mo = await metricOptions(d, opts.lesionMasks, notes);
   const target = { data: d.t1w, shape: d.shape };
@@ -168,10 +206,10 @@ export async function evaluateBaselinesOnly(opts: Pick<EvaluationOptions, 'datas
 
 /** Runs the evaluation; `pipeline` must carry a ControlNet. */
 export async function evaluateSplit(p: SamplingPipeline, opts: EvaluationOptions): Promise<EvaluationOutput> {
-  const notes: string[] = [];
   const seed = opts.seed ?? 0;
   const steps = opts.steps ?? 200;
   const d = loadSplit(opts.datasetDir, opts.split, opts.limit);
+  const notes: string[] = skippedNote(d);
   const { count, flair, t1w, records, shape } = d;
   opts.onProgress?.({ phase: 'baselines', done: 0, total: count });
   const preds = baselinePredictions(opts.datasetDir, d);
@@ -196,13 +234,22 @@ export async function evaluateSplit(p: SamplingPipeline, opts: EvaluationOptions
   });
   const samplingSeconds = (performance.now() - started) / 1000;
 
+  opts.onProgress?.({ phase: 'reconstruction', done: 0, total: count });
+  const ceiling = await reconstructGridSlices(p.ae, t1w, count, {
+    imageSize: p.info.imageSize,
+    batch: opts.batch,
+    shouldStop: opts.shouldStop,
+    onBatch: (done, total) => opts.onProgress?.({ phase: 'reconstruction', done, total }),
+  });
+
   opts.onProgress?.({ phase: 'metrics', done: 0, total: count });
   const metricOpts = await metricOptions(d, opts.lesionMasks, notes);
   const target = { data: t1w, shape };
   const model = evaluatePairs({ data: generated, shape }, target, metricOpts);
-  const baselines: Record<BaselineName, MetricTable> = {
+  const baselines: Record<string, MetricTable> = {
     baseline_lut: evaluatePairs({ data: preds.baseline_lut, shape }, target, metricOpts),
     baseline_histmatch: evaluatePairs({ data: preds.baseline_histmatch, shape }, target, metricOpts),
+    [AE_CEILING]: evaluatePairs({ data: ceiling, shape }, target, metricOpts),
   };
   notes.push(...model.notes);
 
@@ -228,6 +275,7 @@ export async function evaluateSplit(p: SamplingPipeline, opts: EvaluationOptions
   opts.onProgress?.({ phase: 'metrics', done: count, total: count });
   const index = d.index;
   return {
+    stage: 'controlnet',
     split: opts.split,
     images,
     model,
