@@ -313,7 +313,7 @@ export class EvaluateService {
       runName: run.name,
       status: run.status,
       modelRunId: run.parents[0]?.runId ?? null,
-      stage: file?.stage ?? 'controlnet',
+      stage: file?.stage ?? (run.config as { stage?: EvaluatedStage }).stage ?? 'controlnet',
       datasetId: run.datasetId,
       sampleQuality: file?.sampleQuality ?? null,
       split,

@@ -128,7 +128,8 @@ export function loadSplit(datasetDir: string, split: SplitName, limit?: number):
   }
   const chosen = limit !== undefined ? keep.slice(0, Math.max(0, Math.floor(limit))) : keep;
   const count = chosen.length;
-  if (count === 0) throw new Error(`${datasetDir}: the ${split} split has no slices with signal to evaluate`);
+  if (evalSet.count === 0) throw new Error(`${datasetDir}: the ${split} split has no slices to evaluate`);
+  if (count === 0) throw new Error(`${datasetDir}: none of the ${evalSet.count} slices of the ${split} split has signal (empty FLAIR or T1w), so there is nothing to evaluate`);
   const flair = new Float32Array(count * SLICE_PIXELS);
   const t1w = new Float32Array(count * SLICE_PIXELS);
   chosen.forEach((src, n) => {

@@ -56,9 +56,10 @@ export function formatValue(name: string, value: number | null | undefined): str
   return Math.abs(value) >= 1e-3 || value === 0 ? value.toFixed(4) : value.toExponential(2);
 }
 
-export function formatMeanStd(name: string, s: Pick<MetricStats, 'mean' | 'std'> | undefined): string {
+export function formatMeanStd(name: string, s: (Pick<MetricStats, 'mean' | 'std'> & { n?: number }) | undefined): string {
   if (!s || s.mean === null) return '—';
-  return s.std === null ? formatValue(name, s.mean) : `${formatValue(name, s.mean)} ± ${formatValue(name, s.std)}`;
+  // A single value (a Frechet distance over the whole sample set) has no spread to show.
+  return s.std === null || (s.n !== undefined && s.n <= 1) ? formatValue(name, s.mean) : `${formatValue(name, s.mean)} ± ${formatValue(name, s.std)}`;
 }
 
 export interface MethodRow {
