@@ -130,6 +130,24 @@ describe('evaluation run (service, worker thread)', () => {
     expect(compared).toHaveLength(2);
   });
 
+  it('K samples per slice: single-sample metrics beside those of their mean, std maps saved, guidance recorded', async () => {
+    const { evaluate, host } = services.sampling;
+    const { run, jobId } = evaluate.start({ runId: controlnetRunId, split: 'test', steps: 2, seed: 4, limit: 2, samples: 3, guidanceScale: 3, backend: 'wasm' });
+    expect((await host.wait(jobId)).error).toBeNull();
+    const r = evaluate.results(run.id);
+    expect(r.sampling).toEqual({ guidanceScale: 3, conditioningScale: 1, samplesPerSlice: 3 });
+    expect(Object.keys(r.baselines).sort()).toEqual(['baseline_histmatch', 'baseline_lut', 'ceiling_autoencoder', 'posterior_mean']);
+    const single = r.model.find((m) => m.name === 'psnr')!;
+    const mean = r.baselines.posterior_mean!.find((m) => m.name === 'psnr')!;
+    expect(mean.n).toBe(2);
+    // Sample 0 of slice i uses seed + i, as a single-sample evaluation does.
+    expect(evaluate.results(run.id, { perImage: true }).perImage!.map((row) => row.seed)).toEqual([4, 5]);
+    expect(mean.mean).not.toBe(single.mean);
+    const stdMaps = services.artefacts.list({ runId: run.id, kind: 'std-map' });
+    expect(stdMaps.map((a) => a.step)).toEqual([0, 1]);
+    for (const a of stdMaps) expect(existsSync(a.path)).toBe(true);
+  });
+
   it('cancelling a running evaluation stops it and marks the run cancelled', async () => {
     const { host, evaluate } = createSampleServices(services, { inProcess: true });
     const { run, jobId } = evaluate.start({ runId: controlnetRunId, split: 'test', steps: 50, limit: 1, saveImages: false });
@@ -168,7 +186,7 @@ describe('evaluation run (service, worker thread)', () => {
 
   it('refuses sample options for a run that draws no unconditional samples, and unknown runs and datasets', () => {
     const { evaluate } = services.sampling;
-    expect(() => evaluate.start({ runId: controlnetRunId, steps: 1, samples: 4 })).toThrow(/--samples and --features .* is a controlnet run/);
+    expect(() => evaluate.start({ runId: controlnetRunId, steps: 1, features: '/x/model.json' })).toThrow(/--features scores unconditional samples .* is a controlnet run/);
     expect(() => evaluate.start({ runId: 9999, steps: 1 })).toThrow(/run 9999 does not exist/);
     expect(() => evaluate.start({ runId: controlnetRunId, steps: 1, dataset: 'nope' })).toThrow(/dataset "nope" does not exist/);
   });

@@ -19,7 +19,7 @@ import type { MetricPoint, ParsedRequestOf, Run } from '../../shared/contract';
 import { writeFileAtomic } from '../../ml/io';
 import { summarize, type MetricSummary } from '../../ml/metrics';
 import { readPreparedIndex } from '../../ml/data/prepare';
-import type { EvaluatedStage } from '../../ml/sample/evaluation';
+import { STD_MAP_GAIN, type EvaluatedStage } from '../../ml/sample/evaluation';
 import type { EvaluateJobSpec, SampleJobResult } from '../../ml/sample/jobs';
 import type { DiversityReport, FrechetReport } from '../../ml/sample/sample-quality';
 import { InvalidInputError } from '../errors';
@@ -62,6 +62,8 @@ export interface EvaluationResults {
   /** The dataset evaluated on. */
   datasetId: number | null;
   sampleQuality: SampleQuality | null;
+  /** Guidance, conditioning scale and samples per slice used (ControlNet evaluations). */
+  sampling: SamplingSettingsUsed | null;
   split: string;
   images: number;
   /** The model's own columns (psnr, mae, ms_ssim, lesion variants). */
@@ -83,6 +85,7 @@ export interface EvaluationSummaryFile {
   /** Absent in files written before other stages could be evaluated (= controlnet). */
   stage?: EvaluatedStage;
   sampleQuality?: SampleQuality;
+  sampling?: SamplingSettingsUsed;
   split: string;
   steps: number;
   seed: number;
@@ -125,13 +128,12 @@ export class EvaluateService {
           : `run ${req.runId}: its dataset is gone or not prepared, so there are no ${split} slices to evaluate on`,
       );
     }
-    if (stage !== 'ldm' && (req.samples !== undefined || req.features !== undefined)) {
-      throw new InvalidInputError(`--samples and --features score unconditional samples of an LDM run; run ${req.runId} is a ${stage} run`);
-    }
+    if (stage === 'autoencoder' && req.samples !== undefined) throw new InvalidInputError(`--samples draws samples of an LDM or ControlNet run; run ${req.runId} is an autoencoder run`);
+    if (stage !== 'ldm' && req.features !== undefined) throw new InvalidInputError(`--features scores unconditional samples of an LDM run; run ${req.runId} is a ${stage} run`);
     const datasetNotes = differencesFromTraining(model, target);
     const seed = req.seed ?? 0;
     const steps = stage === 'autoencoder' ? 0 : (req.steps ?? 200);
-    const samples = stage === 'ldm' ? (req.samples ?? 16) : null;
+    const samples = stage === 'ldm' ? (req.samples ?? 16) : stage === 'controlnet' ? (req.samples ?? 1) : null;
     const features = stage === 'ldm' && req.features ? { modelJson: req.features, layer: req.featureLayer, cacheDir: join(services.home.root, 'cache', 'features') } : undefined;
     const config = {
       evaluates: req.runId,
@@ -153,7 +155,7 @@ export class EvaluateService {
       trainingNormalisation: model.normalisation,
       datasetNotes,
       metricGrid: '160x224',
-      baselines: stage === 'controlnet' ? ['baseline_lut', 'baseline_histmatch', 'ceiling_autoencoder'] : [],
+      baselines: stage === 'controlnet' ? ['baseline_lut', 'baseline_histmatch', 'ceiling_autoencoder', ...(samples !== null && samples > 1 ? ['posterior_mean'] : [])] : [],
     };
     const run = services.runs.create({
       stage: 'evaluation',
@@ -243,6 +245,7 @@ export class EvaluateService {
       version: 1,
       stage: r.stage,
       ...(q ? { sampleQuality: q } : {}),
+      sampling: samplingSettings(services.runs.get(runId).config, job.pipeline, r.samplesPerSlice ?? null),
       split: r.split,
       steps: r.steps,
       seed: r.seed,
@@ -273,6 +276,15 @@ export class EvaluateService {
             step: im.index,
             meta: { split: r.split, subject: im.subject, z: im.z, mniZ: im.mniZ, seed: im.seed, layout: IMAGE_LAYOUT[r.stage] },
           })),
+        ...r.images
+          .filter((im) => im.stdMapPath)
+          .map((im) => ({
+            runId,
+            kind: 'std-map',
+            path: im.stdMapPath!,
+            step: im.index,
+            meta: { split: r.split, subject: im.subject, z: im.z, samples: r.samplesPerSlice ?? 1, gain: STD_MAP_GAIN },
+          })),
       ]);
     });
     services.runs.update({ id: runId, status: 'completed', backend: job.backend });
@@ -301,7 +313,7 @@ export class EvaluateService {
     const model: MetricStats[] = [];
     const baselines: Record<string, MetricStats[]> = {};
     for (const s of series) {
-      const m = /^((?:baseline|ceiling)_[a-z0-9]+)_(.+)$/.exec(s.name);
+      const m = /^((?:baseline|ceiling|posterior)_[a-z0-9]+)_(.+)$/.exec(s.name);
       if (m) (baselines[m[1]!] ??= []).push(stats(m[2]!, s.values));
       else model.push(stats(s.name, s.values));
     }
@@ -316,6 +328,7 @@ export class EvaluateService {
       stage: file?.stage ?? (run.config as { stage?: EvaluatedStage }).stage ?? 'controlnet',
       datasetId: run.datasetId,
       sampleQuality: file?.sampleQuality ?? null,
+      sampling: file?.sampling ?? null,
       split,
       images: file?.images.length ?? Math.max(0, ...series.map((s) => s.total)),
       model,
@@ -382,6 +395,22 @@ export class EvaluateService {
   }
 }
 
+/** The inference settings an evaluation used (the run's defaults filled in), for sweeps to be compared. */
+export interface SamplingSettingsUsed {
+  guidanceScale: number | null;
+  conditioningScale: number | null;
+  samplesPerSlice: number | null;
+}
+
+function samplingSettings(config: unknown, pipeline: unknown, samplesPerSlice: number | null): SamplingSettingsUsed {
+  const c = config as { stage?: string; guidanceScale?: number | null; conditioningScale?: number | null };
+  const p = pipeline as { guidanceScale?: number; conditioningScale?: number };
+  if (c.stage === 'autoencoder') return { guidanceScale: null, conditioningScale: null, samplesPerSlice: null };
+  // Unconditional LDM samples use the null prompt only: guidance and conditioning do not apply.
+  if (c.stage === 'ldm') return { guidanceScale: null, conditioningScale: null, samplesPerSlice: null };
+  return { guidanceScale: c.guidanceScale ?? p.guidanceScale ?? null, conditioningScale: c.conditioningScale ?? p.conditioningScale ?? null, samplesPerSlice };
+}
+
 /** What each saved evaluation image shows, left to right. */
 const IMAGE_LAYOUT: Record<EvaluatedStage, string[]> = {
   autoencoder: ['t1w', 'reconstruction'],
@@ -414,9 +443,10 @@ function differencesFromTraining(model: Pick<ResolvedModel, 'dataset' | 'dataset
 
 const RANK = ['psnr', 'mae', 'ms_ssim'];
 function columnRank(name: string): number {
-  const base = name.replace(/^(baseline|ceiling)_[a-z0-9]+_/, '');
+  const base = name.replace(/^(baseline|ceiling|posterior)_[a-z0-9]+_/, '');
   const i = RANK.indexOf(base);
-  return (name.startsWith('baseline_') ? 100 : name.startsWith('ceiling_') ? 200 : 0) + (i >= 0 ? i : 10);
+  const group = name.startsWith('posterior_') ? 50 : name.startsWith('baseline_') ? 100 : name.startsWith('ceiling_') ? 200 : 0;
+  return group + (i >= 0 ? i : 10);
 }
 
 function num(v: number | null | undefined): string {

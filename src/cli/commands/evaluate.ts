@@ -55,8 +55,51 @@ export function resultsTable(r: EvaluationResults): string {
     '\n';
   const time = r.secondsPerSlice !== null ? `sampling time: ${r.secondsPerSlice.toFixed(2)} s per slice (backend ${r.backend ?? '?'})\n` : '';
   const notes = r.notes.map((n) => `note: ${n}\n`).join('');
+  const settings = r.sampling && r.sampling.guidanceScale !== null ? `guidance ${r.sampling.guidanceScale}, conditioning scale ${r.sampling.conditioningScale}${(r.sampling.samplesPerSlice ?? 1) > 1 ? `, ${r.sampling.samplesPerSlice} samples per slice (posterior_mean = their mean)` : ''}\n` : '';
   const table = rows.length > 0 ? formatTable(['metric', r.stage === 'autoencoder' ? 'reconstruction' : 'model', ...baselines], rows) : '';
-  return head + table + sampleQualityText(r) + time + notes;
+  return head + settings + table + sampleQualityText(r) + time + notes;
+}
+
+type SweepPoint = { guidance?: string; conditioningScale?: string; steps?: string };
+
+function listOf(text: string | undefined): (string | undefined)[] {
+  if (text === undefined) return [undefined];
+  const parts = text.split(',').map((x) => x.trim()).filter(Boolean);
+  return parts.length > 0 ? parts : [undefined];
+}
+
+/** Every combination of the comma-separated --guidance, --conditioning-scale and --steps values. */
+export function sweepGrid(o: SweepPoint): SweepPoint[] {
+  const out: SweepPoint[] = [];
+  for (const guidance of listOf(o.guidance)) for (const conditioningScale of listOf(o.conditioningScale)) for (const steps of listOf(o.steps)) out.push({ guidance, conditioningScale, steps });
+  return out;
+}
+
+function sweepLabel(p: SweepPoint): string {
+  return [p.guidance !== undefined ? `guidance ${p.guidance}` : '', p.conditioningScale !== undefined ? `conditioning ${p.conditioningScale}` : '', p.steps !== undefined ? `steps ${p.steps}` : '']
+    .filter(Boolean)
+    .join(', ');
+}
+
+/** One row per evaluation of a sweep: its settings, then every model metric (and the posterior mean's), mean ± std. */
+export function sweepTable(results: EvaluationResults[]): string {
+  const names = [...new Set(results.flatMap((r) => r.model.map((m) => m.name)))];
+  const post = [...new Set(results.flatMap((r) => (r.baselines.posterior_mean ?? []).map((m) => m.name)))];
+  const rows = results.map((r) => [
+    String(r.runId),
+    String(r.sampling?.guidanceScale ?? '-'),
+    String(r.sampling?.conditioningScale ?? '-'),
+    String(r.steps ?? '-'),
+    ...names.map((n) => cell(r.model.find((m) => m.name === n))),
+    ...post.map((n) => cell(r.baselines.posterior_mean?.find((m) => m.name === n))),
+  ]);
+  const first = results[0];
+  const head = first ? `sweep over ${results.length} evaluations of run ${first.modelRunId ?? '?'}, split ${first.split}, ${first.images} images\n` : '';
+  const baselines = first ? Object.keys(first.baselines).filter((b) => b !== 'posterior_mean').sort() : [];
+  const ref = first
+    ? baselines.map((b) => `${b}: ${first.baselines[b]!.filter((m) => names.includes(m.name)).map((m) => `${m.name} ${cell(m)}`).join(', ')}\n`).join('')
+    : '';
+  return head + formatTable(['eval run', 'guidance', 'conditioning', 'steps', ...names, ...post.map((n) => `mean-of-K ${n}`)], rows) + ref;
 }
 
 function ids(text: string): number[] {
@@ -130,7 +173,7 @@ export function register(program: Command): void {
     .option('--json', 'print the results as JSON')
     .option('--baselines-only', 'only the model-free baselines on --dataset (no model, nothing stored)')
     .option('--dataset <ref>', "dataset id or name to evaluate on (default: the run's training dataset; required with --baselines-only)")
-    .option('--samples <k>', 'LDM runs: unconditional samples to draw (default 16)')
+    .option('--samples <k>', 'LDM runs: unconditional samples to draw (default 16); ControlNet runs: samples per slice, their mean scored too (default 1)')
     .option('--features <model.json>', 'LDM runs: TF.js layers model whose features the Frechet distance uses (not computed without one)')
     .option('--feature-layer <name>', 'layer of the --features network to pool (default: its deepest feature map)')
     .action(async (o: EvaluateCliOptions, c: Command) => {
@@ -153,25 +196,38 @@ export function register(program: Command): void {
           return;
         }
         if (!o.run) throw new Error('evaluate needs --run <run id> (or --show / --compare)');
-        const req = samplingRequest({ ...o, run: o.run });
         const samples = o.samples !== undefined ? Number(o.samples) : undefined;
         if (samples !== undefined && !(Number.isInteger(samples) && samples >= 1)) throw new Error(`--samples must be a whole number >= 1, got ${JSON.stringify(o.samples)}`);
-        const { run, jobId } = s.evaluate.start({
-          ...req,
-          dataset: o.dataset !== undefined ? (/^\d+$/.test(o.dataset) ? Number(o.dataset) : o.dataset) : undefined,
-          samples,
-          features: o.features,
-          featureLayer: o.featureLayer,
-          split: (o.split ?? 'test') as 'train' | 'validation' | 'test',
-          limit: o.limit !== undefined ? Number(o.limit) : undefined,
-          saveImages: o.images,
-          name: o.name,
-        });
-        process.stderr.write(`evaluation run ${run.id}: evaluating ${(run.config as { stage?: string }).stage ?? ''} run ${req.runId} on the ${o.split ?? 'test'} split\n`);
-        await waitWithProgress(services, s.host, jobId, 'evaluate');
-        const r = s.evaluate.results(run.id, { perImage: o.perImage });
-        process.stdout.write(o.json ? JSON.stringify(r, null, 1) + '\n' : resultsTable(r));
-        exportCsv(services, [run.id], o);
+        // --guidance 1,3,7 (and lists for --conditioning-scale, --steps): one evaluation per combination.
+        const grid = sweepGrid(o);
+        const evalIds: number[] = [];
+        for (const point of grid) {
+          const req = samplingRequest({ ...o, ...point, run: o.run });
+          const label = sweepLabel(point);
+          const { run, jobId } = s.evaluate.start({
+            ...req,
+            dataset: o.dataset !== undefined ? (/^\d+$/.test(o.dataset) ? Number(o.dataset) : o.dataset) : undefined,
+            samples,
+            features: o.features,
+            featureLayer: o.featureLayer,
+            split: (o.split ?? 'test') as 'train' | 'validation' | 'test',
+            limit: o.limit !== undefined ? Number(o.limit) : undefined,
+            saveImages: o.images,
+            name: o.name ?? (label ? `evaluate run ${req.runId} ${label}` : undefined),
+          });
+          process.stderr.write(`evaluation run ${run.id}: evaluating ${(run.config as { stage?: string }).stage ?? ''} run ${req.runId} on the ${o.split ?? 'test'} split${label ? ` (${label})` : ''}\n`);
+          await waitWithProgress(services, s.host, jobId, 'evaluate');
+          evalIds.push(run.id);
+          if (grid.length === 1) {
+            const r = s.evaluate.results(run.id, { perImage: o.perImage });
+            process.stdout.write(o.json ? JSON.stringify(r, null, 1) + '\n' : resultsTable(r));
+          }
+        }
+        if (grid.length > 1) {
+          const results = s.evaluate.compare(evalIds, o.split);
+          process.stdout.write(o.json ? JSON.stringify(results, null, 1) + '\n' : sweepTable(results));
+        }
+        exportCsv(services, evalIds, o);
       });
     });
 }

@@ -35,6 +35,10 @@ export const BASELINES = ['baseline_lut', 'baseline_histmatch'] as const;
 export type BaselineName = (typeof BASELINES)[number];
 /** The autoencoder's reconstruction of the real T1w, reported beside the baselines: the best any model decoding through it can do. */
 export const AE_CEILING = 'ceiling_autoencoder';
+/** The mean of K samples per slice (the posterior-mean estimate), reported beside the single sample. */
+export const POSTERIOR_MEAN = 'posterior_mean';
+/** Per-pixel std maps are saved as std * 4 (clipped), so a std of 0.25 is white. */
+export const STD_MAP_GAIN = 4;
 
 /** Which trained stage an evaluation scores. */
 export type EvaluatedStage = 'autoencoder' | 'ldm' | 'controlnet';
@@ -51,6 +55,8 @@ export interface EvaluationOptions {
   sampler?: SamplerKind;
   guidanceScale?: number;
   conditioningScale?: number;
+  /** K samples per slice: the single-sample metrics are sample 0's, the posterior mean's are reported beside them. */
+  samplesPerSlice?: number;
   /** Lesion mask volume per subject label (LAS-readable NIfTI); lesion columns need one for every evaluated subject. */
   lesionMasks?: Record<string, string>;
   /** Where the image triples (FLAIR | generated | real T1w, 160x(3*224+4)) go; none when omitted. */
@@ -69,6 +75,8 @@ export interface EvaluatedImage {
   seed: number;
   /** Image triple file, when imagesDir was given. */
   imagePath: string | null;
+  /** Per-pixel std over the K samples (std * STD_MAP_GAIN), with K > 1 and imagesDir. */
+  stdMapPath?: string;
 }
 
 export interface EvaluationOutput {
@@ -79,6 +87,8 @@ export interface EvaluationOutput {
   model: MetricTable;
   /** Model-free baselines and the autoencoder ceiling, by name. */
   baselines: Record<string, MetricTable>;
+  /** Samples drawn per slice (ControlNet evaluations). */
+  samplesPerSlice?: number;
   /** Unconditional samples of an LDM: Frechet distance and diversity. */
   sampleQuality?: { samples: number; frechet: FrechetReport; diversity: DiversityReport | null };
   /** Wall seconds spent sampling, and per slice. */
@@ -216,23 +226,50 @@ export async function evaluateSplit(p: SamplingPipeline, opts: EvaluationOptions
   const preds = baselinePredictions(opts.datasetDir, d);
 
   // The model: one sample per slice, seed + index.
+  // Sample k of slice i uses seed + k * count + i, so sample 0 is the single-sample evaluation.
   const seeds = records.map((_, i) => seed + i);
+  const perSlice = Math.max(1, Math.floor(opts.samplesPerSlice ?? 1));
   const started = performance.now();
   let done = 0;
-  const generated = await translateGridSlices(p, flair, {
-    seeds,
-    steps,
-    sampler: opts.sampler,
-    guidanceScale: opts.guidanceScale,
-    conditioningScale: opts.conditioningScale,
-    batch: opts.batch,
-    shouldStop: opts.shouldStop,
-    onStep: (step, total) => opts.onProgress?.({ phase: 'sampling', done, total: count, step, steps: total }),
-    onBatch: (d) => {
-      done = d;
-      opts.onProgress?.({ phase: 'sampling', done, total: count });
-    },
-  });
+  const total = count * perSlice;
+  let generated: Float32Array | null = null;
+  const sum = perSlice > 1 ? new Float64Array(count * SLICE_PIXELS) : null;
+  const sumSq = perSlice > 1 ? new Float64Array(count * SLICE_PIXELS) : null;
+  for (let k = 0; k < perSlice; k++) {
+    const sample = await translateGridSlices(p, flair, {
+      seeds: seeds.map((s) => s + k * count),
+      steps,
+      sampler: opts.sampler,
+      guidanceScale: opts.guidanceScale,
+      conditioningScale: opts.conditioningScale,
+      batch: opts.batch,
+      shouldStop: opts.shouldStop,
+      onStep: (step, stepsTotal) => opts.onProgress?.({ phase: 'sampling', done, total, step, steps: stepsTotal }),
+      onBatch: (d) => {
+        done = k * count + d;
+        opts.onProgress?.({ phase: 'sampling', done, total });
+      },
+    });
+    if (k === 0) generated = sample;
+    if (sum && sumSq) {
+      for (let j = 0; j < sample.length; j++) {
+        sum[j] += sample[j]!;
+        sumSq[j] += sample[j]! * sample[j]!;
+      }
+    }
+  }
+  const single = generated!;
+  let posteriorMean: Float32Array | null = null;
+  let stdMap: Float32Array | null = null;
+  if (sum && sumSq) {
+    posteriorMean = new Float32Array(sum.length);
+    stdMap = new Float32Array(sum.length);
+    for (let j = 0; j < sum.length; j++) {
+      const m = sum[j]! / perSlice;
+      posteriorMean[j] = m;
+      stdMap[j] = Math.sqrt(Math.max(0, sumSq[j]! / perSlice - m * m));
+    }
+  }
   const samplingSeconds = (performance.now() - started) / 1000;
 
   opts.onProgress?.({ phase: 'reconstruction', done: 0, total: count });
@@ -246,12 +283,13 @@ export async function evaluateSplit(p: SamplingPipeline, opts: EvaluationOptions
   opts.onProgress?.({ phase: 'metrics', done: 0, total: count });
   const metricOpts = await metricOptions(d, opts.lesionMasks, notes);
   const target = { data: t1w, shape };
-  const model = evaluatePairs({ data: generated, shape }, target, metricOpts);
+  const model = evaluatePairs({ data: single, shape }, target, metricOpts);
   const baselines: Record<string, MetricTable> = {
     baseline_lut: evaluatePairs({ data: preds.baseline_lut, shape }, target, metricOpts),
     baseline_histmatch: evaluatePairs({ data: preds.baseline_histmatch, shape }, target, metricOpts),
     [AE_CEILING]: evaluatePairs({ data: ceiling, shape }, target, metricOpts),
   };
+  if (posteriorMean) baselines[POSTERIOR_MEAN] = evaluatePairs({ data: posteriorMean, shape }, target, metricOpts);
   notes.push(...model.notes);
 
   const images: EvaluatedImage[] = records.map((r, i) => ({
@@ -269,8 +307,13 @@ export async function evaluateSplit(p: SamplingPipeline, opts: EvaluationOptions
     const img = (data: Float32Array, i: number) => ({ height: SLICE_HEIGHT, width: SLICE_WIDTH, data: data.subarray(i * SLICE_PIXELS, (i + 1) * SLICE_PIXELS) });
     for (const im of images) {
       const path = join(opts.imagesDir, `${String(im.index).padStart(5, '0')}_${im.subject}_z${im.z}.png`);
-      writePng(path, tileImages([[img(flair, im.index), img(generated, im.index), img(t1w, im.index)]]));
+      writePng(path, tileImages([[img(flair, im.index), img(single, im.index), img(t1w, im.index)]]));
       im.imagePath = path;
+      if (stdMap) {
+        const std = img(stdMap, im.index).data.map((v) => Math.min(1, v * STD_MAP_GAIN));
+        im.stdMapPath = path.replace(/\.png$/, '_std.png');
+        writePng(im.stdMapPath, { height: SLICE_HEIGHT, width: SLICE_WIDTH, data: std });
+      }
     }
   }
   opts.onProgress?.({ phase: 'metrics', done: count, total: count });
@@ -282,7 +325,8 @@ export async function evaluateSplit(p: SamplingPipeline, opts: EvaluationOptions
     model,
     baselines,
     samplingSeconds,
-    secondsPerSlice: samplingSeconds / count,
+    secondsPerSlice: samplingSeconds / total,
+    samplesPerSlice: perSlice,
     normalisation: { method: index.normalisation, percentiles: index.percentiles, slices: index.slices },
     steps,
     seed,

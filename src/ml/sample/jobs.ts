@@ -50,7 +50,7 @@ export interface EvaluateJobSpec extends Omit<JobBase, 'sources'> {
   /** The stage evaluated (default controlnet); an autoencoder evaluation needs only its autoencoder source. */
   stage?: EvaluatedStage;
   sources: PipelineSources | { autoencoder: string; checkpoint?: PipelineSources['checkpoint'] };
-  /** LDM: unconditional samples to draw. */
+  /** LDM: unconditional samples to draw; ControlNet: samples per slice (their mean is scored too). */
   samples?: number;
   /** LDM: the Frechet distance's feature network (not computed without one). */
   features?: FeatureNetworkChoice;
@@ -148,7 +148,7 @@ export async function runSampleJob(spec: SampleJobSpec, hooks: SampleJobHooks = 
     const result =
       spec.stage === 'ldm'
         ? await evaluateLdm(pipeline, { ...evaluateCommon(spec), steps: s.steps, sampler: s.sampler, batch: s.batch, samples: spec.samples ?? 16, features: spec.features, shouldStop: hooks.shouldStop, onProgress: progress })
-        : await evaluateSplit(pipeline, { ...s, ...evaluateCommon(spec), shouldStop: hooks.shouldStop, onProgress: progress });
+        : await evaluateSplit(pipeline, { ...s, ...evaluateCommon(spec), samplesPerSlice: spec.samples, shouldStop: hooks.shouldStop, onProgress: progress });
     return { kind: 'evaluate', backend: engine.backend, pipeline: pipeline.info, result };
   } finally {
     pipeline.dispose();

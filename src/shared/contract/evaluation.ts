@@ -57,11 +57,13 @@ export const EvaluationResults = z.object({
   datasetId: Id.nullable(),
   /** LDM evaluations: Frechet distance and diversity of the samples. */
   sampleQuality: SampleQuality.nullable(),
+  /** ControlNet evaluations: the guidance, conditioning scale and samples per slice used. */
+  sampling: z.object({ guidanceScale: FiniteOrNull, conditioningScale: FiniteOrNull, samplesPerSlice: z.number().int().nullable() }).nullable(),
   split: z.string(),
   images: z.number().int(),
   /** psnr, mae, ms_ssim (+ psnr_lesion, mae_lesion, ssim_lesion and *_nonlesion with lesion masks). */
   model: z.array(EvaluationMetricStats),
-  /** baseline_lut, baseline_histmatch (model-free) and ceiling_autoencoder (reconstruction of the real T1w): the same columns. */
+  /** baseline_lut, baseline_histmatch (model-free), ceiling_autoencoder (reconstruction of the real T1w) and posterior_mean (mean of K samples): the same columns. */
   baselines: z.record(z.string(), z.array(EvaluationMetricStats)),
   secondsPerSlice: FiniteOrNull,
   normalisation: z.object({ method: z.string(), percentiles: z.array(z.number()).nullable(), slices: z.string() }).nullable(),
@@ -94,7 +96,7 @@ export const evaluateChannels = {
         ...SamplingFields,
         /** Another prepared dataset (id or name) to evaluate on; default the run's training dataset. */
         dataset: z.union([Id, z.string().min(1).max(200)]).optional(),
-        /** LDM runs: unconditional samples to draw (default 16). */
+        /** LDM runs: unconditional samples to draw (default 16); ControlNet runs: samples per slice, their mean scored as posterior_mean (default 1). */
         samples: z.number().int().min(1).max(10000).optional(),
         /** LDM runs: a TF.js layers model.json whose features the Frechet distance uses. */
         features: z.string().min(1).max(4096).optional(),

@@ -42,6 +42,7 @@ const METHOD_LABELS: Record<string, string> = {
   baseline_lut: 'Baseline: intensity LUT',
   baseline_histmatch: 'Baseline: inverted + histogram-matched FLAIR',
   ceiling_autoencoder: 'Ceiling: autoencoder reconstruction of the real T1w',
+  posterior_mean: 'Posterior mean of K samples',
 };
 const MODEL_LABELS: Record<string, string> = { autoencoder: 'Autoencoder reconstruction', ldm: 'LDM samples', controlnet: 'Model (ControlNet)' };
 export function methodLabel(method: string, stage?: string): string {
