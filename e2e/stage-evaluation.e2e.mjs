@@ -82,6 +82,7 @@ describe('Evaluating every stage', { skip: !existsSync(MOBILENET) && `feature ne
     await page.getByTestId('train-watch').selectOption(String(runId));
     await page.getByTestId('train-evaluate-open').click();
     await fill();
+    await screenshot(page, `train-evaluate-run-${runId}`);
     await page.getByTestId('train-evaluate-start').click();
     return evaluationRunFromHash(page);
   }

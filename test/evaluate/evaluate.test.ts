@@ -148,6 +148,24 @@ describe('evaluation run (service, worker thread)', () => {
     for (const a of stdMaps) expect(existsSync(a.path)).toBe(true);
   });
 
+  it('--dataset: a model applied to another prepared dataset says how it differs from the training data', async () => {
+    const other = await createPhantomDataset(services.store, services.home, { name: 'other site', subjects: 1, seed: 9 });
+    await prepareDataset(services.store, services.home, other.id, { slices: '89:90', normalisation: 'percentile', pinned: { 'sub-phantom01': 'test' } });
+    const { evaluate, host } = services.sampling;
+    const { run, jobId } = evaluate.start({ runId: controlnetRunId, dataset: 'other site', split: 'test', steps: 1, saveImages: false, backend: 'wasm' });
+    expect(run.datasetId).toBe(other.id);
+    expect((await host.wait(jobId)).error).toBeNull();
+    const r = evaluate.results(run.id);
+    expect(r.datasetId).toBe(other.id);
+    expect(r.images).toBe(1);
+    expect(r.normalisation?.method).toBe('percentile');
+    expect(r.notes.join('\n')).toMatch(/evaluated on dataset "other site", not the training dataset "phantom"/);
+    expect(r.notes.join('\n')).toMatch(/intensity scaling differs: trained on minmax, evaluated on percentile/);
+    // A test-only dataset has no train split to fit the baselines on: said, not failed.
+    expect(Object.keys(r.baselines)).toEqual(['ceiling_autoencoder']);
+    expect(r.notes.join('\n')).toMatch(/model-free baselines omitted: the train split of the evaluated dataset is empty/);
+  });
+
   it('cancelling a running evaluation stops it and marks the run cancelled', async () => {
     const { host, evaluate } = createSampleServices(services, { inProcess: true });
     const { run, jobId } = evaluate.start({ runId: controlnetRunId, split: 'test', steps: 50, limit: 1, saveImages: false });
@@ -354,6 +372,12 @@ describe('CLI end to end', () => {
     expect(base.status, base.stderr).toBe(0);
     expect(base.stdout).toMatch(/model-free baselines on dataset "phantom" \(minmax normalisation\), split test, 3 images/);
     expect(base.stdout).toMatch(/ms_ssim\s+\d\.\d{4} ± \d\.\d{4}\s+\d\.\d{4} ± /);
+    const sweep = await cli(['--home', home, 'evaluate', '--run', String(controlnetRunId), '--guidance', '1,7', '--steps', '1', '--limit', '1', '--no-images']);
+    expect(sweep.status, sweep.stderr).toBe(0);
+    expect(sweep.stdout).toMatch(/sweep over 2 evaluations of run \d+, split test, 1 images/);
+    expect(sweep.stdout).toMatch(/eval run\s+guidance\s+conditioning\s+steps\s+psnr/);
+    expect(sweep.stdout).toMatch(/\d+\s+1\s+1\s+1\s+\d+\.\d{3}/);
+    expect(sweep.stdout).toMatch(/\d+\s+7\s+1\s+1\s+\d+\.\d{3}/);
     const bad = await cli(['--home', home, 'evaluate', '--split', 'test']);
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toMatch(/evaluate needs --run/);

@@ -223,9 +223,11 @@ export async function evaluateSplit(p: SamplingPipeline, opts: EvaluationOptions
   const notes: string[] = skippedNote(d);
   const { count, flair, t1w, records, shape } = d;
   opts.onProgress?.({ phase: 'baselines', done: 0, total: count });
-  const preds = baselinePredictions(opts.datasetDir, d);
+  // A dataset with an empty train split (a test-only site) has nothing to fit the baselines on.
+  const hasTrain = d.index.records.some((r) => r.split === 'train');
+  if (!hasTrain) notes.push('model-free baselines omitted: the train split of the evaluated dataset is empty, so there is nothing to fit them on');
+  const preds = hasTrain ? baselinePredictions(opts.datasetDir, d) : null;
 
-  // The model: one sample per slice, seed + index.
   // Sample k of slice i uses seed + k * count + i, so sample 0 is the single-sample evaluation.
   const seeds = records.map((_, i) => seed + i);
   const perSlice = Math.max(1, Math.floor(opts.samplesPerSlice ?? 1));
@@ -285,8 +287,12 @@ export async function evaluateSplit(p: SamplingPipeline, opts: EvaluationOptions
   const target = { data: t1w, shape };
   const model = evaluatePairs({ data: single, shape }, target, metricOpts);
   const baselines: Record<string, MetricTable> = {
-    baseline_lut: evaluatePairs({ data: preds.baseline_lut, shape }, target, metricOpts),
-    baseline_histmatch: evaluatePairs({ data: preds.baseline_histmatch, shape }, target, metricOpts),
+    ...(preds
+      ? {
+          baseline_lut: evaluatePairs({ data: preds.baseline_lut, shape }, target, metricOpts),
+          baseline_histmatch: evaluatePairs({ data: preds.baseline_histmatch, shape }, target, metricOpts),
+        }
+      : {}),
     [AE_CEILING]: evaluatePairs({ data: ceiling, shape }, target, metricOpts),
   };
   if (posteriorMean) baselines[POSTERIOR_MEAN] = evaluatePairs({ data: posteriorMean, shape }, target, metricOpts);
