@@ -5,5 +5,7 @@
 const HIGHER_IS_BETTER = /(psnr|ssim|dice|iou|accuracy|(^|_)acc($|_)|auc|(^|_)f1($|_)|(^|_)r2($|_)|precision|recall)/i;
 
 export function metricGoal(name: string): 'min' | 'max' {
+  // Pairwise similarity between samples: lower means more diverse.
+  if (/diversity/i.test(name)) return 'min';
   return HIGHER_IS_BETTER.test(name) ? 'max' : 'min';
 }

@@ -16,8 +16,10 @@ import { readNifti, writeNifti } from '../../src/ml/data/nifti';
 import { summarize } from '../../src/ml/metrics';
 import { loadPipeline } from '../../src/ml/pipeline';
 import { useTestBackend, writeTinyPipeline } from '../sample/fixtures';
+import { sharedPath } from '../helpers/shared';
 
 const bin = resolve('bin/brainsynth.mjs');
+const MOBILENET = sharedPath('weights/mobilenet_v1_0.25_224/model.json');
 
 function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
@@ -101,7 +103,11 @@ describe('evaluation run (service, worker thread)', () => {
     const v = byName.get('mae')!.values;
     const mean = v.reduce((a, b) => a + b, 0) / v.length;
     expect(results.model.find((m) => m.name === 'mae')!.std).toBeCloseTo(Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / v.length), 12);
-    expect(Object.keys(results.baselines).sort()).toEqual(['baseline_histmatch', 'baseline_lut']);
+    expect(Object.keys(results.baselines).sort()).toEqual(['baseline_histmatch', 'baseline_lut', 'ceiling_autoencoder']);
+    expect(results.stage).toBe('controlnet');
+    // The autoencoder ceiling: its reconstruction of the real T1w, scored like the model.
+    expect(byName.get('ceiling_autoencoder_ms_ssim')?.steps).toEqual([0, 1, 2]);
+    expect(results.baselines.ceiling_autoencoder!.map((m) => m.name).slice(0, 3)).toEqual(['psnr', 'mae', 'ms_ssim']);
     expect(results.secondsPerSlice).toBeGreaterThan(0);
     expect(results.normalisation?.method).toBe('minmax');
     expect(results.perImage!.map((r) => r.subject)).toEqual(['sub-phantom03', 'sub-phantom03', 'sub-phantom03']);
@@ -122,6 +128,42 @@ describe('evaluation run (service, worker thread)', () => {
 
     const compared = evaluate.compare([run.id, run.id]);
     expect(compared).toHaveLength(2);
+  });
+
+  it('K samples per slice: single-sample metrics beside those of their mean, std maps saved, guidance recorded', async () => {
+    const { evaluate, host } = services.sampling;
+    const { run, jobId } = evaluate.start({ runId: controlnetRunId, split: 'test', steps: 2, seed: 4, limit: 2, samples: 3, guidanceScale: 3, backend: 'wasm' });
+    expect((await host.wait(jobId)).error).toBeNull();
+    const r = evaluate.results(run.id);
+    expect(r.sampling).toEqual({ guidanceScale: 3, conditioningScale: 1, samplesPerSlice: 3 });
+    expect(Object.keys(r.baselines).sort()).toEqual(['baseline_histmatch', 'baseline_lut', 'ceiling_autoencoder', 'posterior_mean']);
+    const single = r.model.find((m) => m.name === 'psnr')!;
+    const mean = r.baselines.posterior_mean!.find((m) => m.name === 'psnr')!;
+    expect(mean.n).toBe(2);
+    // Sample 0 of slice i uses seed + i, as a single-sample evaluation does.
+    expect(evaluate.results(run.id, { perImage: true }).perImage!.map((row) => row.seed)).toEqual([4, 5]);
+    expect(mean.mean).not.toBe(single.mean);
+    const stdMaps = services.artefacts.list({ runId: run.id, kind: 'std-map' });
+    expect(stdMaps.map((a) => a.step)).toEqual([0, 1]);
+    for (const a of stdMaps) expect(existsSync(a.path)).toBe(true);
+  });
+
+  it('--dataset: a model applied to another prepared dataset says how it differs from the training data', async () => {
+    const other = await createPhantomDataset(services.store, services.home, { name: 'other site', subjects: 1, seed: 9 });
+    await prepareDataset(services.store, services.home, other.id, { slices: '89:90', normalisation: 'percentile', pinned: { 'sub-phantom01': 'test' } });
+    const { evaluate, host } = services.sampling;
+    const { run, jobId } = evaluate.start({ runId: controlnetRunId, dataset: 'other site', split: 'test', steps: 1, saveImages: false, backend: 'wasm' });
+    expect(run.datasetId).toBe(other.id);
+    expect((await host.wait(jobId)).error).toBeNull();
+    const r = evaluate.results(run.id);
+    expect(r.datasetId).toBe(other.id);
+    expect(r.images).toBe(1);
+    expect(r.normalisation?.method).toBe('percentile');
+    expect(r.notes.join('\n')).toMatch(/evaluated on dataset "other site", not the training dataset "phantom"/);
+    expect(r.notes.join('\n')).toMatch(/intensity scaling differs: trained on minmax, evaluated on percentile/);
+    // A test-only dataset has no train split to fit the baselines on: said, not failed.
+    expect(Object.keys(r.baselines)).toEqual(['ceiling_autoencoder']);
+    expect(r.notes.join('\n')).toMatch(/model-free baselines omitted: the train split of the evaluated dataset is empty/);
   });
 
   it('cancelling a running evaluation stops it and marks the run cancelled', async () => {
@@ -160,11 +202,75 @@ describe('evaluation run (service, worker thread)', () => {
     expect(() => loadPipeline(root)).toThrow(/no pipeline\.json naming the parent runs/);
   });
 
-  it('refuses a run that is not a ControlNet, naming it', () => {
+  it('refuses sample options for a run that draws no unconditional samples, and unknown runs and datasets', () => {
     const { evaluate } = services.sampling;
-    const ldm = services.runs.get(controlnetRunId).parents[0]!.runId;
-    expect(() => evaluate.start({ runId: ldm, steps: 1 })).toThrow(/run \d+ is a ldm run; .*needs a trained ControlNet run/);
+    expect(() => evaluate.start({ runId: controlnetRunId, steps: 1, features: '/x/model.json' })).toThrow(/--features scores unconditional samples .* is a controlnet run/);
     expect(() => evaluate.start({ runId: 9999, steps: 1 })).toThrow(/run 9999 does not exist/);
+    expect(() => evaluate.start({ runId: controlnetRunId, steps: 1, dataset: 'nope' })).toThrow(/dataset "nope" does not exist/);
+  });
+
+  it('an autoencoder run: reconstruction metrics of the real T1w per image, real | reconstruction pairs', async () => {
+    const { evaluate, host } = services.sampling;
+    const ae = services.runs.get(services.runs.get(controlnetRunId).parents[0]!.runId).parents[0]!.runId;
+    const { run, jobId } = evaluate.start({ runId: ae, split: 'test', backend: 'wasm' });
+    expect(run.parents).toEqual([{ runId: ae, role: 'autoencoder' }]);
+    const job = await host.wait(jobId);
+    expect(job.error).toBeNull();
+    const r = evaluate.results(run.id, { perImage: true });
+    expect(r.stage).toBe('autoencoder');
+    expect(r.modelRunId).toBe(ae);
+    expect(r.images).toBe(3);
+    expect(r.model.map((m) => m.name).slice(0, 3)).toEqual(['psnr', 'mae', 'ms_ssim']);
+    expect(r.model.find((m) => m.name === 'ms_ssim')!.n).toBe(3);
+    expect(r.baselines).toEqual({});
+    expect(r.sampleQuality).toBeNull();
+    expect(r.notes.join(' ')).toMatch(/posterior mean/);
+    const images = services.artefacts.list({ runId: run.id, kind: 'image' });
+    expect(images).toHaveLength(3);
+    expect(images[0]!.meta.layout).toEqual(['t1w', 'reconstruction']);
+  });
+
+  it('an LDM run without a feature network: diversity stored, the Frechet distance not computed and why', async () => {
+    const { evaluate, host } = services.sampling;
+    const ldm = services.runs.get(controlnetRunId).parents[0]!.runId;
+    const { run, jobId } = evaluate.start({ runId: ldm, split: 'test', samples: 3, steps: 2, seed: 5, backend: 'wasm' });
+    const job = await host.wait(jobId);
+    expect(job.error).toBeNull();
+    const r = evaluate.results(run.id);
+    expect(r.stage).toBe('ldm');
+    expect(r.images).toBe(3);
+    expect(r.sampleQuality!.frechet.computed).toBe(false);
+    expect(r.sampleQuality!.frechet.reason).toMatch(/no feature network given/);
+    expect(r.sampleQuality!.diversity!.orderedPairs).toBe(6);
+    expect(r.model.map((m) => m.name)).toEqual(['ms_ssim_diversity']);
+    expect(r.notes.join(' ')).toMatch(/Frechet distance not computed/);
+    const images = services.artefacts.list({ runId: run.id, kind: 'image' });
+    expect(images.map((a) => a.meta.seed)).toEqual([5, 6, 7]);
+  });
+
+  it.skipIf(!existsSync(MOBILENET))('an LDM run with a feature network: a named Frechet distance, a loud small-sample warning, cached real features', async () => {
+    const { evaluate, host } = services.sampling;
+    const ldm = services.runs.get(controlnetRunId).parents[0]!.runId;
+    const first = evaluate.start({ runId: ldm, split: 'test', samples: 4, steps: 2, seed: 1, backend: 'wasm', features: MOBILENET, saveImages: false });
+    expect((await host.wait(first.jobId)).error).toBeNull();
+    const r1 = evaluate.results(first.run.id);
+    const f = r1.sampleQuality!.frechet;
+    expect(f.computed).toBe(true);
+    expect(f.name).toBe('frechet_distance[mobilenet_v1_0.25_224:conv_pw_13_relu]');
+    expect(f.value).toBeGreaterThan(0);
+    expect(f.samples).toBe(4);
+    expect(f.realImages).toBe(3);
+    expect(f.featureDim).toBe(256);
+    expect(f.warning).toMatch(/rank 2 of 256/);
+    expect(f.realFeaturesCached).toBe(false);
+    expect(r1.notes.join(' ')).toMatch(/WARNING: .*biased/);
+    expect(r1.model.map((m) => m.name).sort()).toEqual([f.name, 'ms_ssim_diversity'].sort());
+    expect(r1.baselines.ceiling_autoencoder!.map((m) => m.name)).toEqual([f.name]);
+    const second = evaluate.start({ runId: ldm, split: 'test', samples: 4, steps: 2, seed: 1, backend: 'wasm', features: MOBILENET, saveImages: false });
+    expect((await host.wait(second.jobId)).error).toBeNull();
+    const f2 = evaluate.results(second.run.id).sampleQuality!.frechet;
+    expect(f2.realFeaturesCached).toBe(true);
+    expect(f2.value).toBeCloseTo(f.value!, 6);
   });
 
   it('slice generation: N samples, mean/std maps, metrics against the real T1w, saved as artefacts', async () => {
@@ -266,6 +372,12 @@ describe('CLI end to end', () => {
     expect(base.status, base.stderr).toBe(0);
     expect(base.stdout).toMatch(/model-free baselines on dataset "phantom" \(minmax normalisation\), split test, 3 images/);
     expect(base.stdout).toMatch(/ms_ssim\s+\d\.\d{4} ± \d\.\d{4}\s+\d\.\d{4} ± /);
+    const sweep = await cli(['--home', home, 'evaluate', '--run', String(controlnetRunId), '--guidance', '1,7', '--steps', '1', '--limit', '1', '--no-images']);
+    expect(sweep.status, sweep.stderr).toBe(0);
+    expect(sweep.stdout).toMatch(/sweep over 2 evaluations of run \d+, split test, 1 images/);
+    expect(sweep.stdout).toMatch(/eval run\s+guidance\s+conditioning\s+steps\s+psnr/);
+    expect(sweep.stdout).toMatch(/\d+\s+1\s+1\s+1\s+\d+\.\d{3}/);
+    expect(sweep.stdout).toMatch(/\d+\s+7\s+1\s+1\s+\d+\.\d{3}/);
     const bad = await cli(['--home', home, 'evaluate', '--split', 'test']);
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toMatch(/evaluate needs --run/);

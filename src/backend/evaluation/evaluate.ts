@@ -1,6 +1,9 @@
 /**
- * Evaluation runs: a ControlNet run evaluated on one split of its dataset becomes
- * a new run with stage 'evaluation' (parent = the ControlNet run, role 'controlnet'). Stored:
+ * Evaluation runs: a trained run of any stage evaluated on one split of its dataset (or another
+ * prepared dataset) becomes a new run with stage 'evaluation' (parent = the evaluated run, role =
+ * its stage). An autoencoder run is scored on its reconstructions of the real T1w slices, an LDM
+ * run on unconditional samples (Frechet distance on a named feature network, MS-SSIM diversity),
+ * a ControlNet run on translations. Stored for a ControlNet run (the others store the same kinds):
  *  - metrics rows, one per image and metric: step = image index, split = the evaluated split,
  *    names psnr, mae, ms_ssim (+ psnr_lesion, mae_lesion, ssim_lesion, *_nonlesion with lesion
  *    masks) for the model and baseline_lut_<metric>, baseline_histmatch_<metric> for the
@@ -15,10 +18,13 @@ import { join } from 'node:path';
 import type { MetricPoint, ParsedRequestOf, Run } from '../../shared/contract';
 import { writeFileAtomic } from '../../ml/io';
 import { summarize, type MetricSummary } from '../../ml/metrics';
+import { readPreparedIndex } from '../../ml/data/prepare';
+import { STD_MAP_GAIN, type EvaluatedStage } from '../../ml/sample/evaluation';
 import type { EvaluateJobSpec, SampleJobResult } from '../../ml/sample/jobs';
+import type { DiversityReport, FrechetReport } from '../../ml/sample/sample-quality';
 import { InvalidInputError } from '../errors';
 import type { SampleJobs } from '../sampling/sample-jobs';
-import { lesionMaskPaths, resolveModel } from '../sampling/models';
+import { lesionMaskPaths, preparedData, resolveAutoencoderRun, resolveModel, type ResolvedModel } from '../sampling/models';
 import type { SamplingDeps } from '../sampling/deps';
 
 /** An evaluate.start request, as the contract parses it. */
@@ -39,12 +45,25 @@ export interface EvaluationImageRow {
   values: Record<string, number | null>;
 }
 
+/** An LDM evaluation's sample-quality scores. */
+export interface SampleQuality {
+  samples: number;
+  frechet: FrechetReport;
+  diversity: DiversityReport | null;
+}
+
 export interface EvaluationResults {
   runId: number;
   runName: string | null;
   status: Run['status'];
-  /** The evaluated ControlNet run. */
+  /** The evaluated run and its stage. */
   modelRunId: number | null;
+  stage: EvaluatedStage;
+  /** The dataset evaluated on. */
+  datasetId: number | null;
+  sampleQuality: SampleQuality | null;
+  /** Guidance, conditioning scale and samples per slice used (ControlNet evaluations). */
+  sampling: SamplingSettingsUsed | null;
   split: string;
   images: number;
   /** The model's own columns (psnr, mae, ms_ssim, lesion variants). */
@@ -63,6 +82,10 @@ export interface EvaluationResults {
 export interface EvaluationSummaryFile {
   format: 'brainsynth-evaluation';
   version: 1;
+  /** Absent in files written before other stages could be evaluated (= controlnet). */
+  stage?: EvaluatedStage;
+  sampleQuality?: SampleQuality;
+  sampling?: SamplingSettingsUsed;
   split: string;
   steps: number;
   seed: number;
@@ -92,14 +115,29 @@ export class EvaluateService {
     const { services } = this;
     const split = req.split ?? 'test';
     if (!['train', 'validation', 'test'].includes(split)) throw new InvalidInputError(`split must be train, validation or test, got ${JSON.stringify(split)}`);
-    const model = resolveModel(services, req.runId, { checkpoint: req.checkpoint });
-    if (!model.datasetDir || !model.dataset) {
-      throw new InvalidInputError(`run ${req.runId}: its dataset is gone or not prepared, so there are no ${split} slices to evaluate on`);
+    const evaluated = this.evaluatedRun(req.runId);
+    const stage = evaluated.stage as EvaluatedStage;
+    const model: Omit<ResolvedModel, 'sources'> & { sources: EvaluateJobSpec['sources'] } =
+      stage === 'autoencoder' ? resolveAutoencoderRun(services, evaluated, req.checkpoint) : resolveModel(services, req.runId, { checkpoint: req.checkpoint, allowLdm: true });
+    const target = req.dataset !== undefined ? preparedData(services, req.dataset) : model;
+    if (req.dataset !== undefined && !target.dataset) throw new InvalidInputError(`dataset ${JSON.stringify(req.dataset)} does not exist`);
+    if (!target.datasetDir || !target.dataset) {
+      throw new InvalidInputError(
+        req.dataset !== undefined
+          ? `dataset "${target.dataset?.name}" is not prepared; run \`brainsynth data prepare\` first`
+          : `run ${req.runId}: its dataset is gone or not prepared, so there are no ${split} slices to evaluate on`,
+      );
     }
+    if (stage === 'autoencoder' && req.samples !== undefined) throw new InvalidInputError(`--samples draws samples of an LDM or ControlNet run; run ${req.runId} is an autoencoder run`);
+    if (stage !== 'ldm' && req.features !== undefined) throw new InvalidInputError(`--features scores unconditional samples of an LDM run; run ${req.runId} is a ${stage} run`);
+    const datasetNotes = differencesFromTraining(model, target);
     const seed = req.seed ?? 0;
-    const steps = req.steps ?? 200;
+    const steps = stage === 'autoencoder' ? 0 : (req.steps ?? 200);
+    const samples = stage === 'ldm' ? (req.samples ?? 16) : stage === 'controlnet' ? (req.samples ?? 1) : null;
+    const features = stage === 'ldm' && req.features ? { modelJson: req.features, layer: req.featureLayer, cacheDir: join(services.home.root, 'cache', 'features') } : undefined;
     const config = {
       evaluates: req.runId,
+      stage,
       split,
       steps,
       seed,
@@ -109,34 +147,43 @@ export class EvaluateService {
       guidanceScale: req.guidanceScale ?? null,
       conditioningScale: req.conditioningScale ?? null,
       checkpoint: req.checkpoint ?? 'last',
-      normalisation: model.normalisation,
+      samples,
+      features: features ? { modelJson: features.modelJson, layer: features.layer ?? null } : null,
+      datasetId: target.dataset.id,
+      trainingDatasetId: model.dataset?.id ?? null,
+      normalisation: target.normalisation,
+      trainingNormalisation: model.normalisation,
+      datasetNotes,
       metricGrid: '160x224',
-      baselines: ['baseline_lut', 'baseline_histmatch'],
+      baselines: stage === 'controlnet' ? ['baseline_lut', 'baseline_histmatch', 'ceiling_autoencoder', ...(samples !== null && samples > 1 ? ['posterior_mean'] : [])] : [],
     };
     const run = services.runs.create({
       stage: 'evaluation',
-      name: req.name ?? `evaluate run ${req.runId} on ${split}`,
+      name: req.name ?? `evaluate ${stage} run ${req.runId} on ${req.dataset !== undefined ? `${target.dataset.name} ` : ''}${split}`,
       experimentId: req.experimentId ?? model.run.experimentId ?? undefined,
-      datasetId: model.dataset.id,
+      datasetId: target.dataset.id,
       config,
       backend: req.backend ?? 'auto',
       seed,
-      parents: [{ runId: req.runId, role: 'controlnet' }],
+      parents: [{ runId: req.runId, role: stage }],
       status: 'queued',
     });
     const runDir = services.home.runDir(run.id);
     mkdirSync(runDir, { recursive: true });
     const spec: EvaluateJobSpec = {
       kind: 'evaluate',
+      stage,
       sources: model.sources,
-      normalisation: model.normalisation,
-      settings: { steps, sampler: req.sampler, guidanceScale: req.guidanceScale, conditioningScale: req.conditioningScale, batch: req.batch },
+      normalisation: target.normalisation,
+      settings: { steps: stage === 'autoencoder' ? undefined : steps, sampler: req.sampler, guidanceScale: req.guidanceScale, conditioningScale: req.conditioningScale, batch: req.batch },
       backend: req.backend,
-      datasetDir: model.datasetDir,
+      datasetDir: target.datasetDir,
       split,
       seed,
       limit: req.limit,
-      lesionMasks: lesionMaskPaths(model.dataset),
+      samples: samples ?? undefined,
+      features,
+      lesionMasks: lesionMaskPaths(target.dataset),
       imagesDir: req.saveImages === false ? undefined : join(runDir, 'images'),
     };
     // The job host keeps the run's ownership file fresh and honours `brainsynth cancel <id>` from
@@ -163,6 +210,14 @@ export class EvaluateService {
     return { run, jobId: job.id };
   }
 
+  private evaluatedRun(runId: number): Run {
+    try {
+      return this.services.runs.get(runId);
+    } catch {
+      throw new InvalidInputError(`run ${runId} does not exist`);
+    }
+  }
+
   /** Stores a finished evaluation (metrics, artefacts, summary file) and completes the run. */
   store(runId: number, job: SampleJobResult): void {
     if (job.kind !== 'evaluate') throw new Error(`expected an evaluation result, got ${job.kind}`);
@@ -181,9 +236,16 @@ export class EvaluateService {
         });
       }
     }
+    const q = r.sampleQuality;
+    if (q?.frechet.computed && q.frechet.name) points.push({ step: 0, split: r.split, name: q.frechet.name, value: q.frechet.value! });
+    if (q?.diversity) points.push({ step: 0, split: r.split, name: q.diversity.name, value: q.diversity.mean });
+    const datasetNotes = ((services.runs.get(runId).config as { datasetNotes?: string[] }).datasetNotes ?? []);
     const file: EvaluationSummaryFile = {
       format: 'brainsynth-evaluation',
       version: 1,
+      stage: r.stage,
+      ...(q ? { sampleQuality: q } : {}),
+      sampling: samplingSettings(services.runs.get(runId).config, job.pipeline, r.samplesPerSlice ?? null),
       split: r.split,
       steps: r.steps,
       seed: r.seed,
@@ -194,7 +256,7 @@ export class EvaluateService {
       pipeline: job.pipeline as unknown as Record<string, unknown>,
       summary,
       images: r.images.map((im) => ({ index: im.index, subject: im.subject, z: im.z, mniZ: im.mniZ, seed: im.seed, imagePath: im.imagePath })),
-      notes: r.notes,
+      notes: [...datasetNotes, ...r.notes],
     };
     const path = summaryPath(services, runId);
     mkdirSync(services.home.runDir(runId), { recursive: true });
@@ -212,7 +274,16 @@ export class EvaluateService {
             kind: 'image',
             path: im.imagePath!,
             step: im.index,
-            meta: { split: r.split, subject: im.subject, z: im.z, mniZ: im.mniZ, seed: im.seed, layout: ['flair', 'generated', 't1w'] },
+            meta: { split: r.split, subject: im.subject, z: im.z, mniZ: im.mniZ, seed: im.seed, layout: IMAGE_LAYOUT[r.stage] },
+          })),
+        ...r.images
+          .filter((im) => im.stdMapPath)
+          .map((im) => ({
+            runId,
+            kind: 'std-map',
+            path: im.stdMapPath!,
+            step: im.index,
+            meta: { split: r.split, subject: im.subject, z: im.z, samples: r.samplesPerSlice ?? 1, gain: STD_MAP_GAIN },
           })),
       ]);
     });
@@ -237,12 +308,12 @@ export class EvaluateService {
     const series = services.metrics.query(runId, { split });
     const stats = (name: string, values: number[]): MetricStats => {
       const s = summarize(values);
-      return { name, mean: s.mean, std: s.std, min: s.min, max: s.max, n: s.n, missing: Math.max(0, (file?.images.length ?? s.n) - s.n) };
+      return { name, mean: s.mean, std: s.std, min: s.min, max: s.max, n: s.n, missing: file?.stage === 'ldm' ? 0 : Math.max(0, (file?.images.length ?? s.n) - s.n) };
     };
     const model: MetricStats[] = [];
     const baselines: Record<string, MetricStats[]> = {};
     for (const s of series) {
-      const m = /^(baseline_[a-z0-9]+)_(.+)$/.exec(s.name);
+      const m = /^((?:baseline|ceiling|posterior)_[a-z0-9]+)_(.+)$/.exec(s.name);
       if (m) (baselines[m[1]!] ??= []).push(stats(m[2]!, s.values));
       else model.push(stats(s.name, s.values));
     }
@@ -253,7 +324,11 @@ export class EvaluateService {
       runId,
       runName: run.name,
       status: run.status,
-      modelRunId: run.parents.find((p) => p.role === 'controlnet')?.runId ?? null,
+      modelRunId: run.parents[0]?.runId ?? null,
+      stage: file?.stage ?? (run.config as { stage?: EvaluatedStage }).stage ?? 'controlnet',
+      datasetId: run.datasetId,
+      sampleQuality: file?.sampleQuality ?? null,
+      sampling: file?.sampling ?? null,
       split,
       images: file?.images.length ?? Math.max(0, ...series.map((s) => s.total)),
       model,
@@ -320,11 +395,58 @@ export class EvaluateService {
   }
 }
 
+/** The inference settings an evaluation used (the run's defaults filled in), for sweeps to be compared. */
+export interface SamplingSettingsUsed {
+  guidanceScale: number | null;
+  conditioningScale: number | null;
+  samplesPerSlice: number | null;
+}
+
+function samplingSettings(config: unknown, pipeline: unknown, samplesPerSlice: number | null): SamplingSettingsUsed {
+  const c = config as { stage?: string; guidanceScale?: number | null; conditioningScale?: number | null };
+  const p = pipeline as { guidanceScale?: number; conditioningScale?: number };
+  if (c.stage === 'autoencoder') return { guidanceScale: null, conditioningScale: null, samplesPerSlice: null };
+  // Unconditional LDM samples use the null prompt only: guidance and conditioning do not apply.
+  if (c.stage === 'ldm') return { guidanceScale: null, conditioningScale: null, samplesPerSlice: null };
+  return { guidanceScale: c.guidanceScale ?? p.guidanceScale ?? null, conditioningScale: c.conditioningScale ?? p.conditioningScale ?? null, samplesPerSlice };
+}
+
+/** What each saved evaluation image shows, left to right. */
+const IMAGE_LAYOUT: Record<EvaluatedStage, string[]> = {
+  autoencoder: ['t1w', 'reconstruction'],
+  ldm: ['sample'],
+  controlnet: ['flair', 'generated', 't1w'],
+};
+
+/**
+ * What differs between the data a model was trained on and the data it is evaluated on (dataset,
+ * scaling, slice grid): said in the results, since metrics across such a shift are not comparable.
+ */
+function differencesFromTraining(model: Pick<ResolvedModel, 'dataset' | 'datasetDir' | 'normalisation'>, target: Pick<ResolvedModel, 'dataset' | 'datasetDir' | 'normalisation'>): string[] {
+  const notes: string[] = [];
+  if (!model.dataset || !target.dataset || model.dataset.id === target.dataset.id) return notes;
+  notes.push(`evaluated on dataset "${target.dataset.name}", not the training dataset "${model.dataset.name}"`);
+  const a = model.normalisation;
+  const b = target.normalisation;
+  const pct = (p: [number, number] | null | undefined) => (p ? ` ${p.join('/')}` : '');
+  if (a.method !== b.method || pct(a.percentiles) !== pct(b.percentiles)) {
+    notes.push(`intensity scaling differs: trained on ${a.method}${pct(a.percentiles)}, evaluated on ${b.method}${pct(b.percentiles)}`);
+  }
+  if (a.slices !== b.slices) notes.push(`slice selection differs: trained on ${a.slices ?? '?'}, evaluated on ${b.slices ?? '?'}`);
+  if (model.datasetDir && target.datasetDir) {
+    const ga = readPreparedIndex(model.datasetDir).index;
+    const gb = readPreparedIndex(target.datasetDir).index;
+    if (ga.height !== gb.height || ga.width !== gb.width) notes.push(`slice grid differs: trained on ${ga.height}x${ga.width}, evaluated on ${gb.height}x${gb.width}`);
+  }
+  return notes;
+}
+
 const RANK = ['psnr', 'mae', 'ms_ssim'];
 function columnRank(name: string): number {
-  const base = name.replace(/^baseline_[a-z0-9]+_/, '');
+  const base = name.replace(/^(baseline|ceiling|posterior)_[a-z0-9]+_/, '');
   const i = RANK.indexOf(base);
-  return (name.startsWith('baseline_') ? 100 : 0) + (i >= 0 ? i : 10);
+  const group = name.startsWith('posterior_') ? 50 : name.startsWith('baseline_') ? 100 : name.startsWith('ceiling_') ? 200 : 0;
+  return group + (i >= 0 ? i : 10);
 }
 
 function num(v: number | null | undefined): string {

@@ -68,12 +68,22 @@ export function resolveModel(services: SamplingDeps, runId: number, opts: { chec
     throw new InvalidInputError(`run ${runId} is a ${run.stage} run; FLAIR -> T1w generation needs a trained ControlNet run`);
   }
   recordPipelineFile(sources, run.stage);
+  return { run, sources, ...trainingData(services, run) };
+}
+
+/** The run's dataset, its prepared cache and the normalisation it was prepared with. */
+export function trainingData(services: SamplingDeps, run: Run): Pick<ResolvedModel, 'dataset' | 'datasetDir' | 'normalisation'> {
+  return preparedData(services, run.datasetId);
+}
+
+/** A dataset (id or name; null when gone), its prepared cache and the normalisation it was prepared with. */
+export function preparedData(services: SamplingDeps, ref: number | string | null): Pick<ResolvedModel, 'dataset' | 'datasetDir' | 'normalisation'> {
   let dataset: DatasetDetail | null = null;
   let datasetDir: string | null = null;
   let normalisation: NormalisationSpec = { method: 'minmax', slices: 'brain-band' };
-  if (run.datasetId !== null) {
+  if (ref !== null) {
     try {
-      dataset = getDatasetDetail(services.store.db, run.datasetId);
+      dataset = getDatasetDetail(services.store.db, ref);
     } catch {
       dataset = null;
     }
@@ -87,7 +97,13 @@ export function resolveModel(services: SamplingDeps, runId: number, opts: { chec
       normalisation = { method: p.normalisation ?? 'minmax', percentiles: p.percentiles ?? null, slices: p.slices };
     }
   }
-  return { run, sources, dataset, datasetDir, normalisation };
+  return { dataset, datasetDir, normalisation };
+}
+
+/** An autoencoder run: its checkpoint folder and its training data (for its evaluation). */
+export function resolveAutoencoderRun(services: SamplingDeps, run: Run, kind: 'last' | 'best' = 'last'): Omit<ResolvedModel, 'sources'> & { sources: { autoencoder: string; checkpoint: 'last' | 'best' } } {
+  if (run.stage !== 'autoencoder') throw new InvalidInputError(`run ${run.id} is a ${run.stage} run, not an autoencoder run`);
+  return { run, sources: { autoencoder: requireCheckpoint(services, run, kind), checkpoint: kind }, ...trainingData(services, run) };
 }
 
 /**

@@ -1,8 +1,11 @@
 /**
- * `brainsynth evaluate --run R --split test [--steps N] [--seed S] [--limit K]`: samples every slice
- * of the split from the run's prepared dataset, computes PSNR / MAE / MS-SSIM per image (+ lesion
- * columns where masks exist) and the model-free baselines, stores an evaluation run and prints
- * the table (model vs baselines, mean ± population std) and the sampling time per slice.
+ * `brainsynth evaluate --run R --split test [--steps N] [--seed S] [--limit K] [--dataset D]`:
+ * evaluates a run of any stage on a split of its prepared dataset (or of dataset D) and stores an
+ * evaluation run. A ControlNet run: every slice translated, PSNR / MAE / MS-SSIM per image (+ lesion
+ * columns where masks exist) beside the model-free baselines and the autoencoder ceiling. An
+ * autoencoder run: the same columns for its reconstructions of the real T1w. An LDM run:
+ * `--samples K` unconditional samples, the Frechet distance on `--features model.json` and the
+ * MS-SSIM diversity. Prints the table (mean ± population std) and the sampling time.
  * Also: --show E (results of evaluation run E), --compare E1,E2,... and --csv FILE (export), and
  * --baselines-only --dataset D (the model-free baselines on a split, no model and nothing stored).
  */
@@ -24,18 +27,79 @@ function cell(s: MetricStats | undefined): string {
   return `${s.mean.toFixed(digits)} ± ${s.std.toFixed(digits)}`;
 }
 
-/** Model vs baselines, one row per metric. */
+/** The sample-quality lines of an LDM evaluation. */
+function sampleQualityText(r: EvaluationResults): string {
+  const q = r.sampleQuality;
+  if (!q) return '';
+  const f = q.frechet;
+  const ceiling = f.name ? r.baselines.ceiling_autoencoder?.find((x) => x.name === f.name) : undefined;
+  const lines = [
+    f.computed && f.value !== null
+      ? `${f.name} = ${f.value.toFixed(4)} (${f.samples} samples vs ${f.realImages} real slices, ${f.featureDim}-d features${f.realFeaturesCached ? ', real features cached' : ''})` +
+        (ceiling?.mean != null ? `; autoencoder ceiling ${ceiling.mean.toFixed(4)}` : '')
+      : `Frechet distance: not computed (${f.reason})`,
+    q.diversity ? `ms_ssim_diversity = ${q.diversity.mean.toFixed(4)} ± ${q.diversity.std.toFixed(4)} (${q.diversity.samples} samples, ${q.diversity.orderedPairs} ordered pairs; lower = more diverse)` : 'ms_ssim_diversity: needs at least 2 samples',
+  ];
+  return lines.map((l) => l + '\n').join('');
+}
+
+/** Model vs baselines (and the autoencoder ceiling), one row per metric. */
 export function resultsTable(r: EvaluationResults): string {
-  const baselines = Object.keys(r.baselines).sort();
+  const baselines = Object.keys(r.baselines).filter((b) => r.model.length > 0 && r.baselines[b]!.some((x) => r.model.some((m) => m.name === x.name))).sort();
   const rows = r.model.map((m) => [m.name, cell(m), ...baselines.map((b) => cell(r.baselines[b]!.find((x) => x.name === m.name)))]);
+  const what = r.stage === 'ldm' ? 'samples' : 'images';
   const head =
-    `evaluation run ${r.runId} (model run ${r.modelRunId ?? '?'}), split ${r.split}, ${r.images} images` +
+    `evaluation run ${r.runId} (${r.stage} run ${r.modelRunId ?? '?'}), split ${r.split}, ${r.images} ${what}` +
     (r.steps !== null ? `, ${r.steps} steps, seed ${r.seed}` : '') +
     (r.normalisation ? `, normalisation ${r.normalisation.method}${r.normalisation.percentiles ? ` ${r.normalisation.percentiles.join('/')}` : ''}` : '') +
     '\n';
   const time = r.secondsPerSlice !== null ? `sampling time: ${r.secondsPerSlice.toFixed(2)} s per slice (backend ${r.backend ?? '?'})\n` : '';
   const notes = r.notes.map((n) => `note: ${n}\n`).join('');
-  return head + formatTable(['metric', 'model', ...baselines], rows) + time + notes;
+  const settings = r.sampling && r.sampling.guidanceScale !== null ? `guidance ${r.sampling.guidanceScale}, conditioning scale ${r.sampling.conditioningScale}${(r.sampling.samplesPerSlice ?? 1) > 1 ? `, ${r.sampling.samplesPerSlice} samples per slice (posterior_mean = their mean)` : ''}\n` : '';
+  const table = rows.length > 0 ? formatTable(['metric', r.stage === 'autoencoder' ? 'reconstruction' : 'model', ...baselines], rows) : '';
+  return head + settings + table + sampleQualityText(r) + time + notes;
+}
+
+type SweepPoint = { guidance?: string; conditioningScale?: string; steps?: string };
+
+function listOf(text: string | undefined): (string | undefined)[] {
+  if (text === undefined) return [undefined];
+  const parts = text.split(',').map((x) => x.trim()).filter(Boolean);
+  return parts.length > 0 ? parts : [undefined];
+}
+
+/** Every combination of the comma-separated --guidance, --conditioning-scale and --steps values. */
+export function sweepGrid(o: SweepPoint): SweepPoint[] {
+  const out: SweepPoint[] = [];
+  for (const guidance of listOf(o.guidance)) for (const conditioningScale of listOf(o.conditioningScale)) for (const steps of listOf(o.steps)) out.push({ guidance, conditioningScale, steps });
+  return out;
+}
+
+function sweepLabel(p: SweepPoint): string {
+  return [p.guidance !== undefined ? `guidance ${p.guidance}` : '', p.conditioningScale !== undefined ? `conditioning ${p.conditioningScale}` : '', p.steps !== undefined ? `steps ${p.steps}` : '']
+    .filter(Boolean)
+    .join(', ');
+}
+
+/** One row per evaluation of a sweep: its settings, then every model metric (and the posterior mean's), mean ± std. */
+export function sweepTable(results: EvaluationResults[]): string {
+  const names = [...new Set(results.flatMap((r) => r.model.map((m) => m.name)))];
+  const post = [...new Set(results.flatMap((r) => (r.baselines.posterior_mean ?? []).map((m) => m.name)))];
+  const rows = results.map((r) => [
+    String(r.runId),
+    String(r.sampling?.guidanceScale ?? '-'),
+    String(r.sampling?.conditioningScale ?? '-'),
+    String(r.steps ?? '-'),
+    ...names.map((n) => cell(r.model.find((m) => m.name === n))),
+    ...post.map((n) => cell(r.baselines.posterior_mean?.find((m) => m.name === n))),
+  ]);
+  const first = results[0];
+  const head = first ? `sweep over ${results.length} evaluations of run ${first.modelRunId ?? '?'}, split ${first.split}, ${first.images} images\n` : '';
+  const baselines = first ? Object.keys(first.baselines).filter((b) => b !== 'posterior_mean').sort() : [];
+  const ref = first
+    ? baselines.map((b) => `${b}: ${first.baselines[b]!.filter((m) => names.includes(m.name)).map((m) => `${m.name} ${cell(m)}`).join(', ')}\n`).join('')
+    : '';
+  return head + formatTable(['eval run', 'guidance', 'conditioning', 'steps', ...names, ...post.map((n) => `mean-of-K ${n}`)], rows) + ref;
 }
 
 function ids(text: string): number[] {
@@ -63,6 +127,9 @@ interface EvaluateCliOptions extends Omit<SamplingCliOptions, 'run'> {
   name?: string;
   baselinesOnly?: boolean;
   dataset?: string;
+  samples?: string;
+  features?: string;
+  featureLayer?: string;
 }
 
 async function baselinesOnly(services: Services, o: EvaluateCliOptions): Promise<void> {
@@ -89,7 +156,7 @@ async function baselinesOnly(services: Services, o: EvaluateCliOptions): Promise
 }
 
 export function register(program: Command): void {
-  const cmd = program.command('evaluate').description('evaluate a ControlNet run on a split (stored as an evaluation run), or show / compare / export evaluations');
+  const cmd = program.command('evaluate').description('evaluate a run of any stage on a split (stored as an evaluation run), or show / compare / export evaluations');
   addSamplingOptions(cmd);
   // --run is only required when evaluating (not with --show / --compare).
   const runOpt = cmd.options.find((x) => x.long === '--run')!;
@@ -105,7 +172,10 @@ export function register(program: Command): void {
     .option('--per-image', 'per-image rows (with --show --json or --csv)')
     .option('--json', 'print the results as JSON')
     .option('--baselines-only', 'only the model-free baselines on --dataset (no model, nothing stored)')
-    .option('--dataset <ref>', 'dataset id or name (with --baselines-only)')
+    .option('--dataset <ref>', "dataset id or name to evaluate on (default: the run's training dataset; required with --baselines-only)")
+    .option('--samples <k>', 'LDM runs: unconditional samples to draw (default 16); ControlNet runs: samples per slice, their mean scored too (default 1)')
+    .option('--features <model.json>', 'LDM runs: TF.js layers model whose features the Frechet distance uses (not computed without one)')
+    .option('--feature-layer <name>', 'layer of the --features network to pool (default: its deepest feature map)')
     .action(async (o: EvaluateCliOptions, c: Command) => {
       await withServices(c, async (services) => {
         if (o.baselinesOnly) return baselinesOnly(services, o);
@@ -125,20 +195,39 @@ export function register(program: Command): void {
           exportCsv(services, [id!], o);
           return;
         }
-        if (!o.run) throw new Error('evaluate needs --run <ControlNet run id> (or --show / --compare)');
-        const req = samplingRequest({ ...o, run: o.run });
-        const { run, jobId } = s.evaluate.start({
-          ...req,
-          split: (o.split ?? 'test') as 'train' | 'validation' | 'test',
-          limit: o.limit !== undefined ? Number(o.limit) : undefined,
-          saveImages: o.images,
-          name: o.name,
-        });
-        process.stderr.write(`evaluation run ${run.id}: evaluating run ${req.runId} on the ${o.split ?? 'test'} split\n`);
-        await waitWithProgress(services, s.host, jobId, 'evaluate');
-        const r = s.evaluate.results(run.id, { perImage: o.perImage });
-        process.stdout.write(o.json ? JSON.stringify(r, null, 1) + '\n' : resultsTable(r));
-        exportCsv(services, [run.id], o);
+        if (!o.run) throw new Error('evaluate needs --run <run id> (or --show / --compare)');
+        const samples = o.samples !== undefined ? Number(o.samples) : undefined;
+        if (samples !== undefined && !(Number.isInteger(samples) && samples >= 1)) throw new Error(`--samples must be a whole number >= 1, got ${JSON.stringify(o.samples)}`);
+        // --guidance 1,3,7 (and lists for --conditioning-scale, --steps): one evaluation per combination.
+        const grid = sweepGrid(o);
+        const evalIds: number[] = [];
+        for (const point of grid) {
+          const req = samplingRequest({ ...o, ...point, run: o.run });
+          const label = sweepLabel(point);
+          const { run, jobId } = s.evaluate.start({
+            ...req,
+            dataset: o.dataset !== undefined ? (/^\d+$/.test(o.dataset) ? Number(o.dataset) : o.dataset) : undefined,
+            samples,
+            features: o.features,
+            featureLayer: o.featureLayer,
+            split: (o.split ?? 'test') as 'train' | 'validation' | 'test',
+            limit: o.limit !== undefined ? Number(o.limit) : undefined,
+            saveImages: o.images,
+            name: o.name ?? (label ? `evaluate run ${req.runId} ${label}` : undefined),
+          });
+          process.stderr.write(`evaluation run ${run.id}: evaluating ${(run.config as { stage?: string }).stage ?? ''} run ${req.runId} on the ${o.split ?? 'test'} split${label ? ` (${label})` : ''}\n`);
+          await waitWithProgress(services, s.host, jobId, 'evaluate');
+          evalIds.push(run.id);
+          if (grid.length === 1) {
+            const r = s.evaluate.results(run.id, { perImage: o.perImage });
+            process.stdout.write(o.json ? JSON.stringify(r, null, 1) + '\n' : resultsTable(r));
+          }
+        }
+        if (grid.length > 1) {
+          const results = s.evaluate.compare(evalIds, o.split);
+          process.stdout.write(o.json ? JSON.stringify(results, null, 1) + '\n' : sweepTable(results));
+        }
+        exportCsv(services, evalIds, o);
       });
     });
 }

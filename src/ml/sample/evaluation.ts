@@ -27,10 +27,21 @@ import {
 import { tileImages, writePng } from '../io/png';
 import type { SamplingPipeline } from '../pipeline';
 import type { SamplerKind } from './sampler';
+import { reconstructGridSlices } from './reconstruction';
+import type { DiversityReport, FrechetReport } from './sample-quality';
 import { translateGridSlices } from './volume';
 
 export const BASELINES = ['baseline_lut', 'baseline_histmatch'] as const;
 export type BaselineName = (typeof BASELINES)[number];
+/** The autoencoder's reconstruction of the real T1w, reported beside the baselines: the best any model decoding through it can do. */
+export const AE_CEILING = 'ceiling_autoencoder';
+/** The mean of K samples per slice (the posterior-mean estimate), reported beside the single sample. */
+export const POSTERIOR_MEAN = 'posterior_mean';
+/** Per-pixel std maps are saved as std * 4 (clipped), so a std of 0.25 is white. */
+export const STD_MAP_GAIN = 4;
+
+/** Which trained stage an evaluation scores. */
+export type EvaluatedStage = 'autoencoder' | 'ldm' | 'controlnet';
 
 export interface EvaluationOptions {
   /** Prepared-slice cache (folder with index.json) of the model's dataset. */
@@ -48,11 +59,13 @@ export interface EvaluationOptions {
   sampler?: SamplerKind;
   guidanceScale?: number;
   conditioningScale?: number;
+  /** K samples per slice: the single-sample metrics are sample 0's, the posterior mean's are reported beside them. */
+  samplesPerSlice?: number;
   /** Lesion mask volume per subject label (LAS-readable NIfTI); lesion columns need one for every evaluated subject. */
   lesionMasks?: Record<string, string>;
   /** Where the image triples (FLAIR | generated | real T1w, 160x(3*224+4)) go; none when omitted. */
   imagesDir?: string;
-  onProgress?(p: { phase: 'baselines' | 'sampling' | 'metrics'; done: number; total: number; step?: number; steps?: number }): void;
+  onProgress?(p: { phase: 'baselines' | 'sampling' | 'reconstruction' | 'features' | 'metrics'; done: number; total: number; step?: number; steps?: number }): void;
   shouldStop?(): boolean;
 }
 
@@ -66,13 +79,22 @@ export interface EvaluatedImage {
   seed: number;
   /** Image triple file, when imagesDir was given. */
   imagePath: string | null;
+  /** Per-pixel std over the K samples (std * STD_MAP_GAIN), with K > 1 and imagesDir. */
+  stdMapPath?: string;
 }
 
 export interface EvaluationOutput {
+  stage: EvaluatedStage;
   split: SplitName;
   images: EvaluatedImage[];
+  /** Per-image metrics of the model (reconstructions for an autoencoder; empty for an LDM). */
   model: MetricTable;
-  baselines: Record<BaselineName, MetricTable>;
+  /** Model-free baselines and the autoencoder ceiling, by name. */
+  baselines: Record<string, MetricTable>;
+  /** Samples drawn per slice (ControlNet evaluations). */
+  samplesPerSlice?: number;
+  /** Unconditional samples of an LDM: Frechet distance and diversity. */
+  sampleQuality?: { samples: number; frechet: FrechetReport; diversity: DiversityReport | null };
   /** Wall seconds spent sampling, and per slice. */
   samplingSeconds: number;
   secondsPerSlice: number;
@@ -100,13 +122,15 @@ function lesionBatch(records: PreparedRecord[], masks: Record<string, string> | 
   })();
 }
 
-interface SplitData {
+export interface SplitData {
   count: number;
   flair: Float32Array;
   t1w: Float32Array;
   records: PreparedRecord[];
   shape: number[];
   index: ReturnType<typeof loadPreparedSlices>['index'];
+  /** Slices of the split left out because they have no signal. */
+  skipped: number;
 }
 
 /** `k` indices into `0..count-1`, evenly spaced (each the middle of its share); all of them when k >= count. */
@@ -115,28 +139,43 @@ export function evenlySpacedIndices(count: number, k: number): number[] {
   return Array.from({ length: n }, (_, i) => Math.floor(((i + 0.5) * count) / n));
 }
 
-function loadSplit(datasetDir: string, split: SplitName, limit?: number): SplitData {
+export function loadSplit(datasetDir: string, split: SplitName, limit?: number): SplitData {
   const evalSet = loadPreparedSlices(datasetDir, { split });
-  const count = Math.min(limit !== undefined ? Math.max(0, Math.floor(limit)) : evalSet.count, evalSet.count);
-  if (count === 0) throw new Error(`${datasetDir}: the ${split} split has no slices to evaluate`);
-  if (count === evalSet.count) {
-    return { count, flair: evalSet.flair, t1w: evalSet.t1w, records: evalSet.records, shape: [count, SLICE_HEIGHT, SLICE_WIDTH], index: evalSet.index };
+  // Slices without signal (an empty FLAIR or T1w) have nothing to translate or reconstruct: skipped, not hallucinated.
+  const keep: number[] = [];
+  for (let i = 0; i < evalSet.count; i++) {
+    if (hasSignal(evalSet.flair, i) && hasSignal(evalSet.t1w, i)) keep.push(i);
   }
-  const picked = evenlySpacedIndices(evalSet.count, count);
+  const chosen = limit !== undefined ? evenlySpacedIndices(keep.length, limit).map((i) => keep[i]!) : keep;
+  const count = chosen.length;
+  if (evalSet.count === 0) throw new Error(`${datasetDir}: the ${split} split has no slices to evaluate`);
+  if (count === 0) throw new Error(`${datasetDir}: none of the ${evalSet.count} slices of the ${split} split has signal (empty FLAIR or T1w), so there is nothing to evaluate`);
   const flair = new Float32Array(count * SLICE_PIXELS);
   const t1w = new Float32Array(count * SLICE_PIXELS);
-  picked.forEach((src, i) => {
-    flair.set(evalSet.flair.subarray(src * SLICE_PIXELS, (src + 1) * SLICE_PIXELS), i * SLICE_PIXELS);
-    t1w.set(evalSet.t1w.subarray(src * SLICE_PIXELS, (src + 1) * SLICE_PIXELS), i * SLICE_PIXELS);
+  chosen.forEach((src, n) => {
+    flair.set(evalSet.flair.subarray(src * SLICE_PIXELS, (src + 1) * SLICE_PIXELS), n * SLICE_PIXELS);
+    t1w.set(evalSet.t1w.subarray(src * SLICE_PIXELS, (src + 1) * SLICE_PIXELS), n * SLICE_PIXELS);
   });
   return {
     count,
     flair,
     t1w,
-    records: picked.map((i) => evalSet.records[i]!),
+    records: chosen.map((i) => evalSet.records[i]!),
     shape: [count, SLICE_HEIGHT, SLICE_WIDTH],
     index: evalSet.index,
+    skipped: evalSet.count - keep.length,
   };
+}
+
+function hasSignal(images: Float32Array, i: number): boolean {
+  const s = images.subarray(i * SLICE_PIXELS, (i + 1) * SLICE_PIXELS);
+  for (let k = 0; k < s.length; k++) if (s[k]! > 0) return true;
+  return false;
+}
+
+/** The note for skipped empty slices, if any. */
+export function skippedNote(d: SplitData): string[] {
+  return d.skipped > 0 ? [`${d.skipped} slice(s) of the split without signal (empty FLAIR or T1w) were skipped`] : [];
 }
 
 /** Predictions of the model-free baselines for every slice, fitted on the train split only. */
@@ -159,7 +198,7 @@ function baselinePredictions(datasetDir: string, d: SplitData): Record<BaselineN
   return { baseline_lut: lutPred, baseline_histmatch: histPred };
 }
 
-async function metricOptions(d: SplitData, masks: Record<string, string> | undefined, notes: string[]) {
+export async function metricOptions(d: SplitData, masks: Record<string, string> | undefined, notes: string[]) {
   const lesion = await lesionBatch(d.records, masks);
   if (masks && !lesion) notes.push('lesion columns omitted: not every evaluated subject has a lesion mask');
   // Brain = where the real T1w has signal, so "outside the lesion" excludes the empty background.
@@ -172,7 +211,7 @@ async function metricOptions(d: SplitData, masks: Record<string, string> | undef
  */
 export async function evaluateBaselinesOnly(opts: Pick<EvaluationOptions, 'datasetDir' | 'split' | 'limit' | 'lesionMasks'>): Promise<{ images: number; baselines: Record<BaselineName, MetricTable>; notes: string[] }> {
   const d = loadSplit(opts.datasetDir, opts.split, opts.limit);
-  const notes: string[] = [];
+  const notes: string[] = skippedNote(d);
   const preds = baselinePredictions(opts.datasetDir, d);
   const mo = await metricOptions(d, opts.lesionMasks, notes);
   const target = { data: d.t1w, shape: d.shape };
@@ -188,42 +227,85 @@ export async function evaluateBaselinesOnly(opts: Pick<EvaluationOptions, 'datas
 
 /** Runs the evaluation; `pipeline` must carry a ControlNet. */
 export async function evaluateSplit(p: SamplingPipeline, opts: EvaluationOptions): Promise<EvaluationOutput> {
-  const notes: string[] = [];
   const seed = opts.seed ?? 0;
   const steps = opts.steps ?? 200;
   const d = loadSplit(opts.datasetDir, opts.split, opts.limit);
+  const notes: string[] = skippedNote(d);
   const { count, flair, t1w, records, shape } = d;
   opts.onProgress?.({ phase: 'baselines', done: 0, total: count });
-  const preds = baselinePredictions(opts.datasetDir, d);
+  // A dataset with an empty train split (a test-only site) has nothing to fit the baselines on.
+  const hasTrain = d.index.records.some((r) => r.split === 'train');
+  if (!hasTrain) notes.push('model-free baselines omitted: the train split of the evaluated dataset is empty, so there is nothing to fit them on');
+  const preds = hasTrain ? baselinePredictions(opts.datasetDir, d) : null;
 
-  // The model: one sample per slice, seed + index.
+  // Sample k of slice i uses seed + k * count + i, so sample 0 is the single-sample evaluation.
   const seeds = records.map((_, i) => seed + i);
+  const perSlice = Math.max(1, Math.floor(opts.samplesPerSlice ?? 1));
   const started = performance.now();
   let done = 0;
-  const generated = await translateGridSlices(p, flair, {
-    seeds,
-    steps,
-    sampler: opts.sampler,
-    guidanceScale: opts.guidanceScale,
-    conditioningScale: opts.conditioningScale,
+  const total = count * perSlice;
+  let generated: Float32Array | null = null;
+  const sum = perSlice > 1 ? new Float64Array(count * SLICE_PIXELS) : null;
+  const sumSq = perSlice > 1 ? new Float64Array(count * SLICE_PIXELS) : null;
+  for (let k = 0; k < perSlice; k++) {
+    const sample = await translateGridSlices(p, flair, {
+      seeds: seeds.map((s) => s + k * count),
+      steps,
+      sampler: opts.sampler,
+      guidanceScale: opts.guidanceScale,
+      conditioningScale: opts.conditioningScale,
+      batch: opts.batch,
+      shouldStop: opts.shouldStop,
+      onStep: (step, stepsTotal) => opts.onProgress?.({ phase: 'sampling', done, total, step, steps: stepsTotal }),
+      onBatch: (d) => {
+        done = k * count + d;
+        opts.onProgress?.({ phase: 'sampling', done, total });
+      },
+    });
+    if (k === 0) generated = sample;
+    if (sum && sumSq) {
+      for (let j = 0; j < sample.length; j++) {
+        sum[j] += sample[j]!;
+        sumSq[j] += sample[j]! * sample[j]!;
+      }
+    }
+  }
+  const single = generated!;
+  let posteriorMean: Float32Array | null = null;
+  let stdMap: Float32Array | null = null;
+  if (sum && sumSq) {
+    posteriorMean = new Float32Array(sum.length);
+    stdMap = new Float32Array(sum.length);
+    for (let j = 0; j < sum.length; j++) {
+      const m = sum[j]! / perSlice;
+      posteriorMean[j] = m;
+      stdMap[j] = Math.sqrt(Math.max(0, sumSq[j]! / perSlice - m * m));
+    }
+  }
+  const samplingSeconds = (performance.now() - started) / 1000;
+
+  opts.onProgress?.({ phase: 'reconstruction', done: 0, total: count });
+  const ceiling = await reconstructGridSlices(p.ae, t1w, count, {
+    imageSize: p.info.imageSize,
     batch: opts.batch,
     shouldStop: opts.shouldStop,
-    onStep: (step, total) => opts.onProgress?.({ phase: 'sampling', done, total: count, step, steps: total }),
-    onBatch: (d) => {
-      done = d;
-      opts.onProgress?.({ phase: 'sampling', done, total: count });
-    },
+    onBatch: (done, total) => opts.onProgress?.({ phase: 'reconstruction', done, total }),
   });
-  const samplingSeconds = (performance.now() - started) / 1000;
 
   opts.onProgress?.({ phase: 'metrics', done: 0, total: count });
   const metricOpts = await metricOptions(d, opts.lesionMasks, notes);
   const target = { data: t1w, shape };
-  const model = evaluatePairs({ data: generated, shape }, target, metricOpts);
-  const baselines: Record<BaselineName, MetricTable> = {
-    baseline_lut: evaluatePairs({ data: preds.baseline_lut, shape }, target, metricOpts),
-    baseline_histmatch: evaluatePairs({ data: preds.baseline_histmatch, shape }, target, metricOpts),
+  const model = evaluatePairs({ data: single, shape }, target, metricOpts);
+  const baselines: Record<string, MetricTable> = {
+    ...(preds
+      ? {
+          baseline_lut: evaluatePairs({ data: preds.baseline_lut, shape }, target, metricOpts),
+          baseline_histmatch: evaluatePairs({ data: preds.baseline_histmatch, shape }, target, metricOpts),
+        }
+      : {}),
+    [AE_CEILING]: evaluatePairs({ data: ceiling, shape }, target, metricOpts),
   };
+  if (posteriorMean) baselines[POSTERIOR_MEAN] = evaluatePairs({ data: posteriorMean, shape }, target, metricOpts);
   notes.push(...model.notes);
 
   const images: EvaluatedImage[] = records.map((r, i) => ({
@@ -241,19 +323,26 @@ export async function evaluateSplit(p: SamplingPipeline, opts: EvaluationOptions
     const img = (data: Float32Array, i: number) => ({ height: SLICE_HEIGHT, width: SLICE_WIDTH, data: data.subarray(i * SLICE_PIXELS, (i + 1) * SLICE_PIXELS) });
     for (const im of images) {
       const path = join(opts.imagesDir, `${String(im.index).padStart(5, '0')}_${im.subject}_z${im.z}.png`);
-      writePng(path, tileImages([[img(flair, im.index), img(generated, im.index), img(t1w, im.index)]]));
+      writePng(path, tileImages([[img(flair, im.index), img(single, im.index), img(t1w, im.index)]]));
       im.imagePath = path;
+      if (stdMap) {
+        const std = img(stdMap, im.index).data.map((v) => Math.min(1, v * STD_MAP_GAIN));
+        im.stdMapPath = path.replace(/\.png$/, '_std.png');
+        writePng(im.stdMapPath, { height: SLICE_HEIGHT, width: SLICE_WIDTH, data: std });
+      }
     }
   }
   opts.onProgress?.({ phase: 'metrics', done: count, total: count });
   const index = d.index;
   return {
+    stage: 'controlnet',
     split: opts.split,
     images,
     model,
     baselines,
     samplingSeconds,
-    secondsPerSlice: samplingSeconds / count,
+    secondsPerSlice: samplingSeconds / total,
+    samplesPerSlice: perSlice,
     normalisation: { method: index.normalisation, percentiles: index.percentiles, slices: index.slices },
     steps,
     seed,

@@ -6,9 +6,11 @@
  */
 import { initEngine } from '../engine';
 import type { SplitName } from '../data/split';
-import { evaluateSplit, type EvaluationOutput } from './evaluation';
+import { evaluateSplit, type EvaluatedStage, type EvaluationOutput } from './evaluation';
 import { describeNativeInference, useNativeInference } from './native';
-import { loadPipeline, type PipelineInfo, type PipelineSources } from '../pipeline';
+import { loadAutoencoder, loadPipeline, type PipelineInfo, type PipelineSources } from '../pipeline';
+import type { FeatureNetworkChoice } from './sample-quality';
+import { evaluateAutoencoder, evaluateLdm } from './stage-evaluation';
 import type { SamplerKind } from './sampler';
 import { generateForSlice, readSubjectSlice, type GridSlices, type SliceGenerationResult, type SubjectSliceSource } from './slice';
 import { translateVolume, type NormalisationSpec, type TranslateVolumeResult } from './volume';
@@ -44,8 +46,15 @@ export interface VolumeJobSpec extends JobBase {
   seed: number;
 }
 
-export interface EvaluateJobSpec extends JobBase {
+export interface EvaluateJobSpec extends Omit<JobBase, 'sources'> {
   kind: 'evaluate';
+  /** The stage evaluated (default controlnet); an autoencoder evaluation needs only its autoencoder source. */
+  stage?: EvaluatedStage;
+  sources: PipelineSources | { autoencoder: string; checkpoint?: PipelineSources['checkpoint'] };
+  /** LDM: unconditional samples to draw; ControlNet: samples per slice (their mean is scored too). */
+  samples?: number;
+  /** LDM: the Frechet distance's feature network (not computed without one). */
+  features?: FeatureNetworkChoice;
   datasetDir: string;
   split: SplitName;
   seed: number;
@@ -59,7 +68,14 @@ export type SampleJobSpec = SliceJobSpec | VolumeJobSpec | EvaluateJobSpec;
 export type SampleJobResult =
   | { kind: 'slice'; backend: string; inference: string; pipeline: PipelineInfo; input: GridSlices; result: SliceGenerationResult }
   | { kind: 'volume'; backend: string; inference: string; pipeline: PipelineInfo; result: TranslateVolumeResult }
-  | { kind: 'evaluate'; backend: string; inference: string; pipeline: PipelineInfo; result: EvaluationOutput };
+  | { kind: 'evaluate'; backend: string; inference: string; pipeline: PipelineInfo | AutoencoderInfo; result: EvaluationOutput };
+
+/** What an autoencoder evaluation loaded. */
+export interface AutoencoderInfo {
+  imageSize: [number, number];
+  checkpoints: { autoencoder: string };
+  steps: { autoencoder: number };
+}
 
 export interface SampleJobProgress {
   phase: string;
@@ -82,9 +98,27 @@ function stepText(step?: number, steps?: number): string {
   return steps ? `, step ${step}/${steps}` : '';
 }
 
+function evaluateCommon(spec: EvaluateJobSpec) {
+  return { datasetDir: spec.datasetDir, split: spec.split, seed: spec.seed, limit: spec.limit, lesionMasks: spec.lesionMasks, imagesDir: spec.imagesDir };
+}
+
 export async function runSampleJob(spec: SampleJobSpec, hooks: SampleJobHooks = {}): Promise<SampleJobResult> {
   const engine = await initEngine({ backend: spec.backend && spec.backend !== 'auto' ? (spec.backend as never) : undefined });
   hooks.started?.(engine.backend);
+  const progress = (p: { phase: string; done: number; total: number; step?: number; steps?: number }) =>
+    hooks.progress?.({ ...p, message: `${p.phase} ${p.done}/${p.total}${stepText(p.step, p.steps)}` });
+  if (spec.kind === 'evaluate' && spec.stage === 'autoencoder') {
+    const { ae, checkpoint, config } = loadAutoencoder(spec.sources.autoencoder, spec.sources.checkpoint);
+    try {
+      const imageSize = (config.imageSize ?? [160, 224]) as [number, number];
+      const result = await evaluateAutoencoder(ae, imageSize, { ...evaluateCommon(spec), batch: spec.settings.batch, shouldStop: hooks.shouldStop, onProgress: progress });
+      const info: AutoencoderInfo = { imageSize, checkpoints: { autoencoder: checkpoint.dir }, steps: { autoencoder: checkpoint.meta.step } };
+      return { kind: 'evaluate', backend: engine.backend, inference: `autoencoder on tfjs ${engine.backend}`, pipeline: info, result };
+    } finally {
+      ae.dispose();
+    }
+  }
+  if (!('ldm' in spec.sources)) throw new Error(`a ${spec.kind} job needs the LDM and autoencoder run folders`);
   const pipeline = loadPipeline(spec.sources);
   const s = spec.settings;
   try {
@@ -119,17 +153,10 @@ export async function runSampleJob(spec: SampleJobSpec, hooks: SampleJobHooks = 
       });
       return { kind: 'volume', backend, inference, pipeline: pipeline.info, result };
     }
-    const result = await evaluateSplit(pipeline, {
-      ...s,
-      datasetDir: spec.datasetDir,
-      split: spec.split,
-      seed: spec.seed,
-      limit: spec.limit,
-      lesionMasks: spec.lesionMasks,
-      imagesDir: spec.imagesDir,
-      shouldStop: hooks.shouldStop,
-      onProgress: (p) => hooks.progress?.({ ...p, message: `${p.phase} ${p.done}/${p.total}${stepText(p.step, p.steps)}` }),
-    });
+    const result =
+      spec.stage === 'ldm'
+        ? await evaluateLdm(pipeline, { ...evaluateCommon(spec), steps: s.steps, sampler: s.sampler, batch: s.batch, samples: spec.samples ?? 16, features: spec.features, shouldStop: hooks.shouldStop, onProgress: progress })
+        : await evaluateSplit(pipeline, { ...s, ...evaluateCommon(spec), samplesPerSlice: spec.samples, shouldStop: hooks.shouldStop, onProgress: progress });
     return { kind: 'evaluate', backend, inference, pipeline: pipeline.info, result };
   } finally {
     pipeline.dispose();

@@ -3,7 +3,37 @@ import { channel, FiniteOrNull, Id, SplitName } from './common';
 import { Run, RunStatus } from './runs';
 import { SamplingFields } from './sampling';
 
-/** Evaluation runs: a ControlNet run scored on a split against the model-free baselines. */
+/**
+ * Evaluation runs: a trained run of any stage scored on a split: an autoencoder on its
+ * reconstructions, an LDM on unconditional samples (Frechet distance, diversity), a ControlNet on
+ * translations against the model-free baselines and the autoencoder ceiling.
+ */
+
+export const EvaluatedStage = z.enum(['autoencoder', 'ldm', 'controlnet']);
+
+/** A Frechet distance on a named feature network, or why there is none. */
+export const FrechetReport = z.object({
+  computed: z.boolean(),
+  /** frechet_distance[<network>:<layer>] */
+  name: z.string().nullable(),
+  value: FiniteOrNull,
+  network: z.string().nullable(),
+  sha256: z.string().nullable(),
+  samples: z.number().int(),
+  realImages: z.number().int(),
+  featureDim: z.number().int().nullable(),
+  reason: z.string().nullable(),
+  /** Set when there are too few samples for a full-rank covariance: the value is biased. */
+  warning: z.string().nullable(),
+  realFeaturesCached: z.boolean(),
+});
+
+export const SampleQuality = z.object({
+  samples: z.number().int(),
+  frechet: FrechetReport,
+  /** Mean MS-SSIM over ordered sample pairs (lower = more diverse). */
+  diversity: z.object({ name: z.literal('ms_ssim_diversity'), mean: FiniteOrNull, std: FiniteOrNull, samples: z.number().int(), orderedPairs: z.number().int() }).nullable(),
+});
 
 export const EvaluationMetricStats = z.object({
   name: z.string(),
@@ -20,13 +50,20 @@ export const EvaluationResults = z.object({
   runId: Id,
   runName: z.string().nullable(),
   status: RunStatus,
-  /** The evaluated ControlNet run. */
+  /** The evaluated run and its stage. */
   modelRunId: Id.nullable(),
+  stage: EvaluatedStage,
+  /** The dataset evaluated on. */
+  datasetId: Id.nullable(),
+  /** LDM evaluations: Frechet distance and diversity of the samples. */
+  sampleQuality: SampleQuality.nullable(),
+  /** ControlNet evaluations: the guidance, conditioning scale and samples per slice used. */
+  sampling: z.object({ guidanceScale: FiniteOrNull, conditioningScale: FiniteOrNull, samplesPerSlice: z.number().int().nullable() }).nullable(),
   split: z.string(),
   images: z.number().int(),
   /** psnr, mae, ms_ssim (+ psnr_lesion, mae_lesion, ssim_lesion and *_nonlesion with lesion masks). */
   model: z.array(EvaluationMetricStats),
-  /** baseline_lut, baseline_histmatch: the same columns for the model-free baselines. */
+  /** baseline_lut, baseline_histmatch (model-free), ceiling_autoencoder (reconstruction of the real T1w) and posterior_mean (mean of K samples): the same columns. */
   baselines: z.record(z.string(), z.array(EvaluationMetricStats)),
   secondsPerSlice: FiniteOrNull,
   normalisation: z.object({ method: z.string(), percentiles: z.array(z.number()).nullable(), slices: z.string() }).nullable(),
@@ -52,11 +89,19 @@ export const EvaluationResults = z.object({
 export type EvaluationResults = z.infer<typeof EvaluationResults>;
 
 export const evaluateChannels = {
-  /** Evaluates a ControlNet run on a split: creates an 'evaluation' run (parent = the ControlNet run) and its job. */
+  /** Evaluates a run of any stage on a split: creates an 'evaluation' run (parent = the evaluated run) and its job. */
   'evaluate.start': channel(
     z
       .object({
         ...SamplingFields,
+        /** Another prepared dataset (id or name) to evaluate on; default the run's training dataset. */
+        dataset: z.union([Id, z.string().min(1).max(200)]).optional(),
+        /** LDM runs: unconditional samples to draw (default 16); ControlNet runs: samples per slice, their mean scored as posterior_mean (default 1). */
+        samples: z.number().int().min(1).max(10000).optional(),
+        /** LDM runs: a TF.js layers model.json whose features the Frechet distance uses. */
+        features: z.string().min(1).max(4096).optional(),
+        /** The layer of that network to pool (default: its deepest feature map). */
+        featureLayer: z.string().min(1).max(200).optional(),
         split: z.enum(['train', 'validation', 'test']).optional(),
         /** Only the first K slices of the split. */
         limit: z.number().int().positive().optional(),

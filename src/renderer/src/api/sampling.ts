@@ -61,6 +61,11 @@ export function onJobUpdated(jobId: string, listener: (job: Job) => void): () =>
   });
 }
 
+/** Starts an evaluation of a finished run of any stage; the answer names the new evaluation run. */
+export function startEvaluation(req: RequestOf<'evaluate.start'>): Promise<ResponseOf<'evaluate.start'>> {
+  return api().evaluate.start(req);
+}
+
 export function evaluationResults(runId: number, opts: { split?: string; perImage?: boolean } = {}): Promise<EvaluationResults> {
   return api().evaluate.results({ runId, ...opts });
 }

@@ -12,7 +12,7 @@ export type MetricStats = EvaluationResults['model'][number];
 export type EvaluationLike = Pick<
   EvaluationResults,
   'runId' | 'runName' | 'modelRunId' | 'split' | 'images' | 'model' | 'baselines' | 'secondsPerSlice' | 'steps'
->;
+> & { stage?: EvaluationResults['stage'] };
 
 /** The reference's three metrics first, then lesion-aware variants, then anything else by name. */
 const RANK = ['psnr', 'mae', 'ms_ssim', 'ssim'];
@@ -27,9 +27,11 @@ export function sortMetricNames(names: Iterable<string>): string[] {
   return [...new Set(names)].sort((a, b) => metricRank(a) - metricRank(b) || a.localeCompare(b));
 }
 
-const LABELS: Record<string, string> = { psnr: 'PSNR', mae: 'MAE', ms_ssim: 'MS-SSIM', ssim: 'SSIM' };
-/** 'psnr_lesion' -> 'PSNR (lesion)', 'ms_ssim' -> 'MS-SSIM'. */
+const LABELS: Record<string, string> = { psnr: 'PSNR', mae: 'MAE', ms_ssim: 'MS-SSIM', ssim: 'SSIM', ms_ssim_diversity: 'MS-SSIM diversity' };
+/** 'psnr_lesion' -> 'PSNR (lesion)', 'ms_ssim' -> 'MS-SSIM', 'frechet_distance[net:layer]' -> 'Fréchet distance (net:layer)'. */
 export function metricLabel(name: string): string {
+  const fd = /^frechet_distance\[(.+)\]$/.exec(name);
+  if (fd) return `Fréchet distance (${fd[1]})`;
   const m = /^(.*?)(?:_(nonlesion|lesion))?$/.exec(name)!;
   const base = LABELS[m[1]!] ?? m[1]!;
   return m[2] ? `${base} (${m[2] === 'lesion' ? 'lesion' : 'outside lesion'})` : base;
@@ -39,8 +41,12 @@ const METHOD_LABELS: Record<string, string> = {
   model: 'Model (ControlNet)',
   baseline_lut: 'Baseline: intensity LUT',
   baseline_histmatch: 'Baseline: inverted + histogram-matched FLAIR',
+  ceiling_autoencoder: 'Ceiling: autoencoder reconstruction of the real T1w',
+  posterior_mean: 'Posterior mean of K samples',
 };
-export function methodLabel(method: string): string {
+const MODEL_LABELS: Record<string, string> = { autoencoder: 'Autoencoder reconstruction', ldm: 'LDM samples', controlnet: 'Model (ControlNet)' };
+export function methodLabel(method: string, stage?: string): string {
+  if (method === 'model' && stage) return MODEL_LABELS[stage] ?? METHOD_LABELS.model!;
   return METHOD_LABELS[method] ?? method.replace(/^baseline_/, 'Baseline: ');
 }
 
@@ -51,9 +57,10 @@ export function formatValue(name: string, value: number | null | undefined): str
   return Math.abs(value) >= 1e-3 || value === 0 ? value.toFixed(4) : value.toExponential(2);
 }
 
-export function formatMeanStd(name: string, s: Pick<MetricStats, 'mean' | 'std'> | undefined): string {
+export function formatMeanStd(name: string, s: (Pick<MetricStats, 'mean' | 'std'> & { n?: number }) | undefined): string {
   if (!s || s.mean === null) return '—';
-  return s.std === null ? formatValue(name, s.mean) : `${formatValue(name, s.mean)} ± ${formatValue(name, s.std)}`;
+  // A single value (a Frechet distance over the whole sample set) has no spread to show.
+  return s.std === null || (s.n !== undefined && s.n <= 1) ? formatValue(name, s.mean) : `${formatValue(name, s.mean)} ± ${formatValue(name, s.std)}`;
 }
 
 export interface MethodRow {
@@ -64,10 +71,10 @@ export interface MethodRow {
 }
 
 /** One row per method (model first, then baselines by name) with its stats by metric name. */
-export function methodRows(r: Pick<EvaluationLike, 'model' | 'baselines'>): MethodRow[] {
+export function methodRows(r: Pick<EvaluationLike, 'model' | 'baselines' | 'stage'>): MethodRow[] {
   const byName = (list: MetricStats[]) => Object.fromEntries(list.map((s) => [s.name, s]));
   return [
-    { method: 'model', label: methodLabel('model'), stats: byName(r.model) },
+    { method: 'model', label: methodLabel('model', r.stage), stats: byName(r.model) },
     ...Object.keys(r.baselines)
       .sort()
       .map((b) => ({ method: b, label: methodLabel(b), stats: byName(r.baselines[b]!) })),
