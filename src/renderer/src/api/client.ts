@@ -35,6 +35,7 @@ function toSummaryRow(m: MetricSummary): MetricSummaryRow {
     bestStep: m.best.step,
     count: m.count,
     goal: m.goal,
+    mean: m.mean ?? null,
   };
 }
 
