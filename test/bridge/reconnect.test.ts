@@ -3,7 +3,7 @@ import WebSocket from 'ws';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../../src/backend/bridge/server';
 import { bridgeTransport, NOT_CONNECTED_MESSAGE, type BridgeStatus, type BridgeTransport } from '../../src/shared/bridge-client';
-import { createApi } from '../../src/shared/contract';
+import { createApi, type ApiError } from '../../src/shared/contract';
 import { stripChannelPrefix, withReaderErrors } from '../../src/shared/reader-errors';
 import { tempHome } from '../store/helpers';
 
@@ -69,8 +69,11 @@ describe('error messages for a reader', () => {
     const t = bridgeTransport({ url: `ws://127.0.0.1:${bridge.port}/api?token=${TOKEN}`, WebSocket: WebSocket as never });
     transport = t;
     const api = createApi(withReaderErrors(t));
-    const err = await api.runs.get({ id: 999 }).catch((e: unknown) => e as { message: string; channel?: string });
-    expect(err.message).toBe('run 999 does not exist');
-    expect(err.channel).toBe('runs.get');
+    const err = await api.runs.get({ id: 999 }).then(
+      () => null,
+      (e: unknown) => e as ApiError,
+    );
+    expect(err?.message).toBe('run 999 does not exist');
+    expect(err?.channel).toBe('runs.get');
   });
 });
