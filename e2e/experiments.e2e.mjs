@@ -271,6 +271,38 @@ describe('Experiments view', () => {
     assert.match(await alert.innerText(), /loss became NaN at step 12/);
   });
 
+  it('renames a run and deletes one with its files after asking; refuses to delete a parent', async () => {
+    const { page, problems } = browser;
+    const run = await createRunWithMetrics(client.api, { stage: 'ldm', name: 'e2e to delete', steps: 5 });
+    await openApp(page, serveUrl(), `/runs/${run.id}`);
+    await page.getByTestId('run-rename').click();
+    await page.getByTestId('run-name-input').fill('e2e renamed then deleted');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="run-title"]')?.textContent === 'e2e renamed then deleted', null, { timeout: 10_000 });
+    assert.equal((await client.api.runs.get({ id: run.id })).name, 'e2e renamed then deleted');
+
+    await page.getByTestId('run-delete').click();
+    const confirm = page.getByTestId('run-delete-confirm');
+    assert.match(await confirm.innerText(), /metrics, checkpoints, images and its folder/);
+    await screenshot(page, 'run-delete-confirm');
+    await page.getByTestId('run-delete-yes').click();
+    await page.waitForURL(/#\/experiments$/);
+    await page.locator(`${RUNS_TABLE} tr[data-row-key="${created.ae.id}"]`).waitFor();
+    assert.equal(await page.locator(`${RUNS_TABLE} tr[data-row-key="${run.id}"]`).count(), 0);
+    await assert.rejects(client.api.runs.get({ id: run.id }), /does not exist/);
+
+    // The autoencoder the LDM run was trained from stays, and the page says why.
+    await openApp(page, serveUrl(), `/runs/${created.ae.id}`);
+    await page.getByTestId('run-delete').click();
+    await page.getByTestId('run-delete-yes').click();
+    const why = page.getByTestId('run-action-error');
+    await why.waitFor();
+    assert.match(await why.innerText(), new RegExp(`parent of run #${created.ldm.id}`));
+    assert.doesNotMatch(await why.innerText(), /runs\.delete/);
+    assert.ok(await client.api.runs.get({ id: created.ae.id }));
+    assert.deepEqual(problems, []);
+  });
+
   it('answers a malformed API call with a clear error and writes nothing', async () => {
     const { page } = browser;
     await openApp(page, serveUrl(), '/experiments');

@@ -4,6 +4,7 @@ import { datasetChannels } from './datasets';
 import { evaluateChannels } from './evaluation';
 import { events } from './events';
 import { runChannels } from './runs';
+import { runAdminChannels } from './run-admin';
 import { jobChannels } from './jobs';
 import { generateChannels } from './sampling';
 import { trainChannels } from './train';
@@ -12,6 +13,7 @@ import { trainChannels } from './train';
 export const channels = {
   ...appChannels,
   ...runChannels,
+  ...runAdminChannels,
   ...trainChannels,
   ...jobChannels,
   ...generateChannels,
