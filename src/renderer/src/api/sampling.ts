@@ -77,3 +77,14 @@ export function evaluationCsv(runIds: number[], kind: NonNullable<RequestOf<'eva
 export async function listSamplingJobs(): Promise<ResponseOf<'generate.jobs'>['jobs']> {
   return (await api().generate.jobs()).jobs;
 }
+
+/** Starts an evaluation of a ControlNet run (a new 'evaluation' run and its job). */
+export async function startEvaluation(request: RequestOf<'evaluate.start'>): Promise<{ runId: number; jobId: string }> {
+  const { run, jobId } = await api().evaluate.start(request);
+  return { runId: run.id, jobId };
+}
+
+/** Cancels any job by id (a queued one at once, a running one before its next step). */
+export async function cancelJob(jobId: string): Promise<Job> {
+  return api().jobs.cancelJob({ jobId });
+}
