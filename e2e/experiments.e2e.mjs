@@ -90,13 +90,14 @@ describe('Experiments view', () => {
     assert.equal(await aeRow.locator('td[data-column="status"] [data-status]').getAttribute('data-status'), 'completed');
     assert.match(await aeRow.locator('td[data-column="duration"]').innerText(), /\d/);
 
-    // The table shows the summary the store computed: last train loss and best validation loss.
+    // The table shows the summary the store computed: the last train and best validation value of one named loss.
     const { metrics } = await client.api.runs.summary({ runId: created.ae.id });
     const trainLoss = metrics.find((m) => m.name === 'loss' && m.split === 'train');
     const valLoss = metrics.find((m) => m.name === 'loss' && m.split === 'validation');
     assert.ok(trainLoss && valLoss, 'the store summarised train and validation loss');
-    assert.equal(Number(await aeRow.locator('td[data-column="trainLoss"]').innerText()).toPrecision(3), trainLoss.last.value.toPrecision(3));
-    assert.equal(Number(await aeRow.locator('td[data-column="valLoss"]').innerText()).toPrecision(3), valLoss.best.value.toPrecision(3));
+    const keyCell = aeRow.locator('td[data-column="metrics"]');
+    assert.equal(await keyCell.locator('[data-key-metric="train loss"] .num').innerText(), String(Number(trainLoss.last.value.toPrecision(4))));
+    assert.equal(await keyCell.locator('[data-key-metric="best val loss"] .num').innerText(), String(Number(valLoss.best.value.toPrecision(4))));
 
     const failedRow = page.locator(`${RUNS_TABLE} tr[data-row-key="${created.failed.id}"]`);
     assert.equal(await failedRow.locator('[data-status]').getAttribute('data-status'), 'failed');
@@ -119,14 +120,16 @@ describe('Experiments view', () => {
     assert.equal(await page.locator(`${RUNS_TABLE} th[data-column="name"]`).getAttribute('aria-sort'), 'descending');
     assert.deepEqual(await ourOrder(), [...byName].reverse());
 
-    // Numeric column: best validation loss, smallest first; runs without one sink to the bottom.
-    await page.locator(`${RUNS_TABLE} th[data-column="valLoss"] button`).click();
+    // Key metrics sort by their first value (the train loss of training runs), smallest first;
+    // runs without one sink to the bottom.
+    await page.locator(`${RUNS_TABLE} th[data-column="metrics"] button`).click();
     const values = await page
-      .locator(`${RUNS_TABLE} tbody td[data-column="valLoss"]`)
-      .evaluateAll((cells) => cells.map((c) => c.textContent.trim()));
-    const numbers = values.filter((v) => v !== '—').map(Number);
-    assert.deepEqual(numbers, [...numbers].sort((a, b) => a - b));
-    assert.ok(values.indexOf('—') === -1 || values.slice(values.indexOf('—')).every((v) => v === '—'));
+      .locator(`${RUNS_TABLE} tbody td[data-column="metrics"]`)
+      .evaluateAll((cells) => cells.map((c) => c.querySelector('[data-key-metric] .num')?.textContent.trim() ?? '—'));
+    const ourValues = values.filter((v) => v !== '—').map(Number);
+    assert.ok(ourValues.length >= 4);
+    const firstDash = values.indexOf('—');
+    assert.ok(firstDash === -1 || values.slice(firstDash).every((v) => v === '—'), `runs without a metric sink: ${values}`);
 
     await page.locator(`${RUNS_TABLE} th[data-column="name"] button`).click();
     await screenshot(page, 'experiments');
@@ -152,14 +155,67 @@ describe('Experiments view', () => {
     const { page } = browser;
     const run = await client.api.runs.create({ stage: 'evaluation', name: 'e2e live evaluation', config: { split: 'test' } });
     await page.locator(`${RUNS_TABLE} tr[data-row-key="${run.id}"]`).waitFor({ timeout: 10_000 });
-    const cell = page.locator(`${RUNS_TABLE} tr[data-row-key="${run.id}"] td[data-column="trainLoss"]`);
-    assert.equal((await cell.innerText()).trim(), '—');
-    await client.api.metrics.append({ runId: run.id, points: [{ step: 0, name: 'loss', value: 0.125 }] });
+    const cell = page.locator(`${RUNS_TABLE} tr[data-row-key="${run.id}"] td[data-column="metrics"]`);
+    assert.equal((await cell.innerText()).trim(), '');
+    // An evaluation shows its mean PSNR over the images, not its last per-image row.
+    await client.api.metrics.append({
+      runId: run.id,
+      points: [
+        { step: 0, split: 'test', name: 'psnr', value: 24 },
+        { step: 1, split: 'test', name: 'psnr', value: 26 },
+      ],
+    });
     await page.waitForFunction(
-      (sel) => document.querySelector(sel)?.textContent?.trim() === '0.125',
-      `${RUNS_TABLE} tr[data-row-key="${run.id}"] td[data-column="trainLoss"]`,
+      (sel) => document.querySelector(sel)?.textContent?.trim() === '25 dB',
+      `${RUNS_TABLE} tr[data-row-key="${run.id}"] [data-key-metric="PSNR"] .num`,
       { timeout: 10_000 },
     );
+  });
+
+  it('fits a 1440x900 window without horizontal scrolling', async () => {
+    const { page } = browser;
+    await page.setViewportSize({ width: 1440, height: 900 });
+    await openApp(page, serveUrl(), '/experiments');
+    await page.locator(`${RUNS_TABLE} tr[data-row-key="${created.ae.id}"]`).waitFor();
+    const overflow = await page.evaluate((sel) => {
+      const table = document.querySelector(sel);
+      const scrollers = [document.scrollingElement, document.querySelector('main.content'), table.parentElement];
+      const out = scrollers.filter(Boolean).map((el) => ({ scroll: el.scrollWidth, client: el.clientWidth }));
+      // The panel clips what does not fit: the table must end inside it.
+      const panel = table.closest('.panel').getBoundingClientRect();
+      out.push({ scroll: Math.round(table.getBoundingClientRect().right), client: Math.round(panel.right) });
+      return out;
+    }, RUNS_TABLE);
+    for (const o of overflow) assert.ok(o.scroll <= o.client, `no horizontal scroll: ${JSON.stringify(overflow)}`);
+    // The last column (the key metrics a reader compares) is on screen.
+    const box = await page.locator(`${RUNS_TABLE} th[data-column="metrics"]`).boundingBox();
+    assert.ok(box && box.x + box.width <= 1440, `key metrics column on screen: ${JSON.stringify(box)}`);
+    await screenshot(page, 'experiments-1440');
+  });
+
+  it('compares the loss curves and configs of two training runs', async () => {
+    const { page, problems } = browser;
+    await openApp(page, serveUrl(), '/experiments');
+    await page.locator(`[data-compare-run="${created.ae.id}"]`).check();
+    await page.locator(`[data-compare-run="${created.failed.id}"]`).check();
+    // An evaluation cannot join a compare of training runs.
+    const chart = page.getByTestId('compare-chart');
+    await page.waitForFunction(() => document.querySelector('[data-testid="compare-chart"]')?.getAttribute('data-series') === '2', null, { timeout: 10_000 });
+    assert.equal(await chart.getAttribute('data-metric'), 'loss');
+    assert.equal(await chart.locator('canvas').count(), 1);
+    // Both runs are in the legend.
+    const legend = await page.locator('[data-testid="compare-training"] .u-legend').innerText();
+    assert.match(legend, /e2e ae baseline/);
+    assert.match(legend, /e2e ae diverged/);
+    // The config diff lists what differs, with both values.
+    const diff = page.getByTestId('config-diff');
+    const lrRow = diff.locator('tr', { hasText: 'optimizer.lr_g' });
+    assert.match(await lrRow.innerText(), /0\.00005|5e-5|0\.0000500/);
+    assert.match(await lrRow.innerText(), /0\.1/);
+    await page.getByTestId('compare-training').scrollIntoViewIfNeeded();
+    await screenshot(page, 'compare-training');
+    await page.getByRole('button', { name: 'Clear selection' }).click();
+    assert.deepEqual(problems, []);
   });
 
   it('opens a run page with header, parents, config tree and metric table', async () => {
@@ -215,6 +271,38 @@ describe('Experiments view', () => {
     assert.match(await alert.innerText(), /loss became NaN at step 12/);
   });
 
+  it('renames a run and deletes one with its files after asking; refuses to delete a parent', async () => {
+    const { page, problems } = browser;
+    const run = await createRunWithMetrics(client.api, { stage: 'ldm', name: 'e2e to delete', steps: 5 });
+    await openApp(page, serveUrl(), `/runs/${run.id}`);
+    await page.getByTestId('run-rename').click();
+    await page.getByTestId('run-name-input').fill('e2e renamed then deleted');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="run-title"]')?.textContent === 'e2e renamed then deleted', null, { timeout: 10_000 });
+    assert.equal((await client.api.runs.get({ id: run.id })).name, 'e2e renamed then deleted');
+
+    await page.getByTestId('run-delete').click();
+    const confirm = page.getByTestId('run-delete-confirm');
+    assert.match(await confirm.innerText(), /metrics, checkpoints, images and its folder/);
+    await screenshot(page, 'run-delete-confirm');
+    await page.getByTestId('run-delete-yes').click();
+    await page.waitForURL(/#\/experiments$/);
+    await page.locator(`${RUNS_TABLE} tr[data-row-key="${created.ae.id}"]`).waitFor();
+    assert.equal(await page.locator(`${RUNS_TABLE} tr[data-row-key="${run.id}"]`).count(), 0);
+    await assert.rejects(client.api.runs.get({ id: run.id }), /does not exist/);
+
+    // The autoencoder the LDM run was trained from stays, and the page says why.
+    await openApp(page, serveUrl(), `/runs/${created.ae.id}`);
+    await page.getByTestId('run-delete').click();
+    await page.getByTestId('run-delete-yes').click();
+    const why = page.getByTestId('run-action-error');
+    await why.waitFor();
+    assert.match(await why.innerText(), new RegExp(`parent of run #${created.ldm.id}`));
+    assert.doesNotMatch(await why.innerText(), /runs\.delete/);
+    assert.ok(await client.api.runs.get({ id: created.ae.id }));
+    assert.deepEqual(problems, []);
+  });
+
   it('answers a malformed API call with a clear error and writes nothing', async () => {
     const { page } = browser;
     await openApp(page, serveUrl(), '/experiments');
@@ -224,12 +312,14 @@ describe('Experiments view', () => {
         await window.api.runs.create({ stage: 'diffusion', seed: 'forty-two' });
         return { ok: true };
       } catch (err) {
-        return { ok: false, name: err.name, code: err.code, message: err.message, issues: err.issues };
+        return { ok: false, name: err.name, code: err.code, channel: err.channel, message: err.message, issues: err.issues };
       }
     });
     assert.equal(outcome.ok, false);
     assert.equal(outcome.code, 'invalid_request');
-    assert.match(outcome.message, /runs\.create/);
+    // The page shows the problem, not the internal channel name (which stays on the error).
+    assert.equal(outcome.channel, 'runs.create');
+    assert.doesNotMatch(outcome.message, /^runs\.create/);
     const paths = (outcome.issues ?? []).map((i) => i.path);
     assert.ok(paths.includes('stage') && paths.includes('seed'), `issues name the bad fields: ${JSON.stringify(outcome.issues)}`);
 

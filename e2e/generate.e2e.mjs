@@ -219,4 +219,31 @@ describe('Generate view', () => {
     assert.match(csv.split('\n')[0], /^run_id,run_name,model_run_id,split,method,metric,mean,std/);
     assert.deepEqual(browser.problems, []);
   });
+
+  it('starts an evaluation from the ControlNet run page and follows it to its run', async () => {
+    const { api } = client;
+    const detail = await api.datasets.detail({ id: datasetId });
+    const split = ['test', 'validation', 'train'].find((name) => detail.subjects.some((s) => s.split === name));
+    await openApp(page, serveUrl(), `/runs/${controlnetRunId}`);
+    const form = page.getByTestId('evaluate-form');
+    await form.waitFor();
+    await page.getByTestId('evaluate-split').selectOption(split);
+    await page.getByTestId('evaluate-limit').fill('2');
+    await page.getByTestId('evaluate-steps').fill('2');
+    await page.getByTestId('evaluate-start').click();
+    await page.locator('[data-testid="evaluate-job"][data-state="completed"]').waitFor({ timeout: 120_000 });
+    const link = page.getByTestId('evaluate-run-link');
+    const evalRunId = Number((await link.getAttribute('href')).split('/').pop());
+    const run = await api.runs.get({ id: evalRunId });
+    assert.equal(run.stage, 'evaluation');
+    assert.equal(run.status, 'completed');
+    assert.deepEqual(run.parents, [{ runId: controlnetRunId, role: 'controlnet' }]);
+    const results = await api.evaluate.results({ runId: evalRunId });
+    assert.equal(results.images, 2);
+    await page.getByTestId('evaluate-form').scrollIntoViewIfNeeded();
+    await screenshot(page, 'evaluate-start');
+    await link.click();
+    await page.waitForURL(new RegExp(`#/runs/${evalRunId}$`));
+    assert.deepEqual(browser.problems, []);
+  });
 });

@@ -35,6 +35,9 @@ async function waitDataJob(api, jobId, timeoutMs = 120_000) {
   }
 }
 
+/** The autoencoder run the first test trains (its run page is checked afterwards). */
+let trainedRunId = null;
+
 const attr = (page, testId, name) => page.getByTestId(testId).getAttribute(name);
 
 describe('Train view', () => {
@@ -91,6 +94,7 @@ describe('Train view', () => {
     const live = page.getByTestId('train-live');
     await page.locator('[data-testid="train-live"][data-status="running"]').waitFor({ timeout: 30_000 });
     const runId = Number(await live.getAttribute('data-run-id'));
+    trainedRunId = runId;
     assert.ok(runId > 0);
     await page.waitForFunction(() => Number(document.querySelector('[data-testid="loss-chart"]')?.getAttribute('data-train-points')) >= 2, null, {
       timeout: 30_000,
@@ -188,6 +192,23 @@ describe('Train view', () => {
       timeout: 10_000,
     });
     await screenshot(page, 'train-run-page');
+    assert.deepEqual(problems, []);
+  });
+
+  it('shows the trained run\'s validation figures on its page: a step slider and column labels', async () => {
+    const { page, problems } = browser;
+    assert.ok(trainedRunId, 'the training test ran first');
+    await openApp(page, serveUrl(), `/runs/${trainedRunId}`);
+    const figures = page.getByTestId('run-figures');
+    await figures.locator('img').waitFor({ timeout: 15_000 });
+    const count = Number(await figures.getAttribute('data-count'));
+    assert.ok(count >= 2, `one figure per validation pass (${count})`);
+    assert.match(await figures.locator('.labels').innerText(), /input T1w\s+reconstruction/);
+    const lastStep = await figures.getAttribute('data-step');
+    await figures.getByRole('slider', { name: 'Validation figure step' }).fill('0');
+    await page.waitForFunction((s) => document.querySelector('[data-testid="run-figures"]')?.getAttribute('data-step') !== s, lastStep, { timeout: 10_000 });
+    await figures.scrollIntoViewIfNeeded();
+    await screenshot(page, 'run-figures');
     assert.deepEqual(problems, []);
   });
 });

@@ -4,6 +4,7 @@ import { app, BrowserWindow, dialog, ipcMain, protocol } from 'electron';
 import { channels, type ChannelName } from '../shared/contract';
 import { IPC_EVENT_PREFIX, IPC_INVOKE_PREFIX } from '../shared/ipc-names';
 import { openBackend, type Services } from '../backend';
+import { watchExternalRunChanges } from '../backend/runs/external-changes';
 import { setJobWorkerEntry } from '../backend/jobs/host';
 import { electronJobWorkerPath } from './job-worker';
 import { volumeResponse, VOLUMES_PATH_PREFIX } from '../backend/data/volume-files';
@@ -54,6 +55,8 @@ function registerIpc(services: Services): void {
       return dispatch(name, payload);
     });
   }
+  // Runs a CLI writes to the same home reach the window as push events too (the timer is unref'd).
+  watchExternalRunChanges(services);
   services.events.onAny((event, payload) => {
     for (const win of BrowserWindow.getAllWindows()) {
       if (!win.isDestroyed()) win.webContents.send(IPC_EVENT_PREFIX + String(event), payload);

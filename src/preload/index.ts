@@ -1,6 +1,7 @@
 import { contextBridge, ipcRenderer } from 'electron';
 import { createApi, type Transport } from '../shared/contract';
 import { IPC_EVENT_PREFIX, IPC_INVOKE_PREFIX } from '../shared/ipc-names';
+import { withReaderErrors } from '../shared/reader-errors';
 
 /**
  * The one narrow bridge between the sandboxed renderer and main: `window.api`, built from the
@@ -19,4 +20,4 @@ const transport: Transport = {
   },
 };
 
-contextBridge.exposeInMainWorld('api', createApi(transport));
+contextBridge.exposeInMainWorld('api', createApi(withReaderErrors(transport)));

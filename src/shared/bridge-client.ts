@@ -27,7 +27,26 @@ export interface BridgeTransportOptions {
   WebSocket?: SocketFactory;
   /** Delay before reconnecting after the socket drops (ms); grows up to 10 s. */
   reconnectMs?: number;
+  /**
+   * Asks the server whether our token is still good when a reconnect fails (a browser sees only
+   * "closed 1006" when the upgrade is refused). Default: POST /api/invoke/app.info over fetch;
+   * 'refused' for HTTP 401, 'down' when nothing answers.
+   */
+  probe?: () => Promise<'ok' | 'refused' | 'down'>;
 }
+
+/**
+ * Where the socket stands: `connecting` before the first open, `open`, `reconnecting` after it
+ * dropped (the server stopped or restarted), `token-refused` when the server answers but no
+ * longer accepts our token (it restarted with a new one: open the new URL it printed).
+ */
+export type BridgeStatus = 'connecting' | 'open' | 'reconnecting' | 'token-refused';
+
+export const TOKEN_REFUSED_MESSAGE =
+  'brainsynth serve no longer accepts this page\'s token (it was restarted): open the new URL it printed ("brainsynth serve: listening on …")';
+
+/** Said to calls made while the server is gone, instead of leaving them waiting. */
+export const NOT_CONNECTED_MESSAGE = 'not connected to brainsynth serve (it stopped or restarted); reconnecting';
 
 const OPEN = 1;
 
@@ -47,8 +66,32 @@ function defaultUrl(token: string | undefined): string {
   return `${scheme}//${loc.host}${BRIDGE_WS_PATH}?token=${encodeURIComponent(tok)}`;
 }
 
-export function bridgeTransport(options: BridgeTransportOptions = {}): Transport & { close(): void } {
+function fetchProbe(wsUrl: string): () => Promise<'ok' | 'refused' | 'down'> {
+  const u = new URL(wsUrl);
+  const token = u.searchParams.get('token') ?? '';
+  const httpUrl = `${u.protocol === 'wss:' ? 'https:' : 'http:'}//${u.host}/api/invoke/app.info`;
+  return async () => {
+    const f = (globalThis as { fetch?: typeof fetch }).fetch;
+    if (!f) return 'down';
+    try {
+      const res = await f(httpUrl, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: '{}' });
+      return res.status === 401 ? 'refused' : 'ok';
+    } catch {
+      return 'down';
+    }
+  };
+}
+
+export interface BridgeTransport extends Transport {
+  close(): void;
+  status(): BridgeStatus;
+  /** Calls `listener` on every status change; returns the unsubscribe function. */
+  onStatus(listener: (status: BridgeStatus) => void): () => void;
+}
+
+export function bridgeTransport(options: BridgeTransportOptions = {}): BridgeTransport {
   const url = options.url ?? defaultUrl(options.token);
+  const probe = options.probe ?? fetchProbe(url);
   const Socket = options.WebSocket ?? (globalThis as { WebSocket?: SocketFactory }).WebSocket;
   if (!Socket) throw new Error('bridgeTransport: no WebSocket implementation available');
 
@@ -59,6 +102,13 @@ export function bridgeTransport(options: BridgeTransportOptions = {}): Transport
   const pending = new Map<number, { resolve: (e: Envelope) => void; message: string }>();
   const queue: string[] = [];
   const listeners = new Map<string, Set<(payload: unknown) => void>>();
+  let status: BridgeStatus = 'connecting';
+  const statusListeners = new Set<(status: BridgeStatus) => void>();
+  const setStatus = (next: BridgeStatus) => {
+    if (next === status) return;
+    status = next;
+    for (const l of statusListeners) l(next);
+  };
 
   const failAll = (reason: string) => {
     for (const [id, call] of pending) {
@@ -67,11 +117,22 @@ export function bridgeTransport(options: BridgeTransportOptions = {}): Transport
     }
   };
 
+  const failQueued = () => {
+    for (const text of queue.splice(0)) {
+      const id = (JSON.parse(text) as BridgeInvoke).id;
+      pending.get(id)?.resolve({ ok: false, error: { code: 'failed', message: NOT_CONNECTED_MESSAGE } });
+      pending.delete(id);
+    }
+  };
+
   const connect = () => {
     const ws = new Socket(url);
     socket = ws;
+    let opened = false;
     ws.onopen = () => {
+      opened = true;
       backoff = options.reconnectMs ?? 500;
+      setStatus('open');
       for (const msg of queue.splice(0)) ws.send(msg);
     };
     ws.onmessage = (ev) => {
@@ -92,9 +153,18 @@ export function bridgeTransport(options: BridgeTransportOptions = {}): Transport
     ws.onclose = (ev) => {
       // Calls in flight are lost with the socket; answer them rather than hang the UI.
       failAll(`connection to brainsynth serve closed (${ev.code}${ev.reason ? `: ${ev.reason}` : ''})`);
-      if (closedByUser || ev.code === 4401) return; // 4401: token refused, retrying cannot help
-      setTimeout(connect, backoff);
-      backoff = Math.min(backoff * 2, 10_000);
+      if (closedByUser) return;
+      if (ev.code === 4401) return setStatus('token-refused'); // retrying cannot help
+      // Calls waiting for the socket are answered now; new ones are refused until it is back.
+      setStatus('reconnecting');
+      failQueued();
+      const retry = () => {
+        setTimeout(connect, backoff);
+        backoff = Math.min(backoff * 2, 10_000);
+      };
+      if (opened) return retry();
+      // The upgrade failed: a server that answers but refuses the token restarted with a new one.
+      void probe().then((answer) => (answer === 'refused' ? setStatus('token-refused') : retry()));
     };
     ws.onerror = () => {
       /* onclose follows and handles it */
@@ -112,6 +182,10 @@ export function bridgeTransport(options: BridgeTransportOptions = {}): Transport
           resolve({ ok: false, error: { code: 'failed', channel, message: `${channel}: bridge transport closed` } });
           return;
         }
+        if (status === 'reconnecting' || status === 'token-refused') {
+          resolve({ ok: false, error: { code: 'failed', channel, message: status === 'token-refused' ? TOKEN_REFUSED_MESSAGE : NOT_CONNECTED_MESSAGE } });
+          return;
+        }
         pending.set(id, { resolve, message: text });
         if (socket && socket.readyState === OPEN) socket.send(text);
         else queue.push(text);
@@ -122,6 +196,11 @@ export function bridgeTransport(options: BridgeTransportOptions = {}): Transport
       if (!set) listeners.set(event, (set = new Set()));
       set.add(listener);
       return () => set.delete(listener);
+    },
+    status: () => status,
+    onStatus(listener) {
+      statusListeners.add(listener);
+      return () => statusListeners.delete(listener);
     },
     close() {
       closedByUser = true;

@@ -16,6 +16,7 @@
  */
 export * from './contract/app';
 export * from './contract/runs';
+export * from './contract/run-admin';
 export * from './contract/datasets';
 export * from './contract/train';
 export * from './contract/jobs';

@@ -8,7 +8,7 @@ import { tempHome } from '../store/helpers';
 const run = promisify(execFile);
 const bin = resolve(__dirname, '../../bin/brainsynth.mjs');
 let home: ReturnType<typeof tempHome>;
-let ids: { ae: number; ldm: number };
+let ids: { ae: number; ldm: number; evaluation: number };
 
 async function cli(args: string[], env: Record<string, string> = {}) {
   try {
@@ -29,11 +29,25 @@ beforeAll(() => {
     { step: 0, name: 'loss', value: 0.5 },
     { step: 10, name: 'loss', value: 0.1 },
     { step: 10, name: 'psnr', value: 27.5, split: 'validation' },
+    // The autoencoder logs a weighted total for training but only its parts for validation.
+    { step: 10, name: 'l1_loss', value: 0.05 },
+    { step: 10, name: 'kl_loss', value: 4587 },
+    { step: 10, name: 'l1_loss', value: 0.04, split: 'validation' },
+    { step: 10, name: 'kl_loss', value: 4600, split: 'validation' },
   ]);
   s.checkpoints.add(ae.id, { path: 'runs/1/last.safetensors', step: 10, sha256: 'ab'.repeat(32) });
   s.runs.update({ id: ae.id, status: 'completed' });
+  // An evaluation stores one point per image; its last row (a baseline's MAE) is not what a reader compares.
+  const evaluation = s.runs.create({ stage: 'evaluation', name: 'eval-test' });
+  s.metrics.append(evaluation.id, [
+    { step: 0, split: 'test', name: 'psnr', value: 20 },
+    { step: 1, split: 'test', name: 'psnr', value: 30 },
+    { step: 0, split: 'test', name: 'ms_ssim', value: 0.8 },
+    { step: 1, split: 'test', name: 'ms_ssim', value: 0.9 },
+    { step: 1, split: 'test', name: 'baseline_identity_mae', value: 0.3 },
+  ]);
   const ldm = s.runs.create({ stage: 'ldm', parents: [{ runId: ae.id, role: 'autoencoder' }] });
-  ids = { ae: ae.id, ldm: ldm.id };
+  ids = { ae: ae.id, ldm: ldm.id, evaluation: evaluation.id };
   s.close();
 });
 afterAll(() => home.cleanup());
@@ -45,9 +59,12 @@ describe('brainsynth runs', () => {
     const lines = stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^ID\s+STAGE\s+STATUS\s+NAME\s+DATASET\s+CREATED \(UTC\)\s+DURATION\s+KEY METRICS$/);
     expect(lines[2]).toMatch(new RegExp(`^\\s*${ids.ldm}\\s+ldm\\s+created`));
-    expect(lines[3]).toMatch(new RegExp(`^\\s*${ids.ae}\\s+autoencoder\\s+completed\\s+ae-base`));
-    expect(lines[3]).toContain('validation/psnr=27.5');
-    expect(lines[3]).toContain('loss=0.1');
+    expect(lines[3]).toMatch(new RegExp(`^\\s*${ids.evaluation}\\s+evaluation\\s+created\\s+eval-test`));
+    expect(lines[3]).toContain('PSNR=25 dB MS-SSIM=0.85');
+    expect(lines[3]).not.toContain('mae');
+    expect(lines[4]).toMatch(new RegExp(`^\\s*${ids.ae}\\s+autoencoder\\s+completed\\s+ae-base`));
+    // The same named quantity for train and validation (not a weighted total beside kl_loss).
+    expect(lines[4]).toContain('train l1_loss=0.05 best val l1_loss=0.04');
   });
 
   it('runs list --json prints the contract shape and honours BRAINSYNTH_HOME', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { flattenConfig, formatDuration, formatMetric, runDurationMs } from '../../src/renderer/src/format';
-import { keyLoss, orderMetricRows } from '../../src/renderer/src/api/key-metrics';
+import { keyMetrics, orderMetricRows } from '../../src/renderer/src/api/key-metrics';
 import type { MetricSummaryRow } from '../../src/renderer/src/api/types';
 
 describe('run durations', () => {
@@ -66,12 +66,29 @@ describe('key metrics in the run list', () => {
     goal: null,
   });
 
-  it('prefers the total loss per split, else the first *_loss', () => {
-    const summary = [m('l1_loss', 'train', 0.2, 0.1), m('loss', 'train', 0.5, 0.4), m('p_loss', 'validation', 0.3, 0.25)];
-    expect(keyLoss(summary, 'train')?.name).toBe('loss');
-    expect(keyLoss(summary, 'validation')?.name).toBe('p_loss');
-    expect(keyLoss([m('psnr', 'test', 30, 31)], 'train')).toBeNull();
-    expect(keyLoss(null, 'train')).toBeNull();
+  it('shows the same named loss for train and best validation', () => {
+    // The autoencoder logs a weighted total only for training; validation logs its parts.
+    const summary = [m('loss', 'train', 0.5, 0.4), m('l1_loss', 'train', 0.2, 0.1), m('kl_loss', 'train', 4587, 4000), m('l1_loss', 'validation', 0.3, 0.25), m('kl_loss', 'validation', 4600, 4500)];
+    expect(keyMetrics('autoencoder', summary).map((k) => [k.label, k.value])).toEqual([
+      ['train l1_loss', 0.2],
+      ['best val l1_loss', 0.25],
+    ]);
+    // When both splits log the total, it is the one.
+    expect(keyMetrics('ldm', [m('loss', 'train', 0.5, 0.4), m('loss', 'validation', 0.6, 0.55)]).map((k) => k.value)).toEqual([0.5, 0.55]);
+    expect(keyMetrics('ldm', [m('loss', 'train', 0.5, 0.4)]).map((k) => k.label)).toEqual(['train loss']);
+    expect(keyMetrics('autoencoder', [])).toEqual([]);
+  });
+
+  it('shows an evaluation as its mean PSNR and MS-SSIM, not its last per-image row', () => {
+    const summary = [
+      { ...m('psnr', 'test', 31, 33), mean: 25 },
+      { ...m('ms_ssim', 'test', 0.9, 0.95), mean: 0.85 },
+      { ...m('baseline_identity_mae', 'test', 0.3, 0.1), mean: 0.2 },
+    ];
+    expect(keyMetrics('evaluation', summary)).toEqual([
+      { label: 'PSNR', name: 'psnr', value: 25, unit: 'dB' },
+      { label: 'MS-SSIM', name: 'ms_ssim', value: 0.85, unit: '' },
+    ]);
   });
 
   it('orders the run page metric table by name, train before validation', () => {

@@ -18,6 +18,7 @@ import { volumeFile, volumePath } from '../data/volume-files';
 import { APP_ORIGIN } from './security-policy';
 import { parentCandidates, trainForm } from '../training/train-form';
 import { clusterHandlers } from '../cluster/handlers';
+import { deleteRun } from '../runs/delete-run';
 
 /**
  * Channel -> implementation. Every contract channel must have exactly one handler here (the
@@ -52,6 +53,7 @@ export function createHandlers({ services: s, host }: HandlerContext): HandlerTa
     'runs.create': (req) => s.runs.create(req),
     'runs.update': (req) => s.runs.update(req),
     'runs.summary': (req) => ({ runId: req.runId, metrics: s.metrics.summary(req.runId) }),
+    'runs.delete': (req) => deleteRun({ store: s.store, runs: s.runs, runDir: s.home.runDir }, req.id),
 
     'metrics.append': (req) => ({ appended: s.metrics.append(req.runId, req.points) }),
     'metrics.query': ({ runId, ...query }) => ({ runId, series: s.metrics.query(runId, query) }),

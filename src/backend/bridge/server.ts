@@ -12,6 +12,7 @@ import { contentSecurityPolicy, securityHeaders } from '../api/security-policy';
 import { defaultRendererDir, mimeType, resolveStaticPath } from './static-files';
 import { APP_VERSION } from '../api/app-meta';
 import { sendVolume, VOLUMES_PATH_PREFIX } from '../data/volume-files';
+import { watchExternalRunChanges } from '../runs/external-changes';
 
 /**
  * The browser bridge behind `brainsynth serve`: the built renderer over HTTP plus the IPC
@@ -225,6 +226,8 @@ export async function startBridge(opts: BridgeOptions = {}): Promise<Bridge> {
     });
   });
 
+  // Runs a CLI or another window writes reach this page as push events too.
+  const stopWatching = watchExternalRunChanges(services);
   const unsubscribe = services.events.onAny((event, payload) => {
     const text = JSON.stringify({ type: 'event', event: String(event), payload } satisfies BridgeServerMessage);
     for (const ws of clients) if (ws.readyState === ws.OPEN) ws.send(text);
@@ -236,6 +239,7 @@ export async function startBridge(opts: BridgeOptions = {}): Promise<Bridge> {
     );
     server.listen(opts.port ?? 0, host, () => resolveListen());
   }).catch((err) => {
+    stopWatching();
     unsubscribe();
     if (ownServices) services.close();
     throw err;
@@ -256,6 +260,7 @@ export async function startBridge(opts: BridgeOptions = {}): Promise<Bridge> {
     services,
     rendererDir: hasRenderer ? rendererDir : null,
     async close() {
+      stopWatching();
       unsubscribe();
       for (const ws of clients) ws.terminate();
       wss.close();

@@ -219,6 +219,21 @@ export class MetricsService {
     return this.summaries([runId]).get(runId) ?? [];
   }
 
+  /**
+   * Adds each series' mean to the summaries of the given runs. Meant for evaluation runs, whose
+   * points are one per image (a mean over training steps would mean nothing), so it scans only them.
+   */
+  addMeans(summaries: Map<number, MetricSummary[]>, runIds: readonly number[]): void {
+    if (runIds.length === 0) return;
+    const rows = this.store.db
+      .prepare(`SELECT run_id, name, split, avg(value) AS mean FROM metrics WHERE run_id IN (${runIds.map(() => '?').join(', ')}) GROUP BY run_id, name, split`)
+      .all(...runIds) as { run_id: number; name: string; split: string; mean: number }[];
+    for (const r of rows) {
+      const m = summaries.get(r.run_id)?.find((s) => s.name === r.name && s.split === r.split);
+      if (m && Number.isFinite(r.mean)) m.mean = r.mean;
+    }
+  }
+
   /** Deletes points after `step` (resume from a checkpoint at `step`); returns how many. */
   deleteAfter(runId: number, step: number): number {
     const db = this.store.db;

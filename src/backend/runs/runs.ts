@@ -170,6 +170,7 @@ export class RunsService {
         )
         .all(...args, filter.limit ?? 1000, filter.offset ?? 0) as RunRow[];
       const summaries = this.metrics.summaries(rows.map((r) => r.id));
+      this.metrics.addMeans(summaries, rows.filter((r) => r.stage === 'evaluation').map((r) => r.id));
       const runs = rows.map((row) => ({
         ...this.toRun(row),
         datasetName: row.dataset_name ?? null,

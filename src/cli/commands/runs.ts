@@ -3,7 +3,8 @@
  * the contract's shapes (RunListItem[], and {run, metrics, checkpoints, artefacts}).
  */
 import { Command, Option } from 'commander';
-import { RunStage, RunStatus, type MetricSummary, type RunListItem } from '../../shared/contract';
+import { RunStage, RunStatus, type RunListItem } from '../../shared/contract';
+import { keyMetrics } from '../../shared/key-metrics';
 import { withServices } from '../services';
 import { formatDuration, formatTable, formatTime, formatValue } from '../table';
 
@@ -13,13 +14,15 @@ function parseRunId(text: string): number {
   return id;
 }
 
-/** "loss 0.0123 (best 0.01 @ 900)" for the few metrics that matter in a listing. */
-function keyMetrics(metrics: MetricSummary[]): string {
-  const preferred = metrics
-    .slice()
-    .sort((a, b) => Number(b.split !== 'train') - Number(a.split !== 'train') || a.name.localeCompare(b.name))
-    .slice(0, 3);
-  return preferred.map((m) => `${m.split === 'train' ? '' : `${m.split}/`}${m.name}=${formatValue(m.last.value)}`).join(' ');
+/**
+ * The numbers a reader compares: "train l1_loss=0.031 best val l1_loss=0.029" for training runs,
+ * "PSNR=24.1 dB MS-SSIM=0.871" (means over the images) for evaluations.
+ */
+function keyMetricsText(run: RunListItem): string {
+  const flat = run.metrics.map((m) => ({ name: m.name, split: m.split, last: m.last.value, best: m.best.value, mean: m.mean ?? null }));
+  return keyMetrics(run.stage, flat)
+    .map((k) => `${k.label}=${k.value === null ? '—' : formatValue(k.value)}${k.unit ? ` ${k.unit}` : ''}`)
+    .join(' ');
 }
 
 function printRunsTable(runs: RunListItem[]): void {
@@ -30,7 +33,7 @@ function printRunsTable(runs: RunListItem[]): void {
   process.stdout.write(
     formatTable(
       ['ID', 'STAGE', 'STATUS', 'NAME', 'DATASET', 'CREATED (UTC)', 'DURATION', 'KEY METRICS'],
-      runs.map((r) => [r.id, r.stage, r.status, r.name, r.datasetName, formatTime(r.createdAt), formatDuration(r.startedAt, r.finishedAt), keyMetrics(r.metrics) || null]),
+      runs.map((r) => [r.id, r.stage, r.status, r.name, r.datasetName, formatTime(r.createdAt), formatDuration(r.startedAt, r.finishedAt), keyMetricsText(r) || null]),
     ),
   );
 }

@@ -15,6 +15,12 @@ function parsePort(text: string): number {
   return port;
 }
 
+/** A guessable token would let any local program drive the app: ask for a long, URL-safe one. */
+function parseToken(text: string): string {
+  if (!/^[A-Za-z0-9_-]{24,256}$/.test(text)) throw new Error('--token must be 24 to 256 characters of A-Z, a-z, 0-9, _ or -');
+  return text;
+}
+
 export function register(program: Command): void {
   program
     .command('serve')
@@ -23,13 +29,18 @@ export function register(program: Command): void {
     .option('--host <address>', 'loopback address to bind (127.0.0.1, ::1 or localhost)', '127.0.0.1')
     .option('--renderer <dir>', 'built renderer folder (default: out/renderer)')
     .option('--api-only', 'serve only the API, without the built renderer')
-    .action(async (opts: { port: number; host: string; renderer?: string; apiOnly?: boolean }, cmd: Command) => {
+    .option(
+      '--token <token>',
+      'access token to require (default: a new random one each launch); with a fixed --port as well, open tabs reconnect after a restart',
+      parseToken,
+    )
+    .action(async (opts: { port: number; host: string; renderer?: string; apiOnly?: boolean; token?: string }, cmd: Command) => {
       const rendererDir = opts.apiOnly ? null : (opts.renderer ?? defaultRendererDir());
       if (rendererDir !== null && !existsSync(join(rendererDir, 'index.html'))) {
         throw new Error(`serve: ${rendererMissingMessage(rendererDir)} (or pass --api-only)`);
       }
       const home = homeOption(cmd);
-      const bridge = await startBridge({ home, port: opts.port, host: opts.host, rendererDir });
+      const bridge = await startBridge({ home, port: opts.port, host: opts.host, rendererDir, token: opts.token });
       process.stdout.write(`brainsynth serve: home ${bridge.services.home.root}\n`);
       process.stdout.write(`brainsynth serve: listening on ${bridge.url}\n`);
       await new Promise<void>((resolveStop) => {

@@ -13,6 +13,21 @@ export interface GrayImage {
   data: Float32Array;
 }
 
+/**
+ * A model slice turned upright for reading. Slices are stored as the reference stores them:
+ * rows = voxel x (towards the patient's left), columns = voxel y (posterior -> anterior), so the
+ * brain lies on its side. Upright is the neurological convention: anterior at the top, the
+ * patient's left on the left. out(r, c) = in(H-1-c, W-1-r); the result is H wide and W tall.
+ */
+export function uprightGray(img: GrayImage): GrayImage {
+  const { height: H, width: W, data } = img;
+  const out = new Float32Array(H * W);
+  for (let r = 0; r < W; r++) {
+    for (let c = 0; c < H; c++) out[r * H + c] = data[(H - 1 - c) * W + (W - 1 - r)]!;
+  }
+  return { height: W, width: H, data: out };
+}
+
 /** Tiles images into a grid of `columns` columns (each row of the grid is one example). */
 export function tileImages(rows: GrayImage[][], gap = 2): GrayImage {
   const h = Math.max(...rows.flat().map((i) => i.height));

@@ -173,7 +173,7 @@ export class AutoencoderRuntime implements StageRuntime {
     const inputs = splitBatch(await readImages(batch.t1w), k, set.height, set.width);
     const outputs = splitBatch(await readImages(recon), k, set.height, set.width);
     [batch.t1w, batch.flair, eps, recon].forEach((t) => t.dispose());
-    return { name: 'reconstruction', rows: inputs.map((img, i) => [img, outputs[i]!]) };
+    return { name: 'reconstruction', rows: inputs.map((img, i) => [img, outputs[i]!]), columns: ['input T1w', 'reconstruction'] };
   }
 
   async checkpointPayload(): Promise<{ model: StateDict; state: StateDict }> {

@@ -139,7 +139,7 @@ export class ControlNetRuntime implements StageRuntime {
     const real = splitBatch(await readImages(batch.t1w), k, h, w);
     flairs.dispose();
     [batch.t1w, batch.flair, cond, uncond, z, img].forEach((t) => t.dispose());
-    return { name: 'flair-generated-real', rows: flair.map((f, i) => [f, generated[i]!, real[i]!]) };
+    return { name: 'flair-generated-real', rows: flair.map((f, i) => [f, generated[i]!, real[i]!]), columns: ['FLAIR (condition)', 'generated T1w', 'real T1w'] };
   }
 
   async checkpointPayload(): Promise<{ model: StateDict; state: StateDict; context: StateDict }> {

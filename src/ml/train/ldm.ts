@@ -132,7 +132,7 @@ export class LdmRuntime implements StageRuntime {
       [cond, z, img].forEach((t) => t.dispose());
       uncond?.dispose();
     }
-    return { name: 'samples', rows };
+    return { name: 'samples', rows, columns: Array.from({ length: k }, (_, i) => `sample ${i + 1}`) };
   }
 
   async checkpointPayload(): Promise<{ model: StateDict; state: StateDict; context: StateDict }> {

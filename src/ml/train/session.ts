@@ -13,7 +13,7 @@ import {
   type LoadedCheckpoint,
 } from '../pipeline/checkpoint';
 import { batchCount, epochOrder, type TrainingData } from './data';
-import { tileImages, writePng, type GrayImage } from '../io/png';
+import { tileImages, uprightGray, writePng, type GrayImage } from '../io/png';
 
 /**
  * The loop every stage shares: epochs over a seeded data order, one optimiser step per batch,
@@ -137,7 +137,7 @@ export interface StageRuntime {
   trainStep(indices: number[], epoch: number, step: number, rng: Rng): Promise<Record<string, number>>;
   validate(epoch: number, rng: Rng): Promise<ValidationResult>;
   /** Validation figure rows (each row one example, columns e.g. input | output). */
-  figures(epoch: number, rng: Rng): Promise<{ name: string; rows: GrayImage[][] } | null>;
+  figures(epoch: number, rng: Rng): Promise<{ name: string; rows: GrayImage[][]; columns?: string[] } | null>;
   /** Everything needed to resume; `model` is the network this stage trains, in MONAI names. */
   checkpointPayload(): Promise<{ model: StateDict; state: StateDict; context?: StateDict }>;
   restore(ckpt: LoadedCheckpoint): void;
@@ -243,8 +243,9 @@ export async function runSession(runtime: StageRuntime, opts: SessionOptions, ho
     const fig = await runtime.figures(epoch, valRng);
     if (fig && fig.rows.length > 0) {
       const path = join(imagesDir, `${fig.name}-step${String(step).padStart(7, '0')}.png`);
-      writePng(path, tileImages(fig.rows));
-      hooks.artefact?.({ kind: 'image', path, step, meta: { figure: fig.name, epoch, stage: runtime.stage } });
+      // Stored upright (as every view shows slices) with one labelled column per kind of image.
+      writePng(path, tileImages(fig.rows.map((row) => row.map(uprightGray))));
+      hooks.artefact?.({ kind: 'image', path, step, meta: { figure: fig.name, epoch, stage: runtime.stage, upright: true, columns: fig.columns ?? [] } });
     }
     return improved;
   };

@@ -1,7 +1,9 @@
 import { createApp } from 'vue';
 import { createApi } from '../../shared/contract';
 import { bridgeTransport } from '../../shared/bridge-client';
+import { withReaderErrors } from '../../shared/reader-errors';
 import App from './App.vue';
+import { watchBridge } from './api/bridge-status';
 import { router } from './router';
 import './styles/theme.css';
 
@@ -10,7 +12,9 @@ import './styles/theme.css';
 let bootError: string | null = null;
 if (!window.api) {
   try {
-    window.api = createApi(bridgeTransport());
+    const transport = bridgeTransport();
+    watchBridge(transport);
+    window.api = createApi(withReaderErrors(transport));
   } catch (err) {
     // Leave window.api unset and say why on the page rather than showing a blank window.
     bootError = err instanceof Error ? err.message : String(err);

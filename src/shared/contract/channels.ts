@@ -5,6 +5,7 @@ import { evaluateChannels } from './evaluation';
 import { events } from './events';
 import { runChannels } from './runs';
 import { clusterChannels } from './cluster';
+import { runAdminChannels } from './run-admin';
 import { jobChannels } from './jobs';
 import { generateChannels } from './sampling';
 import { trainChannels } from './train';
@@ -13,6 +14,7 @@ import { trainChannels } from './train';
 export const channels = {
   ...appChannels,
   ...runChannels,
+  ...runAdminChannels,
   ...trainChannels,
   ...jobChannels,
   ...generateChannels,

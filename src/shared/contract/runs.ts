@@ -56,6 +56,8 @@ export const MetricSummary = z.object({
   count: z.number().int(),
   last: MetricStat,
   best: MetricStat,
+  /** Evaluation runs only: the mean over the evaluated images (the number a reader compares). */
+  mean: z.number().optional(),
 });
 export type MetricSummary = z.infer<typeof MetricSummary>;
 

@@ -35,6 +35,7 @@ function toSummaryRow(m: MetricSummary): MetricSummaryRow {
     bestStep: m.best.step,
     count: m.count,
     goal: m.goal,
+    mean: m.mean ?? null,
   };
 }
 
@@ -255,4 +256,17 @@ export function onTrainingDetail(runId: number, listener: (training: TrainingPro
   return api().on('job.progress', (p) => {
     if (p.runId === runId && p.training) listener(p.training);
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run housekeeping (run page)
+// ---------------------------------------------------------------------------------------------
+
+export async function renameRun(id: number, name: string | null): Promise<void> {
+  await api().runs.update({ id, name });
+}
+
+/** Deletes the run with its rows and folder (refused while it runs or has child runs). */
+export async function deleteRun(id: number): Promise<void> {
+  await api().runs.delete({ id });
 }

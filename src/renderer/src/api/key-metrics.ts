@@ -1,23 +1,8 @@
+import { isValidationSplit } from '../../../shared/key-metrics';
 import type { MetricSummaryRow } from './types';
 
-const VALIDATION_SPLITS = new Set(['validation', 'val', 'valid']);
-
-export function isValidationSplit(split: string): boolean {
-  return VALIDATION_SPLITS.has(split.toLowerCase());
-}
-
-/**
- * The loss a run list shows for a split: the total `loss` the reference logs for every stage, else
- * the first `*_loss` (alphabetically, so the choice is stable), else nothing.
- */
-export function keyLoss(summary: readonly MetricSummaryRow[] | null, split: 'train' | 'validation'): MetricSummaryRow | null {
-  if (!summary) return null;
-  const inSplit = summary.filter((m) => (split === 'train' ? m.split.toLowerCase() === 'train' : isValidationSplit(m.split)));
-  const total = inSplit.find((m) => m.name === 'loss');
-  if (total) return total;
-  const partial = inSplit.filter((m) => m.name.endsWith('_loss')).sort((a, b) => a.name.localeCompare(b.name));
-  return partial[0] ?? null;
-}
+export { isValidationSplit } from '../../../shared/key-metrics';
+export { keyMetrics, trainingKeyMetrics, evaluationKeyMetrics } from '../../../shared/key-metrics';
 
 /** Rows for the run page's metric table: grouped by metric name, train before validation before others. */
 export function orderMetricRows(summary: readonly MetricSummaryRow[]): MetricSummaryRow[] {

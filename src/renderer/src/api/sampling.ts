@@ -82,3 +82,8 @@ export function evaluationCsv(runIds: number[], kind: NonNullable<RequestOf<'eva
 export async function listSamplingJobs(): Promise<ResponseOf<'generate.jobs'>['jobs']> {
   return (await api().generate.jobs()).jobs;
 }
+
+/** Cancels any job by id (a queued one at once, a running one before its next step). */
+export async function cancelJob(jobId: string): Promise<Job> {
+  return api().jobs.cancelJob({ jobId });
+}

@@ -14,6 +14,8 @@ export interface MetricSummaryRow extends Pick<MetricSummary, 'name' | 'split' |
   bestStep: MetricSummary['best']['step'] | null;
   /** Which way is better: 'min' for losses and errors, 'max' for PSNR/SSIM-like scores. */
   goal: MetricSummary['goal'] | null;
+  /** Evaluation runs: the mean over the evaluated images. */
+  mean?: number | null;
 }
 
 export interface RunParentLink {

@@ -1,4 +1,5 @@
-import { readonly, ref } from 'vue';
+import { readonly, ref, watch } from 'vue';
+import { bridgeStatus } from '../api/bridge-status';
 import { activeBackend, appInfo } from '../api/client';
 import type { ConnectionState } from '../api/types';
 
@@ -12,6 +13,18 @@ const host = ref<string | null>(null);
 const version = ref<string | null>(null);
 const backend = ref<{ backend: string; runId: number } | null>(null);
 const lastError = ref<string | null>(null);
+/** Bumped each time the connection comes back after a loss: views reload their data then. */
+const reconnects = ref(0);
+let wasLost = false;
+
+function setState(next: ConnectionState): void {
+  if (next === 'disconnected') wasLost = true;
+  if (next === 'connected' && wasLost) {
+    wasLost = false;
+    reconnects.value++;
+  }
+  state.value = next;
+}
 
 let timer: ReturnType<typeof setInterval> | null = null;
 let polling = false;
@@ -34,11 +47,12 @@ async function poll(): Promise<void> {
     const info = await withTimeout(appInfo(), 3000);
     host.value = info.host;
     version.value = info.version;
-    state.value = 'connected';
+    // The socket may have dropped while this call was answered from before.
+    if (bridgeStatus.value === null || bridgeStatus.value === 'open') setState('connected');
     lastError.value = null;
     backend.value = await activeBackend();
   } catch (err) {
-    state.value = 'disconnected';
+    setState('disconnected');
     lastError.value = err instanceof Error ? err.message : String(err);
   } finally {
     polling = false;
@@ -47,6 +61,11 @@ async function poll(): Promise<void> {
 
 export function startConnectionMonitor(intervalMs = 4000): void {
   if (timer !== null) return;
+  // The bridge's socket says at once when it drops or comes back; polling covers Electron IPC.
+  watch(bridgeStatus, (status) => {
+    if (status === 'reconnecting' || status === 'token-refused') setState('disconnected');
+    else if (status === 'open') void poll();
+  });
   void poll();
   timer = setInterval(() => void poll(), intervalMs);
 }
@@ -63,5 +82,8 @@ export function useConnection() {
     version: readonly(version),
     backend: readonly(backend),
     lastError: readonly(lastError),
+    reconnects: readonly(reconnects),
+    /** The bridge refused our token: the server restarted with a new one. */
+    tokenRefused: () => bridgeStatus.value === 'token-refused',
   };
 }
