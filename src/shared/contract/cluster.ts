@@ -1,25 +1,14 @@
 import { z } from 'zod';
-import { channel, Id } from './common';
+import { channel } from './common';
 import { Run } from './runs';
-import { TrainStage } from './train';
+import { trainChannels } from './train';
 
 /** Cluster jobs: train a stage with torchrun + MONAI elsewhere, then import the run here. */
 export const clusterChannels = {
   /** Writes a job folder for one stage (config validated as jobs.start); outDir defaults to HOME/cluster-jobs/. */
   'cluster.export': channel(
-    z
-      .object({
-        stage: TrainStage,
-        datasetId: Id,
-        preset: z.enum(['desktop', 'reference']),
-        parentRunId: Id.optional(),
-        epochs: z.number().int().positive().max(100_000).optional(),
-        seed: z.number().int().optional(),
-        overrides: z.array(z.string().max(2000)).max(200).optional(),
-        name: z.string().max(200).optional(),
-        outDir: z.string().min(1).max(4096).optional(),
-      })
-      .strict(),
+    // The same run settings as a local training start (minus where it computes), plus the folder.
+    trainChannels['jobs.start'].request.omit({ backend: true, experimentId: true }).extend({ outDir: z.string().min(1).max(4096).optional() }),
     z.object({
       dir: z.string(),
       jobId: z.string(),
