@@ -31,6 +31,8 @@ export interface CheckpointMeta {
   rng: RngState;
   bestValLoss: number | null;
   lastValLoss: number | null;
+  /** Budget, learning-rate projection and plateau count, for runs whose loop has them. */
+  schedule?: { elapsedSeconds: number; projectedSteps: number; plateauBest: number | null; sinceImprovement: number };
   config: Record<string, unknown>;
   files: Record<string, { sha256: string; bytes: number }>;
   createdAt: string;

@@ -64,6 +64,8 @@ export async function runTraining(
       lastLosses: result.lastLosses,
       lastValLoss: result.lastValLoss,
       bestValLoss: result.bestValLoss,
+      stopReason: result.stopReason,
+      schedule: result.schedule,
       trainSlices: slices.train.count,
       validationSlices: slices.validation.count,
     };
