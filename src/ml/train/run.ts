@@ -20,7 +20,12 @@ export interface RunHooks extends TrainHooks {
 export function loadTrainingData(datasetDir: string, size: [number, number]): TrainingData {
   const train = loadPreparedSlices(datasetDir, { split: 'train', size });
   const validation = loadPreparedSlices(datasetDir, { split: 'validation', size });
-  const data: TrainingData = { train, validation, description: `${datasetDir} (${size[0]}x${size[1]})` };
+  const data: TrainingData = {
+    train,
+    validation,
+    description: `${datasetDir} (${size[0]}x${size[1]})`,
+    scaling: { method: train.index.normalisation, percentiles: train.index.percentiles },
+  };
   checkSliceSet(train, `${datasetDir} train split`);
   checkSliceSet(validation, `${datasetDir} validation split`);
   return data;
@@ -64,6 +69,8 @@ export async function runTraining(
       lastLosses: result.lastLosses,
       lastValLoss: result.lastValLoss,
       bestValLoss: result.bestValLoss,
+      // The dataset's intensity scaling: a model only makes sense on inputs scaled the same way.
+      intensityScaling: slices.scaling ?? null,
       stopReason: result.stopReason,
       schedule: result.schedule,
       trainSlices: slices.train.count,
