@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +7,8 @@ import { checkpointDir, loadCheckpoint, type LoadedCheckpoint } from '../../src/
 import { defaultLoop, DESKTOP_BUDGET_MINUTES } from '../../src/ml/train/config';
 import { FIXED_EPOCHS, lrFactor, parseBudget, plateauStep, projectSteps, scheduleProblems, type ScheduleSettings } from '../../src/ml/train/schedule';
 import { runSession, type LoopConfig, type MetricOut, type StageRuntime, type TrainHooks } from '../../src/ml/train/session';
-import { syntheticData } from './fixtures';
+import { runTraining, TRAINING_SUMMARY_FILE } from '../../src/ml/train/run';
+import { syntheticData, tinyConfig } from './fixtures';
 
 /**
  * Budgets, plateau stop and the learning-rate schedule. The loop runs over a scripted stage (no
@@ -220,4 +221,17 @@ describe('resume continues the schedule', () => {
     expect(resumed.schedule.elapsedSeconds).toBe(60);
     expect([...first.factors, ...second.factors]).toEqual(straight.factors);
   });
+});
+
+describe('a real stage under a step budget', () => {
+  it('stops at the budget and leaves the stop reason and schedule in the run folder', async () => {
+    const runDir = freshDir();
+    const config = tinyConfig('autoencoder', { epochs: 50, maxStepsPerEpoch: 2, valEvery: 5, budgetSteps: 3, budgetMinutes: null });
+    const { result } = await runTraining({ runId: 1, runDir, datasetDir: '', config, parents: {}, resume: false, backend: 'wasm' }, {}, syntheticData(20, 28, 8, 4));
+    expect(result).toMatchObject({ status: 'completed', stopReason: 'budget', step: 3 });
+    const summary = JSON.parse(readFileSync(join(runDir, TRAINING_SUMMARY_FILE), 'utf8'));
+    expect(summary).toMatchObject({ stopReason: 'budget', step: 3, schedule: { projectedSteps: 3, settings: { lrSchedule: 'warmup-cosine', budgetSteps: 3 } } });
+    // Validated at the budget although the epoch had not reached valEvery.
+    expect(summary.lastValLoss).toBeGreaterThan(0);
+  }, 300_000);
 });

@@ -1,4 +1,6 @@
+import { join } from 'node:path';
 import { loadPreparedSlices } from '../data/prepare';
+import { writeFileAtomic } from '../io';
 import { initEngine } from '../engine';
 import { AutoencoderRuntime } from './autoencoder';
 import { ControlNetRuntime } from './controlnet';
@@ -12,6 +14,9 @@ import type { TrainJobSpec } from './spec';
  * validation split at the configured size), builds the stage and runs or resumes it. Used by the
  * worker thread; tests call it directly too.
  */
+
+/** The last session's summary in the run folder: status, stop reason, schedule, data scaling. */
+export const TRAINING_SUMMARY_FILE = 'training-summary.json';
 
 export interface RunHooks extends TrainHooks {
   started?(backend: string): void;
@@ -78,6 +83,9 @@ export async function runTraining(
     };
     if (runtime instanceof LdmRuntime) summary.latentScale = runtime.scale;
     if (runtime instanceof AutoencoderRuntime) summary.perceptualNetwork = runtime.perceptualInfo;
+    // Why the run stopped and where its schedule ended, beside its checkpoints, for whoever reads
+    // the run later (the database keeps the config and the per-step lr_factor metric).
+    writeFileAtomic(join(spec.runDir, TRAINING_SUMMARY_FILE), new TextEncoder().encode(JSON.stringify(summary, null, 1)));
     return { result, summary };
   } finally {
     runtime.dispose();
