@@ -171,8 +171,11 @@ describe('the loop stops at the first of budget, plateau and epochs', () => {
     const clock = new FakeClock();
     const stage = new ScriptedStage(clock, 2);
     const l = loop({ budgetMinutes: 1, lrSchedule: 'warmup-cosine', warmupFraction: 0.1, minLrFraction: 0.1, epochs: 250 });
-    const r = await run(stage, l, clock, freshDir());
+    const etas: (number | null)[] = [];
+    const r = await run(stage, l, clock, freshDir(), false, { progress: (p) => p.phase === 'training' && etas.push(p.etaSeconds) });
     // 2 s a step: 60 s buy 30 steps; the cap (250 epochs of 4 steps) is far away.
+    // Even before the first projection the ETA is bounded by the time left, not the cap's steps.
+    expect(etas[0]).toBe(58);
     expect(r).toMatchObject({ status: 'completed', stopReason: 'budget', step: 30 });
     expect(r.schedule.projectedSteps).toBe(30);
     expect(r.schedule.elapsedSeconds).toBe(60);

@@ -247,6 +247,14 @@ export async function runSession(runtime: StageRuntime, opts: SessionOptions, ho
   const elapsed = () => elapsedBefore + (clock() - t0) / 1000;
   let lastFactor = lrFactor(settings, step, sched.projectedSteps);
 
+  // Before the first projection the step count is only the epoch cap; the time budget bounds the ETA.
+  const etaSeconds = (rate: number | null): number | null => {
+    const bySteps = rate && rate > 0 ? (sched.projectedSteps - step) / rate : null;
+    if (settings.budgetMinutes === null) return bySteps;
+    const left = Math.max(0, settings.budgetMinutes * 60 - elapsed());
+    return bySteps === null ? left : Math.min(bySteps, left);
+  };
+
   const emitProgress = (phase: TrainProgress['phase'], rate: number | null) => {
     hooks.progress?.({
       stage: runtime.stage,
@@ -257,7 +265,7 @@ export async function runSession(runtime: StageRuntime, opts: SessionOptions, ho
       totalSteps: sched.projectedSteps,
       losses: lastLosses,
       stepsPerSecond: rate,
-      etaSeconds: rate && rate > 0 ? (sched.projectedSteps - step) / rate : null,
+      etaSeconds: etaSeconds(rate),
       memory: memorySnapshot(),
     });
   };
