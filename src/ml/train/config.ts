@@ -119,9 +119,10 @@ export function defaultLoop(stage: TrainStage, preset: TrainPreset): LoopConfig 
     minLrFraction: 0.1,
     budgetMinutes: DESKTOP_BUDGET_MINUTES[stage],
     budgetSteps: null,
-    // Validation losses of a diffusion stage are noisy (random timesteps and noise), so a plateau
-    // needs several validations in a row without a 1% gain.
-    plateauPatience: 6,
+    // A plateau is several validations in a row without a 1% gain; more of them for the diffusion
+    // stages, whose validation losses are noisy (random timesteps and noise on 4 batches), so a
+    // lucky low value does not end a run that is still improving.
+    plateauPatience: stage === 'autoencoder' ? 6 : 10,
     plateauMinDelta: 0.01,
     epochs: 500,
     batchSize: 8,
