@@ -2,7 +2,9 @@
 // The main job on the embedded default data, end to end and headless:
 // synthetic phantom -> prepared slices -> autoencoder -> LDM -> ControlNet -> evaluation on the
 // test split -> whole-volume FLAIR->T1w translation. Needs nothing outside this repository.
-// Usage: npm run demo [-- --home DIR] [-- --quick]   (BRAINSYNTH_HOME is honoured too)
+// Usage: npm run demo [-- --home DIR] [-- --quick] [-- --budget 20m]   (BRAINSYNTH_HOME is honoured too)
+// --budget trains the three stages by time (shared 15:20:25 like the desktop defaults, each until
+// its share or a validation plateau) instead of the fixed epochs below.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -14,6 +16,14 @@ const quick = args.includes('--quick');
 const homeIdx = args.indexOf('--home');
 const home = homeIdx >= 0 ? resolve(args[homeIdx + 1]) : process.env.BRAINSYNTH_HOME;
 const homeArgs = home ? ['--home', home] : [];
+const budgetIdx = args.indexOf('--budget');
+const budgetMinutes = budgetIdx >= 0 ? parseMinutes(args[budgetIdx + 1]) : null;
+/** Each stage's share of the budget (as in the desktop defaults), or its fixed epochs. */
+const length = (stage, epochs) => {
+  if (budgetMinutes === null) return ['--epochs', String(epochs)];
+  const share = { ae: 15, ldm: 20, cn: 25 }[stage] / 60;
+  return ['--budget', `${Math.max(0.1, budgetMinutes * share).toFixed(2)}m`];
+};
 
 // Epochs chosen so the full demo takes minutes on a 2-core laptop; --quick is a smoke run.
 const plan = quick
@@ -43,11 +53,11 @@ const name = `phantom-demo-${Date.now().toString(36)}`;
 cli('phantom', ['data', 'phantom', '--subjects', String(plan.subjects), '--name', name]);
 const prepared = cli('prepare', ['data', 'prepare', '--dataset', name, '--slices', 'brain-band', '--split', '0.6,0.2,0.2', '--seed', '0'], { json: true });
 const datasetId = String(prepared.dataset.id);
-const ae = cli('autoencoder', ['train', '--stage', 'autoencoder', '--dataset', datasetId, '--preset', 'desktop', '--epochs', String(plan.ae)], { json: true });
+const ae = cli('autoencoder', ['train', '--stage', 'autoencoder', '--dataset', datasetId, '--preset', 'desktop', ...length('ae', plan.ae)], { json: true });
 const aeId = runId(ae);
-const ldm = cli('ldm', ['train', '--stage', 'ldm', '--dataset', datasetId, '--preset', 'desktop', '--parent', String(aeId), '--epochs', String(plan.ldm)], { json: true });
+const ldm = cli('ldm', ['train', '--stage', 'ldm', '--dataset', datasetId, '--preset', 'desktop', '--parent', String(aeId), ...length('ldm', plan.ldm)], { json: true });
 const ldmId = runId(ldm);
-const cn = cli('controlnet', ['train', '--stage', 'controlnet', '--dataset', datasetId, '--preset', 'desktop', '--parent', String(ldmId), '--epochs', String(plan.cn)], { json: true });
+const cn = cli('controlnet', ['train', '--stage', 'controlnet', '--dataset', datasetId, '--preset', 'desktop', '--parent', String(ldmId), ...length('cn', plan.cn)], { json: true });
 const cnId = runId(cn);
 cli('evaluate', ['evaluate', '--run', String(cnId), '--split', 'test', '--steps', String(plan.steps), '--limit', String(plan.limit)]);
 
@@ -68,6 +78,16 @@ process.stdout.write(
 
 function shellQuote(text) {
   return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/** "20m", "1h", "90s" or a bare number of minutes. */
+function parseMinutes(text) {
+  const m = /^(\d+(?:\.\d+)?)(h|m|s)?$/.exec(String(text ?? '').trim());
+  if (!m || !(Number(m[1]) > 0)) {
+    process.stderr.write(`demo: --budget ${text}: expected a duration such as 20m, 1h or 90s\n`);
+    process.exit(2);
+  }
+  return Number(m[1]) * (m[2] === 'h' ? 60 : m[2] === 's' ? 1 / 60 : 1);
 }
 
 function runId(result) {

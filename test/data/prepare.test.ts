@@ -32,7 +32,7 @@ describe.skipIf(!hasOpenMs)('open MS (../shared): import -> prepare -> cache -> 
   });
 
   it('prepares the reference preset with patient19 pinned to test; the cache holds exactly the normalised slices', async () => {
-    const r = await prepareDataset(env.store, env.home, 'open-ms-3', { slices: 'reference', pinned: { patient19: 'test' }, seed: 3 });
+    const r = await prepareDataset(env.store, env.home, 'open-ms-3', { slices: 'reference', normalisation: 'minmax', pinned: { patient19: 'test' }, seed: 3 });
     expect(r.dataset.prepared).toMatchObject({ slices: 'reference', normalisation: 'minmax', counts: { train: 5, validation: 5, test: 5 } });
     expect(r.dataset.normalisation).toBe('minmax');
     const splits = Object.fromEntries(getDatasetDetail(env.store.db, 'open-ms-3').subjects.map((s) => [s.label, s.split]));

@@ -50,6 +50,7 @@ beforeAll(async () => {
   datasetId = ds.id;
   await prepareDataset(store, services.home, ds.id, {
     slices: '88:91',
+    normalisation: 'minmax',
     pinned: { 'sub-phantom01': 'train', 'sub-phantom02': 'validation', 'sub-phantom03': 'test' },
   });
   const config = (stage: string) => ({ stage });

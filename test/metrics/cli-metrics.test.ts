@@ -107,6 +107,39 @@ describe('brainsynth metrics', () => {
     expect(report.summary.psnr.n).toBe(4);
   });
 
+  it('--normalize percentile scales each volume as prepare does, so a few bright outliers do not dim the target', async () => {
+    // The target in scanner units (x1000) with 20 hot voxels; the prediction already in [0, 1].
+    const dims = [128, 120, 6];
+    const n = dims[0] * dims[1];
+    const t = new Float32Array(n * dims[2]);
+    const p = new Float32Array(n * dims[2]);
+    for (let z = 1; z < 5; z++) {
+      for (let i = 0; i < n; i++) {
+        const v = 0.5 + 0.4 * Math.sin((i % dims[0]) / 8 + z) * Math.cos(Math.floor(i / dims[0]) / 10);
+        p[z * n + i] = v;
+        t[z * n + i] = 1000 * v;
+      }
+    }
+    for (let k = 0; k < 20; k++) t[2 * n + 500 + 97 * k] = 100_000;
+    const affine = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]];
+    const predPath = join(root, 'pct-pred.nii.gz');
+    const targetPath = join(root, 'pct-target.nii.gz');
+    writeNifti(predPath, { dims, data: p }, affine);
+    writeNifti(targetPath, { dims, data: t }, affine);
+    const pct = await computeMetrics({ pred: predPath, target: targetPath, normalize: 'percentile' });
+    const minmax = await computeMetrics({ pred: predPath, target: targetPath, normalize: 'minmax' });
+    expect(pct.normalize).toBe('percentile 0.5/99.5');
+    // Both volumes map their 0.5/99.5 percentiles to 0/1: only the hot and the clipped voxels differ.
+    expect(pct.summary.mae!.mean).toBeLessThan(0.002);
+    expect(minmax.summary.mae!.mean).toBeGreaterThan(0.4);
+    const targetOnly = await computeMetrics({ pred: predPath, target: targetPath, normalize: 'percentile', normalizeWhich: 'target', percentiles: [0, 100] });
+    expect(targetOnly.normalize).toBe('percentile 0/100 (target only)');
+    const bin = resolve(__dirname, '../../bin/brainsynth.mjs');
+    const bad = spawnSync(process.execPath, [bin, 'metrics', '--pred', predPath, '--target', targetPath, '--normalize', 'zscore'], { encoding: 'utf8' });
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/--normalize must be none, minmax, percentile, got "zscore"/);
+  });
+
   it('refuses mismatched inputs with messages naming the files', async () => {
     const dims = [8, 8, 2];
     const affine = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]];

@@ -51,6 +51,12 @@ describe('Train view config form', () => {
     expect(localError(f('loop.epochs'), '3')).toBeNull();
     expect(localError(f('imageSize'), '[20, 28')).toMatch(/expected JSON/);
     expect(localError(f('autoencoder.perceptualNetwork'), '/models/vgg/model.json')).toBeNull();
+    // A time budget is a number or null (none); other numbers are not nullable.
+    const budget = { path: 'loop.budgetMinutes', section: 'loop', key: 'budgetMinutes', kind: 'number' as const, text: '15', reference: 'null' };
+    expect(localError(budget, 'null')).toBeNull();
+    expect(localError(budget, '20')).toBeNull();
+    expect(localError(budget, 'soon')).toBe('expected a number');
+    expect(localError(f('loop.epochs'), 'null')).toBe('expected a number');
   });
 
   it('puts a back-end refusal on the field it names (the longest path, else the section)', () => {

@@ -11,7 +11,7 @@ import { createPhantomDataset, fetchOpenMsDataset, importDataset, prepareDataset
 export type DataJobSpec =
   | { kind: 'import'; dir: string; name: string }
   | { kind: 'phantom'; subjects: number; name: string; seed?: number }
-  | { kind: 'prepare'; datasetId: number; slices?: string; fractions?: [number, number, number]; seed?: number }
+  | { kind: 'prepare'; datasetId: number; slices?: string; fractions?: [number, number, number]; seed?: number; normalisation?: 'percentile' | 'minmax' }
   | { kind: 'fetch-open-ms'; name?: string; subjects?: string[]; baseUrl?: string };
 
 export interface DataJobInput {
@@ -46,6 +46,7 @@ export async function runDataJob({ spec, dbPath, homeRoot }: DataJobInput, repor
           ...(spec.slices !== undefined ? { slices: spec.slices } : {}),
           ...(spec.fractions ? { fractions: spec.fractions } : {}),
           ...(spec.seed !== undefined ? { seed: spec.seed } : {}),
+          ...(spec.normalisation !== undefined ? { normalisation: spec.normalisation } : {}),
           onProgress: (done, total) => report('preparing subjects', done, total),
         });
         return r.dataset.id;

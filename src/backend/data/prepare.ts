@@ -21,12 +21,20 @@ export interface PrepareDatasetOptions {
   slices?: SlicePreset | string;
   fractions?: SplitFractions;
   seed?: number;
+  /**
+   * Default: what the dataset was prepared with before (so re-preparing keeps results comparable),
+   * else 'percentile' (0.5/99.5 of the signal, robust to a few bright voxels). 'minmax' is the
+   * reference project's scaling, for comparisons with its published numbers.
+   */
   normalisation?: Normalisation;
   percentiles?: [number, number];
   /** Subjects forced into a split, e.g. { 'sub-patient19': 'test' } ('patient19' also accepted). */
   pinned?: Record<string, SplitName>;
   onProgress?: (done: number, total: number, subject: string) => void;
 }
+
+/** The intensity scaling a dataset gets when it is first prepared without a choice. */
+export const DEFAULT_NORMALISATION: Normalisation = 'percentile';
 
 export interface PreparedDatasetResult {
   dataset: DatasetSummary;
@@ -86,7 +94,11 @@ export async function prepareDataset(
   const slices = typeof opts.slices === 'string' ? parseSlicePreset(opts.slices) : (opts.slices ?? { kind: 'brain-band' as const });
   const fractions = opts.fractions ?? [0.8, 0.1, 0.1];
   const seed = opts.seed ?? 0;
-  const normalisation = opts.normalisation ?? 'minmax';
+  const earlier = detail.prepared;
+  const normalisation: Normalisation = opts.normalisation ?? earlier?.normalisation ?? DEFAULT_NORMALISATION;
+  if (!opts.percentiles && opts.normalisation === undefined && normalisation === 'percentile' && earlier?.percentiles) {
+    opts = { ...opts, percentiles: earlier.percentiles };
+  }
   const labels = [...new Set(detail.subjects.map(splitKey))];
   const pinned: Record<string, SplitName> = {};
   for (const [subject, split] of Object.entries(opts.pinned ?? {})) pinned[resolveSubject(labels, subject)] = split;

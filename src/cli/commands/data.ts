@@ -158,8 +158,13 @@ export function register(program: Command): void {
     .option('--slices <preset>', 'reference | brain-band[:fraction] | A:B (z A..B-1)', 'brain-band')
     .option('--split <fractions>', 'train,validation,test fractions', '0.8,0.1,0.1')
     .option('--seed <s>', 'split seed', (v) => Number.parseInt(v, 10), 0)
-    .addOption(new Option('--normalisation <method>', 'minmax (reference, per volume over the block) or percentile (0.5/99.5 in brain)').choices(['minmax', 'percentile']).default('minmax'))
-    .option('--percentiles <lo,hi>', 'percentiles for --normalisation percentile', '0.5,99.5')
+    .addOption(
+      new Option(
+        '--normalisation <method>',
+        'percentile (0.5/99.5 of the brain signal; the default for a dataset prepared for the first time) or minmax (the reference project\'s scaling, per volume over the block, for comparisons with its published numbers); re-preparing keeps the earlier choice',
+      ).choices(['minmax', 'percentile']),
+    )
+    .option('--percentiles <lo,hi>', 'percentiles for percentile normalisation (default 0.5,99.5)')
     .option('--test-subjects <list>', 'subjects pinned to the test split, e.g. patient19')
     .option('--validation-subjects <list>', 'subjects pinned to the validation split')
     .option('--train-subjects <list>', 'subjects pinned to the train split')
@@ -171,8 +176,8 @@ export function register(program: Command): void {
           slices: string;
           split: string;
           seed: number;
-          normalisation: 'minmax' | 'percentile';
-          percentiles: string;
+          normalisation?: 'minmax' | 'percentile';
+          percentiles?: string;
           testSubjects?: string;
           validationSubjects?: string;
           trainSubjects?: string;
@@ -188,7 +193,7 @@ export function register(program: Command): void {
         ] as const) {
           for (const subject of parseList(list)) pinned[subject] = split;
         }
-        const percentiles = opts.percentiles.split(',').map(Number);
+        const percentiles = (opts.percentiles ?? '0.5,99.5').split(',').map(Number);
         if (percentiles.length !== 2 || !(percentiles[0]! >= 0 && percentiles[0]! < percentiles[1]! && percentiles[1]! <= 100)) {
           throw new Error(`--percentiles ${opts.percentiles}: expected two numbers lo,hi with 0 <= lo < hi <= 100`);
         }
@@ -199,8 +204,8 @@ export function register(program: Command): void {
               slices: opts.slices,
               fractions: parseSplitFractions(opts.split),
               seed: opts.seed,
-              normalisation: opts.normalisation,
-              ...(opts.normalisation === 'percentile' ? { percentiles: percentiles as [number, number] } : {}),
+              ...(opts.normalisation ? { normalisation: opts.normalisation } : {}),
+              ...(opts.normalisation === 'percentile' || opts.percentiles !== undefined ? { percentiles: percentiles as [number, number] } : {}),
               pinned,
               onProgress: (done, total, subject) => bar.update(done, total, subject),
             });

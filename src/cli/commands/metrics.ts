@@ -9,6 +9,7 @@ import { basename, join } from 'node:path';
 import type { Command } from 'commander';
 import { PNG } from 'pngjs';
 import { readNifti } from '../../ml/data/nifti';
+import { normaliseSlice, percentileStats } from '../../ml/data/slices';
 import { evaluatePairs, summarize, type MetricSummary } from '../../ml/metrics';
 
 export interface MetricsInputs {
@@ -17,13 +18,24 @@ export interface MetricsInputs {
   mask?: string;
   /** PSNR peak / SSIM data range. */
   dataRange?: number;
-  /** NIfTI only: "none" (values used as stored) or "minmax" (per volume, negatives clipped to 0). */
-  normalize?: 'none' | 'minmax';
+  /**
+   * NIfTI only: "none" (values used as stored), "minmax" (per volume, negatives clipped to 0) or
+   * "percentile" (per volume, the lo/hi percentiles of its signal mapped to 0/1 and clipped, as
+   * `data prepare --normalisation percentile` scales a dataset).
+   */
+  normalize?: MetricsNormalize;
+  /** Percentiles for "percentile" (default 0.5 / 99.5, as prepare). */
+  percentiles?: [number, number];
+  /** Which volumes to scale: both (default), or only the target when the prediction is already in model space. */
+  normalizeWhich?: 'both' | 'target';
   /** NIfTI only: keep slices whose target has no signal (skipped by default). */
   includeEmpty?: boolean;
   /** NIfTI only: axial slice range "from:to" (inclusive). */
   slices?: string;
 }
+
+export const METRICS_NORMALIZE = ['none', 'minmax', 'percentile'] as const;
+export type MetricsNormalize = (typeof METRICS_NORMALIZE)[number];
 
 export interface MetricsRow {
   name: string;
@@ -121,6 +133,13 @@ function minMaxNormalise(data: Float32Array): Float32Array {
   return out;
 }
 
+/** The scaling prepare's "percentile" applies to a volume, on a copy. */
+function percentileNormalise(data: Float32Array, percentiles: [number, number]): Float32Array {
+  const out = Float32Array.from(data);
+  normaliseSlice(out, percentileStats(data, percentiles));
+  return out;
+}
+
 function parseSliceRange(text: string, nz: number): [number, number] {
   const m = /^(\d+):(\d+)$/.exec(text.trim());
   if (!m) throw new Error(`--slices "${text}": expected FROM:TO (axial indices, inclusive), e.g. 50:130`);
@@ -146,14 +165,20 @@ async function loadNiftiPlanes(inputs: MetricsInputs, notes: string[]): Promise<
   const voxels = nx * ny * nz;
   let p = pred.data.subarray(0, voxels);
   let t = target.data.subarray(0, voxels);
-  if (inputs.normalize === 'minmax') {
-    p = minMaxNormalise(p);
-    t = minMaxNormalise(t);
+  const scale =
+    inputs.normalize === 'minmax'
+      ? minMaxNormalise
+      : inputs.normalize === 'percentile'
+        ? (d: Float32Array) => percentileNormalise(d, inputs.percentiles ?? [0.5, 99.5])
+        : null;
+  if (scale) {
+    if (inputs.normalizeWhich !== 'target') p = scale(p);
+    t = scale(t);
   } else {
     const range = inputs.dataRange ?? 1;
     let outside = 0;
     for (const arr of [p, t]) for (const v of arr) if (v < 0 || v > range) outside++;
-    if (outside > 0) notes.push(`${outside} voxels lie outside [0, ${range}]; pass --normalize minmax or --data-range if the volumes are not scaled`);
+    if (outside > 0) notes.push(`${outside} voxels lie outside [0, ${range}]; pass --normalize percentile|minmax or --data-range if the volumes are not scaled`);
   }
   const [from, to] = inputs.slices ? parseSliceRange(inputs.slices, nz) : [0, nz - 1];
   const planes: Plane[] = [];
@@ -176,6 +201,14 @@ async function loadNiftiPlanes(inputs: MetricsInputs, notes: string[]): Promise<
 }
 
 // ---------- evaluation ----------
+
+/** The scaling as recorded in the report, e.g. "percentile 0.5/99.5 (target only)". */
+function describeNormalize(inputs: MetricsInputs): string {
+  const mode = inputs.normalize ?? 'none';
+  if (mode === 'none') return 'none';
+  const p = inputs.percentiles ?? [0.5, 99.5];
+  return `${mode === 'percentile' ? `percentile ${p[0]}/${p[1]}` : mode}${inputs.normalizeWhich === 'target' ? ' (target only)' : ''}`;
+}
 
 export async function computeMetrics(inputs: MetricsInputs): Promise<MetricsReport> {
   requireExists(inputs.pred, '--pred');
@@ -216,7 +249,7 @@ export async function computeMetrics(inputs: MetricsInputs): Promise<MetricsRepo
     target: inputs.target,
     mask: inputs.mask ?? null,
     dataRange,
-    normalize: kind === 'nifti' ? (inputs.normalize ?? 'none') : 'png/255',
+    normalize: kind === 'nifti' ? describeNormalize(inputs) : 'png/255',
     columns,
     rows,
     summary,
@@ -267,11 +300,30 @@ export function register(program: Command): void {
     .option('--mask <path>', 'lesion mask (volume, or PNG folder with the same names): adds lesion / non-lesion columns')
     .option('--json', 'machine-readable output')
     .option('--data-range <value>', 'PSNR peak and SSIM data range', '1')
-    .option('--normalize <mode>', 'NIfTI only: none | minmax (per volume, negatives clipped to 0)', 'none')
+    .option('--normalize <mode>', 'NIfTI only: none | minmax (per volume, negatives clipped to 0) | percentile (per volume, as data prepare)', 'none')
+    .option('--percentiles <lo,hi>', 'percentiles for --normalize percentile', '0.5,99.5')
+    .option('--normalize-target-only', 'scale only the target (the prediction is already in model space, e.g. a brainsynth translation)')
     .option('--slices <from:to>', 'NIfTI only: axial slice range, inclusive')
     .option('--include-empty', 'NIfTI only: keep axial slices whose target has no signal')
-    .action(async (opts: { pred: string; target: string; mask?: string; json?: boolean; dataRange: string; normalize: string; slices?: string; includeEmpty?: boolean }) => {
-      if (opts.normalize !== 'none' && opts.normalize !== 'minmax') throw new Error(`--normalize must be none or minmax, got "${opts.normalize}"`);
+    .action(async (opts: {
+      pred: string;
+      target: string;
+      mask?: string;
+      json?: boolean;
+      dataRange: string;
+      normalize: string;
+      percentiles: string;
+      normalizeTargetOnly?: boolean;
+      slices?: string;
+      includeEmpty?: boolean;
+    }) => {
+      if (!(METRICS_NORMALIZE as readonly string[]).includes(opts.normalize)) {
+        throw new Error(`--normalize must be ${METRICS_NORMALIZE.join(', ')}, got "${opts.normalize}"`);
+      }
+      const percentiles = opts.percentiles.split(',').map(Number);
+      if (percentiles.length !== 2 || !(percentiles[0]! >= 0 && percentiles[0]! < percentiles[1]! && percentiles[1]! <= 100)) {
+        throw new Error(`--percentiles ${opts.percentiles}: expected two numbers lo,hi with 0 <= lo < hi <= 100`);
+      }
       const dataRange = Number(opts.dataRange);
       if (!(dataRange > 0)) throw new Error(`--data-range must be a positive number, got "${opts.dataRange}"`);
       const report = await computeMetrics({
@@ -279,7 +331,9 @@ export function register(program: Command): void {
         target: opts.target,
         mask: opts.mask,
         dataRange,
-        normalize: opts.normalize,
+        normalize: opts.normalize as MetricsNormalize,
+        percentiles: percentiles as [number, number],
+        normalizeWhich: opts.normalizeTargetOnly ? 'target' : 'both',
         slices: opts.slices,
         includeEmpty: opts.includeEmpty,
       });

@@ -10,6 +10,7 @@ import type { EventPayload } from '../../shared/contract';
 import type { Services } from '../../backend';
 import type { JobOutcome } from '../../backend/training/training-jobs';
 import { TRAIN_PRESETS, TRAIN_STAGES, type TrainPreset } from '../../ml/train/config';
+import { parseBudget } from '../../ml/train/schedule';
 import type { TrainStage } from '../../ml/train/session';
 import { withServices } from '../services';
 
@@ -97,6 +98,8 @@ function summaryLine(outcome: JobOutcome, services: Services): string {
     lastLosses?: Record<string, number>;
     lastValLoss?: number | null;
     bestValLoss?: number | null;
+    stopReason?: string | null;
+    schedule?: { elapsedSeconds?: number; settings?: { budgetMinutes?: number | null } };
   };
   const last = services.checkpoints.list(run.id).filter((c) => c.kind === 'last').at(-1);
   const parts = [`run ${run.id} ${run.stage} ${run.status}`];
@@ -104,6 +107,10 @@ function summaryLine(outcome: JobOutcome, services: Services): string {
   if (s.lastLosses && Object.keys(s.lastLosses).length) parts.push(formatLosses(s.lastLosses));
   if (s.lastValLoss !== undefined && s.lastValLoss !== null) {
     parts.push(`val ${s.lastValLoss.toPrecision(4)}${s.bestValLoss !== null && s.bestValLoss !== undefined ? ` (best ${s.bestValLoss.toPrecision(4)})` : ''}`);
+  }
+  if (s.stopReason) {
+    const budget = s.schedule?.settings?.budgetMinutes;
+    parts.push(`stopped by ${s.stopReason}${budget ? ` (budget ${formatSeconds(budget * 60)}, used ${formatSeconds(s.schedule?.elapsedSeconds)})` : ''}`);
   }
   if (run.error) parts.push(`error: ${run.error}`);
   if (last) parts.push(`checkpoint step ${last.step}: ${last.path}`);
@@ -147,7 +154,8 @@ export function register(program: Command): void {
     .requiredOption('--dataset <id>', 'prepared dataset id (see `brainsynth data list`)', parsePositiveInt('--dataset'))
     .addOption(new Option('--preset <preset>', 'network/loop preset').choices([...TRAIN_PRESETS]).default('desktop'))
     .option('--parent <run>', 'parent run: an autoencoder run for ldm, an ldm run for controlnet', parsePositiveInt('--parent'))
-    .option('--epochs <n>', 'number of epochs (default: the preset)', parsePositiveInt('--epochs'))
+    .option('--epochs <n>', 'number of epochs (default: the preset; with a budget, a cap)', parsePositiveInt('--epochs'))
+    .option('--budget <time>', 'train until this much wall time (e.g. 20m, 1h30m) or a validation plateau; the learning rate decays to fit (desktop default: 15m/20m/25m per stage)', parseBudget)
     .option('--seed <n>', 'random seed (default 42)', parseInteger)
     .option('--backend <name>', 'auto, tensorflow, webgpu, wasm or cpu', 'auto')
     .option('--set <key=value>', 'override a config field (dotted path, JSON value; repeatable)', collect, [] as string[])
@@ -155,7 +163,19 @@ export function register(program: Command): void {
     .option('--json', 'print the final run and summary as JSON')
     .action(
       async (
-        opts: { stage: TrainStage; dataset: number; preset: TrainPreset; parent?: number; epochs?: number; seed?: number; backend: string; set: string[]; name?: string; json?: boolean },
+        opts: {
+          stage: TrainStage;
+          dataset: number;
+          preset: TrainPreset;
+          parent?: number;
+          epochs?: number;
+          budget?: number;
+          seed?: number;
+          backend: string;
+          set: string[];
+          name?: string;
+          json?: boolean;
+        },
         cmd: Command,
       ) => {
         await withServices(cmd, async (s) => {
@@ -167,7 +187,8 @@ export function register(program: Command): void {
             epochs: opts.epochs,
             seed: opts.seed,
             backend: opts.backend,
-            overrides: opts.set,
+            // The budget is a config field like any other, so it is recorded with the run.
+            overrides: opts.budget !== undefined ? [`loop.budgetMinutes=${opts.budget}`, ...opts.set] : opts.set,
             name: opts.name,
           });
           if (!opts.json) process.stderr.write(`run ${run.id}: ${run.name} (artefacts in ${s.home.runDir(run.id)})\n`);

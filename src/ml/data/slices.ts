@@ -175,10 +175,13 @@ export function minMaxStats(block: Float32Array[], valid?: Uint8Array): Normalis
  * darkens the subject (measured on patient19 in data.md).
  */
 export function percentileStats(volume: Float32Array, percentiles: [number, number] = [0.5, 99.5]): NormalisationStats {
-  const values: number[] = [];
-  for (let i = 0; i < volume.length; i++) if (volume[i]! > 0) values.push(volume[i]!);
-  if (values.length === 0) return { method: 'percentile', low: 0, high: 1, percentiles };
-  const sorted = Float32Array.from(values).sort();
+  // Two passes into a typed array: a whole 1 mm volume has millions of signal voxels.
+  let count = 0;
+  for (let i = 0; i < volume.length; i++) if (volume[i]! > 0) count++;
+  if (count === 0) return { method: 'percentile', low: 0, high: 1, percentiles };
+  const sorted = new Float32Array(count);
+  for (let i = 0, k = 0; i < volume.length; i++) if (volume[i]! > 0) sorted[k++] = volume[i]!;
+  sorted.sort();
   const at = (p: number) => {
     const pos = (p / 100) * (sorted.length - 1);
     const lo = Math.floor(pos);

@@ -184,6 +184,11 @@ export class AutoencoderRuntime implements StageRuntime {
     return { model: await this.ae.stateDict(), state };
   }
 
+  setLrFactor(factor: number): void {
+    this.optG.lr = this.cfg.lr * factor;
+    this.optD.lr = this.cfg.discLr * factor;
+  }
+
   restore(ckpt: LoadedCheckpoint): void {
     this.ae.loadStateDict(ckpt.model, { source: `${ckpt.dir}/model.safetensors` });
     this.disc.loadStateDict(subDict(ckpt.state, 'discriminator'), { source: `${ckpt.dir}/state.safetensors (discriminator)` });

@@ -149,6 +149,10 @@ export class ControlNetRuntime implements StageRuntime {
     return { model: await this.controlnet.stateDict(), state, context: await this.context.stateDict() };
   }
 
+  setLrFactor(factor: number): void {
+    this.opt.lr = this.cfg.lr * factor;
+  }
+
   restore(ckpt: LoadedCheckpoint): void {
     this.controlnet.loadStateDict(ckpt.model, { source: `${ckpt.dir}/model.safetensors` });
     optimizerFromStateDict(this.opt, ckpt.state, 'optimizer');

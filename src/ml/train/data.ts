@@ -20,6 +20,8 @@ export interface TrainingData {
   validation: SliceSet;
   /** Where the slices came from (recorded in the run config). */
   description: string;
+  /** How the prepared dataset scaled intensities (recorded with the run); absent for in-memory data. */
+  scaling?: { method: string; percentiles: [number, number] | null };
 }
 
 export function checkSliceSet(set: SliceSet, what: string): void {

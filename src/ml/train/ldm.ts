@@ -142,6 +142,10 @@ export class LdmRuntime implements StageRuntime {
     return { model: await this.unet.stateDict(), state, context: await this.context.stateDict() };
   }
 
+  setLrFactor(factor: number): void {
+    this.opt.lr = this.cfg.lr * factor;
+  }
+
   restore(ckpt: LoadedCheckpoint): void {
     this.unet.loadStateDict(ckpt.model, { source: `${ckpt.dir}/model.safetensors` });
     if (!ckpt.context) throw new Error(`${ckpt.dir}: LDM checkpoint without context.safetensors`);

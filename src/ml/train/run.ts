@@ -1,4 +1,6 @@
+import { join } from 'node:path';
 import { loadPreparedSlices } from '../data/prepare';
+import { writeFileAtomic } from '../io';
 import { initEngine } from '../engine';
 import { AutoencoderRuntime } from './autoencoder';
 import { ControlNetRuntime } from './controlnet';
@@ -13,6 +15,9 @@ import type { TrainJobSpec } from './spec';
  * worker thread; tests call it directly too.
  */
 
+/** The last session's summary in the run folder: status, stop reason, schedule, data scaling. */
+export const TRAINING_SUMMARY_FILE = 'training-summary.json';
+
 export interface RunHooks extends TrainHooks {
   started?(backend: string): void;
 }
@@ -20,7 +25,12 @@ export interface RunHooks extends TrainHooks {
 export function loadTrainingData(datasetDir: string, size: [number, number]): TrainingData {
   const train = loadPreparedSlices(datasetDir, { split: 'train', size });
   const validation = loadPreparedSlices(datasetDir, { split: 'validation', size });
-  const data: TrainingData = { train, validation, description: `${datasetDir} (${size[0]}x${size[1]})` };
+  const data: TrainingData = {
+    train,
+    validation,
+    description: `${datasetDir} (${size[0]}x${size[1]})`,
+    scaling: { method: train.index.normalisation, percentiles: train.index.percentiles },
+  };
   checkSliceSet(train, `${datasetDir} train split`);
   checkSliceSet(validation, `${datasetDir} validation split`);
   return data;
@@ -64,11 +74,18 @@ export async function runTraining(
       lastLosses: result.lastLosses,
       lastValLoss: result.lastValLoss,
       bestValLoss: result.bestValLoss,
+      // The dataset's intensity scaling: a model only makes sense on inputs scaled the same way.
+      intensityScaling: slices.scaling ?? null,
+      stopReason: result.stopReason,
+      schedule: result.schedule,
       trainSlices: slices.train.count,
       validationSlices: slices.validation.count,
     };
     if (runtime instanceof LdmRuntime) summary.latentScale = runtime.scale;
     if (runtime instanceof AutoencoderRuntime) summary.perceptualNetwork = runtime.perceptualInfo;
+    // Why the run stopped and where its schedule ended, beside its checkpoints, for whoever reads
+    // the run later (the database keeps the config and the per-step lr_factor metric).
+    writeFileAtomic(join(spec.runDir, TRAINING_SUMMARY_FILE), new TextEncoder().encode(JSON.stringify(summary, null, 1)));
     return { result, summary };
   } finally {
     runtime.dispose();

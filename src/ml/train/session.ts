@@ -14,18 +14,37 @@ import {
 } from '../pipeline/checkpoint';
 import { batchCount, epochOrder, type TrainingData } from './data';
 import { tileImages, uprightGray, writePng, type GrayImage } from '../io/png';
+import {
+  budgetSpent,
+  lrFactor,
+  MEASURE_STEPS,
+  plateauStep,
+  projectSteps,
+  scheduleSettings,
+  warmupSteps,
+  type ScheduleSettings,
+  type ScheduleState,
+  type StopReason,
+} from './schedule';
 
 /**
  * The loop every stage shares: epochs over a seeded data order, one optimiser step per batch,
  * metrics and progress out through hooks, validation every few epochs, atomic checkpoints
  * ("last" every N steps and at epoch end, "best" by validation loss), NaN/Inf guard, cooperative
- * cancel, and exact resume (weights, optimiser moments, RNG state, step and epoch position).
+ * cancel, and exact resume (weights, optimiser moments, RNG state, step and epoch position,
+ * budget used and learning-rate projection). A stage stops at its epoch cap, its step or time
+ * budget, or a validation plateau, whichever comes first (see schedule.ts).
  * Stage specifics (networks, losses) live behind StageRuntime.
  */
 
 export type TrainStage = 'autoencoder' | 'ldm' | 'controlnet';
 
-export interface LoopConfig {
+/**
+ * Budget, plateau and learning-rate schedule fields are optional so configs recorded before they
+ * existed still load; missing ones mean fixed epochs at a constant learning rate.
+ */
+export interface LoopConfig extends Partial<ScheduleSettings> {
+  /** The epoch cap (with a budget, the run usually stops earlier). */
   epochs: number;
   batchSize: number;
   seed: number;
@@ -103,6 +122,21 @@ export interface TrainResult {
   bestValLoss: number | null;
   wallSeconds: number;
   stepsThisSession: number;
+  /** Why a completed run stopped; null when cancelled. */
+  stopReason: StopReason | null;
+  /** The budget and learning-rate schedule the run trained with, and where it ended. */
+  schedule: ScheduleSummary;
+}
+
+export interface ScheduleSummary {
+  settings: ScheduleSettings;
+  /** Projected total steps at the end, and the warmup length that projection gives. */
+  projectedSteps: number;
+  warmupSteps: number;
+  /** Learning-rate factor of the last optimiser step (1 = the configured rate). */
+  lastLrFactor: number;
+  /** Wall seconds over all sessions of the run (what a time budget counts). */
+  elapsedSeconds: number;
 }
 
 /** A loss went NaN/Inf: the run stops, the last good checkpoint stays as it was. */
@@ -141,6 +175,8 @@ export interface StageRuntime {
   /** Everything needed to resume; `model` is the network this stage trains, in MONAI names. */
   checkpointPayload(): Promise<{ model: StateDict; state: StateDict; context?: StateDict }>;
   restore(ckpt: LoadedCheckpoint): void;
+  /** Scales every optimiser's learning rate to factor x its configured value. */
+  setLrFactor(factor: number): void;
   dispose(): void;
 }
 
@@ -151,6 +187,8 @@ export interface SessionOptions {
   /** Full config recorded in checkpoints (plain JSON). */
   config: Record<string, unknown>;
   resume: boolean;
+  /** Milliseconds now, for the time budget; tests inject a clock that advances per step. */
+  clock?: () => number;
 }
 
 /** Throws NonFiniteLossError if any value is NaN/Inf. */
@@ -168,14 +206,16 @@ function memorySnapshot(): TrainProgress['memory'] {
 /** Runs (or resumes) a stage to completion, cancellation or error. */
 export async function runSession(runtime: StageRuntime, opts: SessionOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
   const { loop, data, runDir } = opts;
-  const t0 = Date.now();
+  const clock = opts.clock ?? Date.now;
+  const settings = scheduleSettings(loop);
+  const t0 = clock();
   const imagesDir = join(runDir, 'images');
   mkdirSync(imagesDir, { recursive: true });
   const trainCount = data.train.count;
   if (trainCount === 0) throw new Error('the training split has no slices');
   const fullBatches = batchCount(trainCount, loop.batchSize);
   const stepsPerEpoch = loop.maxStepsPerEpoch > 0 ? Math.min(loop.maxStepsPerEpoch, fullBatches) : fullBatches;
-  const totalSteps = stepsPerEpoch * loop.epochs;
+  const capSteps = stepsPerEpoch * loop.epochs;
 
   let step = 0;
   let epoch = 0;
@@ -185,6 +225,13 @@ export async function runSession(runtime: StageRuntime, opts: SessionOptions, ho
   let lastValLoss: number | null = null;
   let lastCheckpointStep: number | null = null;
   let lastLosses: Record<string, number> = {};
+  const sched: ScheduleState = {
+    elapsedSeconds: 0,
+    projectedSteps: projectSteps(settings, { step: 0, capSteps, elapsedSeconds: 0, secondsPerStep: null }),
+    plateauBest: null,
+    sinceImprovement: 0,
+  };
+  let elapsedBefore = 0;
 
   // A crash may have cut a promotion short or left a folder that never became a checkpoint.
   repairCheckpoints(runDir);
@@ -200,8 +247,21 @@ export async function runSession(runtime: StageRuntime, opts: SessionOptions, ho
     bestValLoss = ckpt.meta.bestValLoss;
     lastValLoss = ckpt.meta.lastValLoss;
     lastCheckpointStep = step;
+    if (ckpt.meta.schedule) Object.assign(sched, ckpt.meta.schedule);
+    elapsedBefore = sched.elapsedSeconds;
     hooks.log?.(`resuming at step ${step} (epoch ${epoch + 1}, batch ${stepInEpoch})`);
   }
+
+  const elapsed = () => elapsedBefore + (clock() - t0) / 1000;
+  let lastFactor = lrFactor(settings, step, sched.projectedSteps);
+
+  // Before the first projection the step count is only the epoch cap; the time budget bounds the ETA.
+  const etaSeconds = (rate: number | null): number | null => {
+    const bySteps = rate && rate > 0 ? (sched.projectedSteps - step) / rate : null;
+    if (settings.budgetMinutes === null) return bySteps;
+    const left = Math.max(0, settings.budgetMinutes * 60 - elapsed());
+    return bySteps === null ? left : Math.min(bySteps, left);
+  };
 
   const emitProgress = (phase: TrainProgress['phase'], rate: number | null) => {
     hooks.progress?.({
@@ -210,10 +270,10 @@ export async function runSession(runtime: StageRuntime, opts: SessionOptions, ho
       epoch,
       epochs: loop.epochs,
       step,
-      totalSteps,
+      totalSteps: sched.projectedSteps,
       losses: lastLosses,
       stepsPerSecond: rate,
-      etaSeconds: rate && rate > 0 ? (totalSteps - step) / rate : null,
+      etaSeconds: etaSeconds(rate),
       memory: memorySnapshot(),
     });
   };
@@ -221,16 +281,30 @@ export async function runSession(runtime: StageRuntime, opts: SessionOptions, ho
   const saveCheckpoint = async (kinds: CheckpointKind[]) => {
     emitProgress('checkpointing', null);
     const payload = await runtime.checkpointPayload();
+    sched.elapsedSeconds = elapsed();
     const written = writeCheckpoint(runDir, {
       ...payload,
-      meta: { stage: runtime.stage, step, epoch, stepInEpoch, rng: rng.getState(), bestValLoss, lastValLoss, kinds, config: opts.config },
+      meta: {
+        stage: runtime.stage,
+        step,
+        epoch,
+        stepInEpoch,
+        rng: rng.getState(),
+        bestValLoss,
+        lastValLoss,
+        schedule: { ...sched },
+        kinds,
+        config: opts.config,
+      },
     });
     await hooks.checkpoint?.({ kinds, dir: written.dir, modelPath: written.modelPath, sha256: written.sha256, step, epoch });
     promoteCheckpoint(runDir, written, kinds);
     lastCheckpointStep = step;
   };
 
-  const validateAndFigures = async (): Promise<boolean> => {
+  let lastValidatedStep: number | null = null;
+  /** Validates and writes the figure; `improved` picks the best checkpoint, `plateau` stops the run. */
+  const validateAndFigures = async (): Promise<{ improved: boolean; plateau: boolean }> => {
     emitProgress('validating', null);
     // A fixed stream per validation (seeded by epoch) keeps validation noise comparable across epochs.
     const valRng = Rng.fromSeed(((loop.seed >>> 0) ^ 0x5bd1e995) + epoch);
@@ -238,8 +312,12 @@ export async function runSession(runtime: StageRuntime, opts: SessionOptions, ho
     const points: MetricOut[] = Object.entries(val.metrics).map(([name, value]) => ({ step, epoch, split: 'validation', name, value }));
     hooks.metrics?.(points);
     lastValLoss = val.loss;
+    lastValidatedStep = step;
     const improved = Number.isFinite(val.loss) && (bestValLoss === null || val.loss <= bestValLoss);
     if (improved) bestValLoss = val.loss;
+    const p = plateauStep(settings, sched, val.loss);
+    sched.plateauBest = p.plateauBest;
+    sched.sinceImprovement = p.sinceImprovement;
     const fig = await runtime.figures(epoch, valRng);
     if (fig && fig.rows.length > 0) {
       const path = join(imagesDir, `${fig.name}-step${String(step).padStart(7, '0')}.png`);
@@ -247,34 +325,53 @@ export async function runSession(runtime: StageRuntime, opts: SessionOptions, ho
       writePng(path, tileImages(fig.rows.map((row) => row.map(uprightGray))));
       hooks.artefact?.({ kind: 'image', path, step, meta: { figure: fig.name, epoch, stage: runtime.stage, upright: true, columns: fig.columns ?? [] } });
     }
-    return improved;
+    return { improved, plateau: p.stop };
+  };
+
+  let sessionSteps = 0;
+  let windowStart = clock();
+  let windowSteps = 0;
+  let rate: number | null = null;
+
+  const finish = (status: TrainResult['status'], stopReason: StopReason | null): TrainResult => {
+    emitProgress('done', rate);
+    return {
+      status,
+      step,
+      epoch,
+      lastLosses,
+      lastValLoss,
+      bestValLoss,
+      wallSeconds: (clock() - t0) / 1000,
+      stepsThisSession: sessionSteps,
+      stopReason,
+      schedule: {
+        settings,
+        projectedSteps: sched.projectedSteps,
+        warmupSteps: warmupSteps(settings, sched.projectedSteps),
+        lastLrFactor: lastFactor,
+        elapsedSeconds: elapsed(),
+      },
+    };
   };
 
   emitProgress('starting', null);
   if (!opts.resume && step === 0 && loop.valAtStart) await validateAndFigures();
 
-  let sessionSteps = 0;
-  let windowStart = Date.now();
-  let windowSteps = 0;
-  let rate: number | null = null;
-
-  while (epoch < loop.epochs) {
+  let stopReason: StopReason | null = null;
+  training: while (epoch < loop.epochs) {
     const order = epochOrder(trainCount, loop.seed, epoch, (s) => Rng.fromSeed(s));
     while (stepInEpoch < stepsPerEpoch) {
       if (hooks.shouldStop && (await hooks.shouldStop())) {
         if (lastCheckpointStep !== step) await saveCheckpoint(['last']);
-        emitProgress('done', rate);
-        return {
-          status: 'cancelled',
-          step,
-          epoch,
-          lastLosses,
-          lastValLoss,
-          bestValLoss,
-          wallSeconds: (Date.now() - t0) / 1000,
-          stepsThisSession: sessionSteps,
-        };
+        return finish('cancelled', null);
       }
+      if (budgetSpent(settings, step, elapsed())) {
+        stopReason = 'budget';
+        break training;
+      }
+      lastFactor = lrFactor(settings, step, sched.projectedSteps);
+      runtime.setLrFactor(lastFactor);
       const indices = order.slice(stepInEpoch * loop.batchSize, (stepInEpoch + 1) * loop.batchSize);
       const losses = await runtime.trainStep(indices, epoch, step + 1, rng);
       checkLosses(losses, step + 1, lastCheckpointStep);
@@ -283,12 +380,22 @@ export async function runSession(runtime: StageRuntime, opts: SessionOptions, ho
       sessionSteps += 1;
       windowSteps += 1;
       lastLosses = losses;
-      hooks.metrics?.(Object.entries(losses).map(([name, value]) => ({ step, epoch, split: 'train' as const, name, value })));
-      const now = Date.now();
+      const points: MetricOut[] = Object.entries(losses).map(([name, value]) => ({ step, epoch, split: 'train' as const, name, value }));
+      // The factor each step used: with a time budget it depends on the measured speed, so the
+      // run records it rather than leaving it to be recomputed.
+      if (settings.lrSchedule !== 'constant') points.push({ step, epoch, split: 'train', name: 'lr_factor', value: lastFactor });
+      hooks.metrics?.(points);
+      const now = clock();
       if (now - windowStart >= 1000 || rate === null) {
         rate = (windowSteps * 1000) / Math.max(1, now - windowStart);
         windowStart = now;
         windowSteps = 0;
+      }
+      // Re-project from the measured time per step (validation and checkpoints included), first
+      // after a few steps, then every ten.
+      if (settings.budgetMinutes !== null && sessionSteps >= MEASURE_STEPS && (sessionSteps - MEASURE_STEPS) % 10 === 0) {
+        const secondsPerStep = (now - t0) / 1000 / sessionSteps;
+        sched.projectedSteps = projectSteps(settings, { step, capSteps, elapsedSeconds: elapsed(), secondsPerStep });
       }
       emitProgress('training', rate);
       // Tensor reads on cpu/wasm resolve as microtasks, so without this a whole run would never
@@ -299,18 +406,17 @@ export async function runSession(runtime: StageRuntime, opts: SessionOptions, ho
     epoch += 1;
     stepInEpoch = 0;
     const validateNow = epoch === loop.epochs || (loop.valEvery > 0 && epoch % loop.valEvery === 0);
-    const improved = validateNow ? await validateAndFigures() : false;
-    await saveCheckpoint(improved ? ['last', 'best'] : ['last']);
+    const v = validateNow ? await validateAndFigures() : { improved: false, plateau: false };
+    await saveCheckpoint(v.improved ? ['last', 'best'] : ['last']);
+    if (v.plateau) {
+      stopReason = 'plateau';
+      break;
+    }
   }
-  emitProgress('done', rate);
-  return {
-    status: 'completed',
-    step,
-    epoch,
-    lastLosses,
-    lastValLoss,
-    bestValLoss,
-    wallSeconds: (Date.now() - t0) / 1000,
-    stepsThisSession: sessionSteps,
-  };
+  if (stopReason === 'budget') {
+    // A budget ends mid-epoch: validate once more so the run ends with figures and a current best.
+    const v = lastValidatedStep === step || sessionSteps === 0 ? { improved: false } : await validateAndFigures();
+    if (lastCheckpointStep !== step || v.improved) await saveCheckpoint(v.improved ? ['last', 'best'] : ['last']);
+  }
+  return finish('completed', stopReason ?? 'epochs');
 }

@@ -6,6 +6,7 @@ import { ControlNet, type ControlNetConfig } from '../networks/controlnet';
 import { DiffusionModelUNet, type DiffusionUNetConfig } from '../networks/diffusion-unet';
 import { PatchDiscriminator, type PatchDiscriminatorConfig } from '../networks/patch-discriminator';
 import { networkPresets } from './presets';
+import { scheduleProblems, scheduleSettings } from './schedule';
 import {
   applyOverrides,
   defaultLoop,
@@ -186,6 +187,8 @@ export function validateTrainConfig(config: TrainConfig, ctx: ValidateContext = 
   posInt(loop.valEvery, 'loop.valEvery', 0, LOOP_LIMITS.valEvery);
   posInt(loop.maxStepsPerEpoch, 'loop.maxStepsPerEpoch', 0, LOOP_LIMITS.maxStepsPerEpoch);
   posInt(loop.maxValBatches, 'loop.maxValBatches', 0, LOOP_LIMITS.maxValBatches);
+  const scheduleProblem = scheduleProblems(scheduleSettings(loop))[0];
+  if (scheduleProblem) fail(scheduleProblem);
   const [h, w] = config.imageSize ?? [];
   if (!h || !w || 160 % h !== 0 || 224 % w !== 0 || 160 / h !== 224 / w) {
     fail(`imageSize ${JSON.stringify(config.imageSize)} must be 160x224 divided by one whole factor (e.g. [80, 112])`);

@@ -92,6 +92,8 @@ export const datasetChannels = {
         slices: z.string().max(200).optional(),
         fractions: z.tuple([z.number().min(0), z.number().min(0), z.number().min(0)]).optional(),
         seed: z.number().int().optional(),
+        /** Intensity scaling; omitted: the dataset's earlier choice, else percentile. */
+        normalisation: z.enum(['percentile', 'minmax']).optional(),
       })
       .strict(),
     DataJob,

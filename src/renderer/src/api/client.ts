@@ -154,7 +154,10 @@ export function startPhantom(subjects: number, name: string, seed?: number): Pro
   return api().datasets.phantom({ subjects, name, ...(seed !== undefined ? { seed } : {}) });
 }
 
-export function startPrepare(id: number, opts: { slices?: string; fractions?: [number, number, number]; seed?: number }): Promise<DataJob> {
+export function startPrepare(
+  id: number,
+  opts: { slices?: string; fractions?: [number, number, number]; seed?: number; normalisation?: 'percentile' | 'minmax' },
+): Promise<DataJob> {
   return api().datasets.prepare({ id, ...opts });
 }
 

@@ -20,6 +20,9 @@ export interface ConfigField {
 /** Keys the view asks for elsewhere (stage, preset, seed) or that the back end fills in. */
 const HIDDEN = new Set(['stage', 'preset', 'loop.seed', 'autoencoder.perceptual']);
 
+/** Number fields that also take null (no budget). */
+const NULLABLE_NUMBERS = new Set(['loop.budgetMinutes', 'loop.budgetSteps']);
+
 export function valueText(v: unknown): string {
   if (typeof v === 'string') return v;
   if (typeof v === 'number') return String(v);
@@ -66,6 +69,7 @@ export function configFields(base: Record<string, unknown> | null, reference: Re
 export function localError(field: ConfigField, text: string): string | null {
   const t = text.trim();
   if (field.kind === 'number') {
+    if (NULLABLE_NUMBERS.has(field.path) && t === 'null') return null;
     if (t === '' || !Number.isFinite(Number(t))) {
       // latentScale also takes 'auto' (1/std of the first batch).
       if (field.path.endsWith('latentScale') && t === 'auto') return null;
