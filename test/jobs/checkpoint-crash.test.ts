@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { fromStoredPath } from '../../src/backend/home-paths';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkpointDir, readCheckpointMeta } from '../../src/ml/pipeline/checkpoint';
 import { cli, query, until } from './cli-child';
@@ -79,7 +80,8 @@ describe('kill -9 at the checkpoint boundary', { timeout: 600_000 }, () => {
         { kind: 'best', step: best.step },
         { kind: 'last', step: last.step },
       ]);
-      expect(rows(runId).find((r) => r.kind === 'best')!.path).toBe(join(checkpointDir(dir, 'best')!, 'model.safetensors'));
+      // Paths inside the home are stored relative to it (a moved or copied home keeps working).
+      expect(fromStoredPath(home, rows(runId).find((r) => r.kind === 'best')!.path)).toBe(join(checkpointDir(dir, 'best')!, 'model.safetensors'));
       // "best" is the checkpoint whose validation loss the newest meta records as the best.
       const lastMeta = readCheckpointMeta(checkpointDir(dir, 'last')!);
       expect(readCheckpointMeta(checkpointDir(dir, 'best')!).lastValLoss).toBe(lastMeta.bestValLoss);
