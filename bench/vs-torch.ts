@@ -23,6 +23,8 @@ import { initEngine, type BackendName } from '../src/ml/engine';
 import { klLoss, l1Loss, mseLoss } from '../src/ml/losses/basic';
 import { createNetwork, presetConfig, type PresetName } from '../src/ml/networks';
 import { adam, adamw, namedGrads, type Adam, type NamedVariables } from '../src/ml/train/optim';
+import { OnnxAutoencoderRunner, OnnxControlledUNetRunner } from '../src/ml/onnx/runner';
+import { loadOnnxRuntime } from '../src/ml/onnx/runtime';
 import type { BenchResult } from './_common';
 
 const PRESET: PresetName = process.env.BENCH_PRESET === 'reference' ? 'reference' : 'desktop';
@@ -71,14 +73,14 @@ function runAnchor(): { torch: string; cases: CaseTimes } {
   return out;
 }
 
-/** Median wall and process-CPU ms of `fn` (which returns a tensor to wait for and dispose). */
-async function timed(fn: () => tf.Tensor, reps: number): Promise<Times> {
+/** Median wall and process-CPU ms of `fn` (which returns a tensor, or its promise, to wait for and dispose). */
+async function timed(fn: () => tf.Tensor | Promise<tf.Tensor>, reps: number): Promise<Times> {
   const wall: number[] = [];
   const cpu: number[] = [];
   for (let i = 0; i < WARMUP + reps; i++) {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    const out = fn();
+    const out = await fn();
     await out.data();
     const dt = performance.now() - t0;
     const c = process.cpuUsage(c0);
@@ -104,6 +106,9 @@ function trainStep(loss: () => tf.Scalar, params: NamedVariables, opt: Adam): ()
     });
 }
 
+/** What ran the sampling and decode cases (set by runProject). */
+let inferenceEngine = 'tfjs';
+
 /** The anchor's cases on the project's engine; a case that fails records why instead. */
 async function runProject(failures: Record<string, string>): Promise<CaseTimes> {
   const { image, latent, tokens, dim, trainBatch } = SHAPES;
@@ -120,6 +125,11 @@ async function runProject(failures: Record<string, string>): Promise<CaseTimes> 
   const ae = createNetwork('autoencoderkl', presetConfig('autoencoderkl', PRESET)).initialize(1);
   const unet = createNetwork('diffusion_unet', presetConfig('diffusion_unet', PRESET)).initialize(2);
   const cn = createNetwork('controlnet', presetConfig('controlnet', PRESET)).initialize(3);
+  // Sampling and decoding run on onnxruntime in the product wherever it loads: time that path.
+  const { ort } = process.env.BRAINSYNTH_ONNX === '0' ? { ort: null } : await loadOnnxRuntime();
+  const controlled = ort ? await OnnxControlledUNetRunner.create(ort, unet, cn, { threads: THREADS }) : null;
+  const decoder = ort ? await OnnxAutoencoderRunner.create(ort, ae, { threads: THREADS }) : null;
+  inferenceEngine = controlled ? `onnxruntime (${THREADS} threads)` : 'tfjs';
   try {
     for (const b of [1, 4]) {
       await attempt(`guided DDIM step per slice, batch ${b}`, async () => {
@@ -129,7 +139,9 @@ async function runProject(failures: Record<string, string>): Promise<CaseTimes> 
         const t = tf.fill([n], 500, 'int32') as tf.Tensor1D;
         const cond = tf.randomUniform([n, ih, iw, 1], 0, 1, 'float32', 6) as tf.Tensor4D;
         try {
-          const step = () => tf.tidy(() => unet.forward(z, t, ctx, cn.forward(z, t, ctx, cond, 1)));
+          const step = controlled
+            ? () => controlled.forward(z, t, ctx, cond, 1)
+            : () => tf.tidy(() => unet.forward(z, t, ctx, cn.forward(z, t, ctx, cond, 1)));
           return per(await timed(step, Math.max(3, REPS)), b);
         } finally {
           tf.dispose([z, ctx, t, cond]);
@@ -139,7 +151,7 @@ async function runProject(failures: Record<string, string>): Promise<CaseTimes> 
     await attempt('decode per slice, batch 4', async () => {
       const z = tf.randomNormal([4, lh, lw, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
       try {
-        return per(await timed(() => tf.tidy(() => ae.decode(z)), REPS), 4);
+        return per(await timed(decoder ? () => decoder.decode(z) : () => tf.tidy(() => ae.decode(z)), REPS), 4);
       } finally {
         z.dispose();
       }
@@ -187,6 +199,8 @@ async function runProject(failures: Record<string, string>): Promise<CaseTimes> 
       tf.dispose([zb, cb, cx, tb, xb]);
     }
   } finally {
+    await controlled?.dispose();
+    await decoder?.dispose();
     ae.dispose();
     unet.dispose();
     cn.dispose();
@@ -243,7 +257,7 @@ export default async function vsTorchBench(): Promise<{ description: string; res
       detail: {
         preset: PRESET,
         threads: THREADS,
-        backend: info.backend,
+        backend: isTrainCase(name) ? info.backend : inferenceEngine,
         wasmThreads: info.wasmThreads,
         torch: torchVersion,
         brainsynthWallMs: ourWall,
