@@ -1,17 +1,7 @@
 import type { Checkpoint } from '../../shared/contract';
 import type { Store } from '../store';
+import { CheckpointsRepository, type CheckpointRow } from '../store/checkpoints';
 import { NotFoundError } from '../errors';
-
-interface CheckpointRow {
-  id: number;
-  run_id: number;
-  kind: string;
-  path: string;
-  step: number;
-  epoch: number | null;
-  sha256: string;
-  created_at: string;
-}
 
 const toCheckpoint = (r: CheckpointRow): Checkpoint => ({
   id: r.id,
@@ -34,48 +24,37 @@ export interface CheckpointInput {
 
 /** Checkpoint records (the files themselves are written atomically by the training loop). */
 export class CheckpointsService {
-  constructor(private readonly store: Store) {}
+  private readonly repo: CheckpointsRepository;
+
+  constructor(private readonly store: Store) {
+    this.repo = new CheckpointsRepository(store);
+  }
 
   add(runId: number, input: CheckpointInput): Checkpoint {
-    const db = this.store.db;
     return this.store.transaction(() => {
-      if (!db.prepare('SELECT 1 FROM runs WHERE id = ?').get(runId)) throw new NotFoundError(`run ${runId} does not exist`);
-      const info = db
-        .prepare('INSERT INTO checkpoints (run_id, kind, path, step, epoch, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(runId, input.kind ?? 'last', input.path, input.step, input.epoch ?? null, input.sha256, new Date().toISOString());
-      return toCheckpoint(db.prepare('SELECT * FROM checkpoints WHERE id = ?').get(info.lastInsertRowid) as CheckpointRow);
+      if (!this.repo.runExists(runId)) throw new NotFoundError(`run ${runId} does not exist`);
+      const id = this.repo.insert(runId, { ...input, kind: input.kind ?? 'last', epoch: input.epoch ?? null, createdAt: new Date().toISOString() });
+      return toCheckpoint(this.repo.get(id)!);
     });
   }
 
   /** A checkpoint written under one or more kinds ('last', 'best') replaces the earlier ones of those kinds. */
   replace(runId: number, kinds: readonly string[], input: Omit<CheckpointInput, 'kind'>): void {
-    const db = this.store.db;
     this.store.transaction(() => {
       for (const kind of kinds) {
-        db.prepare('DELETE FROM checkpoints WHERE run_id = ? AND kind = ?').run(runId, kind);
-        db.prepare('INSERT INTO checkpoints (run_id, kind, path, step, epoch, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
-          runId,
-          kind,
-          input.path,
-          input.step,
-          input.epoch ?? null,
-          input.sha256,
-          new Date().toISOString(),
-        );
+        this.repo.deleteKind(runId, kind);
+        this.repo.insert(runId, { path: input.path, step: input.step, sha256: input.sha256, kind, epoch: input.epoch ?? null, createdAt: new Date().toISOString() });
       }
     });
   }
 
   list(runId: number): Checkpoint[] {
-    const rows = this.store.db.prepare('SELECT * FROM checkpoints WHERE run_id = ? ORDER BY step, id').all(runId) as CheckpointRow[];
-    return rows.map(toCheckpoint);
+    return this.repo.list(runId).map(toCheckpoint);
   }
 
   /** The newest checkpoint of a kind (highest step), or undefined. */
   latest(runId: number, kind = 'last'): Checkpoint | undefined {
-    const row = this.store.db
-      .prepare('SELECT * FROM checkpoints WHERE run_id = ? AND kind = ? ORDER BY step DESC, id DESC LIMIT 1')
-      .get(runId, kind) as CheckpointRow | undefined;
+    const row = this.repo.latest(runId, kind);
     return row && toCheckpoint(row);
   }
 }
