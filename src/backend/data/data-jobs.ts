@@ -15,7 +15,7 @@ import type { Store } from '../store';
 import { ConflictError, InvalidInputError, NotFoundError } from '../errors';
 import type { DataJobSpec } from './data-job-run';
 import { OPEN_MS_DEFAULT_NAME } from './datasets';
-import { datasetById, datasetByName } from './records';
+import { datasetById, datasetByName } from '../store/datasets';
 import { JobHost } from '../jobs/host';
 
 export type { DataJobSpec } from './data-job-run';

@@ -22,7 +22,7 @@ import { scanBidsFolder } from '../../ml/data/bids';
 import { writeFileAtomic } from '../../ml/data/nifti';
 import { importDataset, nameTakenMessage, type StoreHandle } from './importer';
 import { datasetNameProblem } from '../../shared/dataset-name';
-import type { DatasetSummary } from './records';
+import { datasetNameTaken, type DatasetSummary } from '../store/datasets';
 
 export interface HomeDirs {
   root: string;
@@ -33,7 +33,7 @@ export interface HomeDirs {
 function assertNameFree(store: StoreHandle, name: string): void {
   const problem = datasetNameProblem(name);
   if (problem) throw new Error(problem);
-  if (store.db.prepare('SELECT 1 FROM datasets WHERE name = ?').get(name.trim())) throw new Error(nameTakenMessage(name.trim()));
+  if (datasetNameTaken(store.db, name.trim())) throw new Error(nameTakenMessage(name.trim()));
 }
 
 /** Downloads come from the web only: a file:// or other scheme would copy local files in as "downloaded". */
