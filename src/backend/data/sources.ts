@@ -85,6 +85,8 @@ export interface FetchOpenMsOptions {
   /** JSON file {"files":[{"remote","size","sha256"}]} pinning sizes/checksums. */
   manifestPath?: string;
   retries?: number;
+  /** Aborts the downloads (a cancelled job). */
+  signal?: AbortSignal;
   onProgress?: (p: DownloadProgress & { fileIndex: number; files: number }) => void;
   onFile?: (entry: ManifestEntry, result: DownloadResult) => void;
   onImport?: (done: number, total: number) => void;
@@ -108,6 +110,7 @@ export async function fetchOpenMsDataset(store: StoreHandle, home: HomeDirs, opt
   mkdirSync(downloads, { recursive: true });
   const results = await downloadAll(baseUrl, entries, downloads, {
     ...(opts.retries !== undefined ? { retries: opts.retries } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     ...(opts.onFile ? { onFile: opts.onFile } : {}),
   });
