@@ -102,6 +102,7 @@ export class DataJobs {
       datasetId,
       onDone: (outcome) => {
         datasetId = outcome.result as number;
+        if (outcome.status === 'completed') this.host.annotate(entry.job.jobId, { datasetId });
       },
       onUpdate: (j) => {
         if (!entry.job.jobId) entry.job.jobId = j.jobId;

@@ -430,6 +430,7 @@ export class TrainingJobs {
           etaSeconds: p.etaSeconds,
           training: toTrainingProgress(p, job.backend),
         });
+        this.host.annotate(job.jobId, { training: toTrainingProgress(p, job.backend) });
         this.opts.onProgress?.(job.runId, p);
         break;
       }
