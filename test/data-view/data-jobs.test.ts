@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../../src/backend/bridge/server';
 import { createDispatch, createHandlers } from '../../src/backend/api/handlers';
-import type { DataJob, DatasetDetail, Envelope } from '../../src/shared/contract';
+import type { DataJob, DatasetDetail, Envelope, Job } from '../../src/shared/contract';
 import { volumeResponse } from '../../src/backend/data/volume-files';
 import { fromStoredPath } from '../../src/backend/home-paths';
 import { tempServices } from '../store/helpers';
@@ -18,6 +18,7 @@ let services: ReturnType<typeof tempServices>;
 let bridge: Bridge;
 let dispatch: ReturnType<typeof createDispatch>;
 const events: DataJob[] = [];
+const jobUpdates: Job[] = [];
 const updated: number[] = [];
 
 async function call<T>(channel: string, payload: unknown): Promise<T> {
@@ -48,6 +49,7 @@ beforeAll(async () => {
   services = tempServices();
   dispatch = createDispatch(createHandlers({ services, host: 'bridge' }), () => undefined);
   services.events.on('data.job', (j) => events.push(j));
+  services.events.on('job.updated', (j) => jobUpdates.push(j));
   services.events.on('dataset.updated', (e) => updated.push(e.datasetId));
   bridge = await startBridge({ services, port: 0, rendererDir: null, token: 'test-token' });
 });
@@ -85,6 +87,10 @@ describe('dataset jobs', () => {
     expect(states).toContain('running');
     expect(states.at(-1)).toBe('completed');
     expect(events.some((e) => e.jobId === job.jobId && e.phase === 'generating subjects')).toBe(true);
+    // The one job event (which the Data view follows) says the same, ending with the new dataset.
+    const followed = jobUpdates.filter((j) => j.jobId === job.jobId);
+    expect(followed.some((j) => j.kind === 'phantom' && j.phase === 'generating subjects')).toBe(true);
+    expect(followed.at(-1)).toMatchObject({ state: 'completed', datasetId });
     expect(updated).toContain(datasetId);
     expect((await failure('datasets.phantom', { subjects: 1, name: 'ph' })).code).toBe('conflict');
 

@@ -7,7 +7,6 @@ import { cpSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } fr
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openBackend } from '../../src/backend';
-import { artefactImage } from '../../src/backend/runs/artefact-image';
 import { resolveModel } from '../../src/backend/sampling/models';
 import { openStore } from '../../src/backend/store';
 import { MIGRATIONS } from '../../src/backend/store/migrations';
@@ -20,13 +19,18 @@ const tmp = tempDir('bs-homepaths-runs-');
 afterAll(() => tmp.cleanup());
 beforeAll(() => useTestBackend());
 
-/** The first 24 bytes of a PNG (signature and IHDR size), all artefactImage reads of the header. */
+/** The first 24 bytes of a PNG (signature and IHDR size): enough to tell which file was served. */
 function pngHeader(width: number, height: number): Buffer {
   const b = Buffer.alloc(24);
   Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]).copy(b);
   b.writeUInt32BE(width, 16);
   b.writeUInt32BE(height, 20);
   return b;
+}
+
+/** The bytes the app's artefact channel serves for an artefact (it reads only inside the runs folder). */
+function servedBytes(services: ReturnType<typeof openBackend>, artefactId: number): Buffer {
+  return Buffer.from(services.sampling.generate.artefactData(artefactId).dataUrl.split(',')[1]!, 'base64');
 }
 
 describe('run files of a moved or copied home', () => {
@@ -67,7 +71,7 @@ describe('run files of a moved or copied home', () => {
     services = openBackend({ home: moved });
     try {
       expect(services.checkpoints.latest(cn.id)!.path.startsWith(join(moved, 'runs', String(cn.id)))).toBe(true);
-      expect(artefactImage(services.store.db, image.id)).toMatchObject({ width: 7, height: 5 });
+      expect(servedBytes(services, image.id)).toEqual(pngHeader(7, 5));
     } finally {
       services.close();
     }
@@ -82,7 +86,7 @@ describe('run files of a moved or copied home', () => {
       expect(services.checkpoints.list(cn.id).map((c) => c.path)).toEqual([join(runDir(cn.id), 'checkpoints', model.split('/checkpoints/')[1]!)]);
       expect(services.artefacts.list({ runId: cn.id })[0]!.path).toBe(join(runDir(cn.id), 'images', 'a.png'));
       expect(services.artefacts.row(image.id)!.path).toBe(join(runDir(cn.id), 'images', 'a.png'));
-      expect(artefactImage(services.store.db, image.id)).toMatchObject({ width: 7, height: 5 });
+      expect(servedBytes(services, image.id)).toEqual(pngHeader(7, 5));
       expect((services.runs.get(ldm.id).config as { ldm: { contextFile: string } }).ldm.contextFile).toBe(join(runDir(ae.id), 'context.safetensors'));
       const { sources } = resolveModel(services, cn.id);
       expect(sources).toMatchObject({ controlnet: runDir(cn.id), ldm: runDir(ldm.id), autoencoder: runDir(ae.id) });

@@ -22,6 +22,7 @@ let datasetId: number;
 let jobs: TrainingJobs;
 let lastWorker: Worker | null = null;
 const progress: EventPayload<'job.progress'>[] = [];
+const updates: EventPayload<'job.updated'>[] = [];
 /** The next job started or resumed is held once it has done this many steps (then the gate resets). */
 let holdNext: number | undefined;
 
@@ -38,6 +39,7 @@ beforeAll(() => {
     },
   });
   services.events.on('job.progress', (p) => progress.push(p));
+  services.events.on('job.updated', (j) => updates.push(j));
 });
 afterAll(() => {
   jobs.closeSync();
@@ -92,6 +94,10 @@ describe('training jobs', () => {
     const mine = progress.filter((p) => p.runId === run.id && p.training);
     expect(mine.length).toBeGreaterThan(0);
     expect(mine.at(-1)!.training).toMatchObject({ stage: 'autoencoder', epochs: 2, totalSteps: 6, backend: 'wasm' });
+    // The one job event carries the same detail, which the Train view follows.
+    const followed = updates.filter((j) => j.runId === run.id && j.training);
+    expect(followed.length).toBeGreaterThan(0);
+    expect(followed.at(-1)).toMatchObject({ kind: 'train', training: { stage: 'autoencoder', epochs: 2, totalSteps: 6, backend: 'wasm' } });
     expect(jobs.list()).toHaveLength(0);
     expect(existsSync(join(services.home.runDir(run.id), 'job.json'))).toBe(false);
     aeRunId = run.id;

@@ -13,7 +13,6 @@ import { ServiceError } from '../errors';
 import { samplingHandlers } from './sampling-handlers';
 import { APP_NAME, APP_VERSION } from './app-meta';
 import { datasetDetail } from '../data/dataset-detail';
-import { artefactImage } from '../runs/artefact-image';
 import { volumeFile, volumePath } from '../data/volume-files';
 import { APP_ORIGIN } from './security-policy';
 import { parentCandidates, trainForm } from '../training/train-form';
@@ -60,7 +59,6 @@ export function createHandlers({ services: s, host }: HandlerContext): HandlerTa
 
     'checkpoints.list': (req) => ({ checkpoints: s.checkpoints.list(req.runId) }),
     'artefacts.list': (req) => ({ artefacts: s.artefacts.list(req) }),
-    'artefacts.image': (req) => artefactImage(s.store.db, req.id),
 
     'jobs.start': (req) => s.training.start(req),
     'jobs.cancel': (req) => s.training.cancel(req.id),

@@ -139,10 +139,7 @@ export function readClusterFolder(folder: string): ClusterSnapshot {
 }
 
 export function findClusterRun(services: ClusterDeps, jobId: string): Run | null {
-  const row = services.store.db.prepare("SELECT id FROM runs WHERE json_extract(config, '$.cluster.jobId') = ? ORDER BY id LIMIT 1").get(jobId) as
-    | { id: number }
-    | undefined;
-  return row ? services.runs.get(row.id) : null;
+  return services.runs.findByClusterJob(jobId);
 }
 
 /** "where it ran", kept in the run's backend field. */
@@ -243,12 +240,7 @@ export function ingestSnapshot(services: ClusterDeps, snap: ClusterSnapshot, opt
       },
     });
     promoteCheckpoint(runDirOf(run.id), written, ck.kinds);
-    services.store.transaction(() => {
-      for (const kind of ck.kinds) {
-        services.store.db.prepare('DELETE FROM checkpoints WHERE run_id = ? AND kind = ?').run(run.id, kind);
-        services.checkpoints.add(run.id, { kind, path: written.modelPath, step: ck.meta.step, epoch: ck.meta.epoch, sha256: written.sha256 });
-      }
-    });
+    services.checkpoints.replace(run.id, ck.kinds, { path: written.modelPath, step: ck.meta.step, epoch: ck.meta.epoch, sha256: written.sha256 });
   }
 
   const state = snap.status?.state ?? null;
@@ -270,9 +262,7 @@ export function ingestSnapshot(services: ClusterDeps, snap: ClusterSnapshot, opt
   const times = clusterTimes(snap.status);
   if (times.startedAt && (current.startedAt !== times.startedAt || (times.finishedAt && current.finishedAt !== times.finishedAt))) {
     // The run's duration is the job's on the cluster, not the moment it was imported.
-    services.store.db
-      .prepare('UPDATE runs SET started_at = ?, finished_at = CASE WHEN finished_at IS NULL THEN NULL ELSE coalesce(?, finished_at) END WHERE id = ?')
-      .run(times.startedAt, times.finishedAt, run.id);
+    services.runs.setTimes(run.id, times.startedAt, times.finishedAt);
     current = services.runs.get(run.id);
   }
   return { run: current, created, metrics: snap.metrics.length, checkpointStep: ck ? ck.meta.step : null, jobState: state ?? 'not started' };

@@ -22,8 +22,30 @@ export interface DataJobInput {
 
 export type DataJobReport = (phase: string, done: number, total: number | null) => void;
 
-/** Runs the job; resolves with the dataset it created or changed. */
-export async function runDataJob({ spec, dbPath, homeRoot }: DataJobInput, report: DataJobReport): Promise<number> {
+/** Thrown from a progress report once the job was asked to stop. */
+export class DataJobCancelledError extends Error {
+  constructor() {
+    super('cancelled');
+    this.name = 'DataJobCancelledError';
+  }
+}
+
+/**
+ * Runs the job; resolves with the dataset it created or changed. When `cancelled()` turns true
+ * the job stops at its next progress report (between files, subjects or download chunks) by
+ * throwing DataJobCancelledError: the dataset services write all-or-nothing at their end and
+ * clean up after a throw, so a cancelled job leaves what a failed one leaves.
+ */
+export async function runDataJob({ spec, dbPath, homeRoot }: DataJobInput, progress: DataJobReport, cancelled: () => boolean = () => false): Promise<number> {
+  const abort = new AbortController();
+  const report: DataJobReport = (phase, done, total) => {
+    if (cancelled()) {
+      abort.abort();
+      throw new DataJobCancelledError();
+    }
+    progress(phase, done, total);
+  };
+  if (cancelled()) throw new DataJobCancelledError();
   const store = openStore(dbPath);
   const home = homeLayout(homeRoot);
   try {
@@ -56,6 +78,7 @@ export async function runDataJob({ spec, dbPath, homeRoot }: DataJobInput, repor
           ...(spec.name ? { name: spec.name } : {}),
           ...(spec.subjects ? { subjects: spec.subjects } : {}),
           ...(spec.baseUrl ? { baseUrl: spec.baseUrl } : {}),
+          signal: abort.signal,
           onProgress: (p) => report('downloading', p.fileIndex, p.files),
           onImport: (done, total) => report('checking volumes', done, total),
         });

@@ -15,7 +15,7 @@ import type { Store } from '../store';
 import { ConflictError, InvalidInputError, NotFoundError } from '../errors';
 import type { DataJobSpec } from './data-job-run';
 import { OPEN_MS_DEFAULT_NAME } from './datasets';
-import { datasetById, datasetByName } from './records';
+import { datasetById, datasetByName } from '../store/datasets';
 import { JobHost } from '../jobs/host';
 
 export type { DataJobSpec } from './data-job-run';
@@ -102,6 +102,7 @@ export class DataJobs {
       datasetId,
       onDone: (outcome) => {
         datasetId = outcome.result as number;
+        if (outcome.status === 'completed') this.host.annotate(entry.job.jobId, { datasetId });
       },
       onUpdate: (j) => {
         if (!entry.job.jobId) entry.job.jobId = j.jobId;

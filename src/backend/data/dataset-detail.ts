@@ -6,7 +6,7 @@ import { basename } from 'node:path';
 import type Database from 'better-sqlite3';
 import type { DatasetDetail } from '../../shared/contract';
 import { readPreparedIndex } from '../../ml/data/prepare';
-import { findDataset, getDatasetDetail } from './records';
+import { findDataset, getDatasetDetail } from '../store/datasets';
 import { NotFoundError } from '../errors';
 
 /** Prepared z per subject label (+ session), from the cache's index.json; empty when unreadable. */

@@ -13,7 +13,7 @@
  */
 import { existsSync, rmSync } from 'node:fs';
 import type { StoreHandle } from './importer';
-import { requireDataset } from './records';
+import { deleteDatasetRow, requireDataset } from '../store/datasets';
 
 export { importDataset, DatasetImportError, type ImportOptions, type StoreHandle } from './importer';
 export { prepareDataset, exportDatasetPng, type PrepareDatasetOptions, type PreparedDatasetResult, type ExportPngResult } from './prepare';
@@ -31,7 +31,7 @@ export {
   type PreparedInfo,
   type DatasetKind,
   type VolumeModality,
-} from './records';
+} from '../store/datasets';
 
 /**
  * Deletes a dataset's rows (subjects and volumes cascade) and its home/datasets/<id>/ folder.
@@ -39,7 +39,7 @@ export {
  */
 export function deleteDataset(store: StoreHandle, home: { datasetDir(id: number): string }, ref: string | number): void {
   const d = requireDataset(store.db, ref);
-  store.db.transaction(() => store.db.prepare('DELETE FROM datasets WHERE id = ?').run(d.id)).immediate();
+  deleteDatasetRow(store.db, d.id);
   const dir = home.datasetDir(d.id);
   if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
 }

@@ -15,8 +15,8 @@ import { checkVoxelBudget, readNifti, readNiftiHeader, DEFAULT_MAX_VOXEL_BYTES, 
 import { readRegularFile } from '../../ml/io/regular-file';
 import { datasetNameProblem } from '../../shared/dataset-name';
 import { homeRootOfDb, toStoredPath } from '../home-paths';
-import type { DatasetKind, DatasetSummary, VolumeModality } from './records';
-import { requireDataset } from './records';
+import type { DatasetKind, DatasetSummary, VolumeModality } from '../store/datasets';
+import { datasetNameTaken, insertDataset, requireDataset } from '../store/datasets';
 import { readFolderAttribution } from './folder-attribution';
 
 export interface StoreHandle {
@@ -82,7 +82,7 @@ export async function importDataset(store: StoreHandle, opts: ImportOptions): Pr
   if (nameProblem) throw new Error(nameProblem);
   const name = opts.name.trim();
   const db = store.db;
-  if (db.prepare('SELECT 1 FROM datasets WHERE name = ?').get(name)) throw new Error(nameTakenMessage(name));
+  if (datasetNameTaken(db, name)) throw new Error(nameTakenMessage(name));
   if (!opts.dir && !opts.pairs) throw new Error('import needs a folder (dir) or a list of FLAIR/T1w pairs');
   const root = opts.dir ? resolve(opts.dir) : opts.adopt?.stagingDir;
   let subjects: SubjectFiles[];
@@ -169,20 +169,18 @@ export async function importDataset(store: StoreHandle, opts: ImportOptions): Pr
 
   const warnings = collectWarnings(checked);
   const grid = [...grids.keys()][0] ?? null;
-  const insertDataset = db.prepare(
-    'INSERT INTO datasets (name, kind, source, attribution, synthetic, grid, warnings) VALUES (?, ?, ?, ?, ?, ?, ?)',
-  );
-  const insertSubject = db.prepare('INSERT INTO subjects (dataset_id, label, session) VALUES (?, ?, ?)');
-  const insertVolume = db.prepare(
-    'INSERT INTO volumes (subject_id, modality, path, dims, pixdim, affine, orientation, datatype, sha256, checks) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-  );
   let movedTo: string | undefined;
   const homeRoot = homeRootOfDb(db);
-  const write = db.transaction(() => {
-    const id = Number(
-      insertDataset.run(name, opts.kind ?? 'imported', opts.source ?? (opts.dir ? resolve(opts.dir) : null), opts.attribution ?? (opts.dir ? readFolderAttribution(resolve(opts.dir)) : null), opts.synthetic ? 1 : 0, grid, JSON.stringify(warnings))
-        .lastInsertRowid,
-    );
+  const dataset = {
+    name,
+    kind: opts.kind ?? 'imported',
+    source: opts.source ?? (opts.dir ? resolve(opts.dir) : null),
+    attribution: opts.attribution ?? (opts.dir ? readFolderAttribution(resolve(opts.dir)) : null),
+    synthetic: opts.synthetic ?? false,
+    grid,
+    warnings,
+  };
+  const subjectRows = (id: number) => {
     const stagingReal = opts.adopt ? realpathSync(opts.adopt.stagingDir) : undefined;
     const relocate = (p: string) => {
       if (!movedTo || !stagingReal) return p;
@@ -190,10 +188,19 @@ export async function importDataset(store: StoreHandle, opts: ImportOptions): Pr
       return inside.startsWith('..') ? p : resolve(movedTo, inside);
     };
     if (opts.adopt) movedTo = resolve(opts.adopt.datasetDir(id));
-    for (const s of checked) {
-      const subjectId = Number(insertSubject.run(id, s.files.subject, s.files.session).lastInsertRowid);
-      for (const v of s.volumes) {
-        const checks = {
+    return checked.map((s) => ({
+      label: s.files.subject,
+      session: s.files.session,
+      volumes: s.volumes.map((v) => ({
+        modality: v.modality,
+        path: toStoredPath(homeRoot, relocate(v.path)),
+        dims: v.info.dims,
+        pixdim: v.info.pixdim,
+        affine: v.info.affine,
+        orientation: v.info.orientation,
+        datatype: v.info.datatype,
+        sha256: v.sha256,
+        checks: {
           grid: v.checks.grid,
           gridLabel: v.checks.gridLabel,
           storedOrientation: v.checks.orientation,
@@ -208,31 +215,20 @@ export async function importDataset(store: StoreHandle, opts: ImportOptions): Pr
           nonzero: v.checks.nonzero,
           sameGridAsFlair: true,
           notes: v.checks.notes,
-        };
-        insertVolume.run(
-          subjectId,
-          v.modality,
-          toStoredPath(homeRoot, relocate(v.path)),
-          JSON.stringify(v.info.dims),
-          JSON.stringify(v.info.pixdim),
-          JSON.stringify(v.info.affine),
-          v.info.orientation,
-          v.info.datatype,
-          v.sha256,
-          JSON.stringify(checks),
-        );
-      }
-    }
-    // Last step inside the transaction: if the move fails, every row above is rolled back.
+        },
+      })),
+    }));
+  };
+  // Last step inside the transaction: if the move fails, every row is rolled back.
+  const adopt = () => {
     if (opts.adopt && movedTo) {
       if (existsSync(movedTo)) throw new Error(`${movedTo} already exists; refusing to overwrite it`);
       renameSync(opts.adopt.stagingDir, movedTo);
     }
-    return id;
-  });
+  };
   let id: number;
   try {
-    id = write.immediate();
+    id = insertDataset(db, dataset, subjectRows, adopt);
   } catch (err) {
     // Another import with the same name committed between our check above and this write.
     if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' && /datasets\.name/.test((err as Error).message)) {

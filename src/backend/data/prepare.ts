@@ -13,7 +13,7 @@ import { gridById } from '../../ml/data/mni';
 import { describePreset, parseSlicePreset, toUint8Truncated, type Normalisation, type SlicePreset } from '../../ml/data/slices';
 import { assignSplits, SPLITS, type SplitFractions, type SplitName } from '../../ml/data/split';
 import type { StoreHandle } from './importer';
-import { getDatasetDetail, requireDataset, volumeOf, type DatasetDetail, type DatasetSummary, type PreparedInfo, type SubjectRecord, type VolumeRecord } from './records';
+import { getDatasetDetail, requireDataset, savePrepared, volumeOf, type DatasetDetail, type DatasetSummary, type PreparedInfo, type SubjectRecord, type VolumeRecord } from '../store/datasets';
 import { homeRootOfDb, toStoredPath } from '../home-paths';
 import { NotRegularFileError, readRegularFile } from '../../ml/io/regular-file';
 
@@ -137,19 +137,13 @@ export async function prepareDataset(
     fractions,
     seed,
     pinned,
-    // Stored relative to the home: records.ts resolves it again on every read.
+    // Stored relative to the home: store/datasets.ts resolves it again on every read.
     cacheDir: toStoredPath(homeRootOfDb(store.db), resolve(cacheDir)),
     counts: index.counts,
     subjects: subjectsPerSplit,
     createdAt: index.createdAt,
   };
-  const setSplit = store.db.prepare('UPDATE subjects SET split = ? WHERE id = ?');
-  store.db
-    .transaction(() => {
-      store.db.prepare('UPDATE datasets SET prepared = ?, normalisation = ? WHERE id = ?').run(JSON.stringify(info), normalisation, detail.id);
-      for (const s of detail.subjects) setSplit.run(splits.get(splitKey(s))!, s.id);
-    })
-    .immediate();
+  savePrepared(store.db, detail.id, info, normalisation, detail.subjects.map((s) => ({ subjectId: s.id, split: splits.get(splitKey(s))! })));
   return { dataset: requireDataset(store.db, detail.id), index, cacheDir: resolve(cacheDir) };
 }
 

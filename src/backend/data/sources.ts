@@ -22,7 +22,7 @@ import { scanBidsFolder } from '../../ml/data/bids';
 import { writeFileAtomic } from '../../ml/data/nifti';
 import { importDataset, nameTakenMessage, type StoreHandle } from './importer';
 import { datasetNameProblem } from '../../shared/dataset-name';
-import type { DatasetSummary } from './records';
+import { datasetNameTaken, type DatasetSummary } from '../store/datasets';
 
 export interface HomeDirs {
   root: string;
@@ -33,7 +33,7 @@ export interface HomeDirs {
 function assertNameFree(store: StoreHandle, name: string): void {
   const problem = datasetNameProblem(name);
   if (problem) throw new Error(problem);
-  if (store.db.prepare('SELECT 1 FROM datasets WHERE name = ?').get(name.trim())) throw new Error(nameTakenMessage(name.trim()));
+  if (datasetNameTaken(store.db, name.trim())) throw new Error(nameTakenMessage(name.trim()));
 }
 
 /** Downloads come from the web only: a file:// or other scheme would copy local files in as "downloaded". */
@@ -85,6 +85,8 @@ export interface FetchOpenMsOptions {
   /** JSON file {"files":[{"remote","size","sha256"}]} pinning sizes/checksums. */
   manifestPath?: string;
   retries?: number;
+  /** Aborts the downloads (a cancelled job). */
+  signal?: AbortSignal;
   onProgress?: (p: DownloadProgress & { fileIndex: number; files: number }) => void;
   onFile?: (entry: ManifestEntry, result: DownloadResult) => void;
   onImport?: (done: number, total: number) => void;
@@ -108,6 +110,7 @@ export async function fetchOpenMsDataset(store: StoreHandle, home: HomeDirs, opt
   mkdirSync(downloads, { recursive: true });
   const results = await downloadAll(baseUrl, entries, downloads, {
     ...(opts.retries !== undefined ? { retries: opts.retries } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     ...(opts.onFile ? { onFile: opts.onFile } : {}),
   });

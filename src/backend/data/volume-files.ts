@@ -12,7 +12,7 @@ import { Readable } from 'node:stream';
 import type Database from 'better-sqlite3';
 import { NotFoundError } from '../errors';
 import { FileChangedError, openVerifiedFile } from './verified-file';
-import { fromStoredPath, homeRootOfDb } from '../home-paths';
+import { volumeRow } from '../store/datasets';
 
 export const VOLUMES_PATH_PREFIX = '/volumes/';
 
@@ -25,9 +25,8 @@ export interface VolumeFile {
 
 /** The stored file of a volume; NotFoundError when the id is unknown or the file is gone. */
 export function volumeFile(db: Database.Database, volumeId: number): VolumeFile {
-  const row = db.prepare('SELECT id, path FROM volumes WHERE id = ?').get(volumeId) as { id: number; path: string } | undefined;
+  const row = volumeRow(db, volumeId);
   if (!row) throw new NotFoundError(`volume ${volumeId} does not exist`);
-  row.path = fromStoredPath(homeRootOfDb(db), row.path);
   let size: number;
   try {
     size = statSync(row.path).size;
@@ -64,9 +63,8 @@ interface OpenVolume {
 async function lookup(db: Database.Database, pathname: string): Promise<OpenVolume | { status: number; message: string }> {
   const id = parseVolumePath(pathname);
   if (id === undefined) return { status: 404, message: `not a volume path: ${pathname}` };
-  const row = db.prepare('SELECT path, sha256 FROM volumes WHERE id = ?').get(id) as { path: string; sha256: string | null } | undefined;
+  const row = volumeRow(db, id);
   if (!row) return { status: 404, message: `volume ${id} does not exist` };
-  row.path = fromStoredPath(homeRootOfDb(db), row.path);
   try {
     const { fd, size } = await openVerifiedFile(row.path, row.sha256);
     return { fileName: basename(row.path), fd, size };

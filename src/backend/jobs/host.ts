@@ -198,6 +198,16 @@ export class JobHost {
     return e.job;
   }
 
+  /**
+   * Kind-specific detail for a job's next 'job.updated' (training's step detail, the dataset a
+   * dataset job made); pushed with the job's next progress or end, not on its own.
+   */
+  annotate(jobId: string, detail: Partial<Pick<Job, 'training' | 'datasetId'>>): void {
+    const e = this.entries.get(jobId);
+    if (!e || isEnded(e.job.state)) return;
+    Object.assign(e.job, detail);
+  }
+
   /** Tests only: lets a job held by its test gate go on. */
   release(jobId: string): void {
     Atomics.store(new Int32Array(this.entry(jobId).control), CONTROL.release, 1);

@@ -12,8 +12,9 @@ export interface JobKindInfo {
    */
   lane: Lane;
   /**
-   * 'flag': the job polls the cancel flag between steps and stops cleanly; 'terminate': the job
-   * has no safe point to poll, so a cancel terminates its worker (its writes are all-or-nothing).
+   * 'flag': the job polls the cancel flag between steps and stops cleanly; 'terminate': a cancel
+   * terminates the job's worker (its writes are all-or-nothing). Run in the caller's thread, such
+   * a job has no worker to terminate and stops at its next progress report instead.
    */
   cancelBy: 'flag' | 'terminate';
   /** A running job with no progress, message or heartbeat from its worker for this long is failed. */

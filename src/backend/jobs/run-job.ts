@@ -34,8 +34,14 @@ export async function runJob(payload: JobPayload, ctx: JobContext): Promise<JobO
     case 'prepare':
     case 'fetch': {
       const { runDataJob } = await import('../data/data-job-run');
-      const datasetId = await runDataJob(payload.input, (phase, done, total) => ctx.progress({ phase, done, total }));
-      return { status: 'completed', result: datasetId };
+      try {
+        const datasetId = await runDataJob(payload.input, (phase, done, total) => ctx.progress({ phase, done, total }), () => ctx.cancelled());
+        return { status: 'completed', result: datasetId };
+      } catch (err) {
+        // However the stop surfaced (our own error, an aborted download), a requested cancel is a cancel.
+        if (ctx.cancelled()) return { status: 'cancelled', result: null, message: 'cancelled' };
+        throw err;
+      }
     }
     case 'generate':
     case 'translate':

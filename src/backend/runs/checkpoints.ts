@@ -1,19 +1,9 @@
 import { resolve } from 'node:path';
 import type { Checkpoint } from '../../shared/contract';
 import type { Store } from '../store';
+import { CheckpointsRepository, type CheckpointRow } from '../store/checkpoints';
 import { NotFoundError } from '../errors';
 import { fromStoredPath, homeRootOfDb, toStoredPath } from '../home-paths';
-
-interface CheckpointRow {
-  id: number;
-  run_id: number;
-  kind: string;
-  path: string;
-  step: number;
-  epoch: number | null;
-  sha256: string;
-  created_at: string;
-}
 
 const toCheckpoint = (r: CheckpointRow, homeRoot: string | undefined): Checkpoint => ({
   id: r.id,
@@ -40,9 +30,11 @@ export interface CheckpointInput {
  */
 export class CheckpointsService {
   private readonly homeRoot: string | undefined;
+  private readonly repo: CheckpointsRepository;
 
   constructor(private readonly store: Store) {
     this.homeRoot = homeRootOfDb(store.db);
+    this.repo = new CheckpointsRepository(store);
   }
 
   /** A path as stored; one given relative to the working folder is made absolute first (a stored relative path means "inside the home"). */
@@ -51,51 +43,36 @@ export class CheckpointsService {
   }
 
   add(runId: number, input: CheckpointInput): Checkpoint {
-    const db = this.store.db;
     return this.store.transaction(() => {
-      if (!db.prepare('SELECT 1 FROM runs WHERE id = ?').get(runId)) throw new NotFoundError(`run ${runId} does not exist`);
-      const info = db
-        .prepare('INSERT INTO checkpoints (run_id, kind, path, step, epoch, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(runId, input.kind ?? 'last', this.stored(input.path), input.step, input.epoch ?? null, input.sha256, new Date().toISOString());
-      return toCheckpoint(db.prepare('SELECT * FROM checkpoints WHERE id = ?').get(info.lastInsertRowid) as CheckpointRow, this.homeRoot);
+      if (!this.repo.runExists(runId)) throw new NotFoundError(`run ${runId} does not exist`);
+      const id = this.repo.insert(runId, { ...input, path: this.stored(input.path), kind: input.kind ?? 'last', epoch: input.epoch ?? null, createdAt: new Date().toISOString() });
+      return toCheckpoint(this.repo.get(id)!, this.homeRoot);
     });
   }
 
   /** A checkpoint written under one or more kinds ('last', 'best') replaces the earlier ones of those kinds. */
   replace(runId: number, kinds: readonly string[], input: Omit<CheckpointInput, 'kind'>): void {
-    const db = this.store.db;
     const path = this.stored(input.path);
     this.store.transaction(() => {
       for (const kind of kinds) {
-        db.prepare('DELETE FROM checkpoints WHERE run_id = ? AND kind = ?').run(runId, kind);
-        db.prepare('INSERT INTO checkpoints (run_id, kind, path, step, epoch, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
-          runId,
-          kind,
-          path,
-          input.step,
-          input.epoch ?? null,
-          input.sha256,
-          new Date().toISOString(),
-        );
+        this.repo.deleteKind(runId, kind);
+        this.repo.insert(runId, { path, step: input.step, sha256: input.sha256, kind, epoch: input.epoch ?? null, createdAt: new Date().toISOString() });
       }
     });
   }
 
   /** Forgets the run's checkpoint of a kind (its files are gone). */
   remove(runId: number, kind: string): void {
-    this.store.db.prepare('DELETE FROM checkpoints WHERE run_id = ? AND kind = ?').run(runId, kind);
+    this.repo.deleteKind(runId, kind);
   }
 
   list(runId: number): Checkpoint[] {
-    const rows = this.store.db.prepare('SELECT * FROM checkpoints WHERE run_id = ? ORDER BY step, id').all(runId) as CheckpointRow[];
-    return rows.map((r) => toCheckpoint(r, this.homeRoot));
+    return this.repo.list(runId).map((r) => toCheckpoint(r, this.homeRoot));
   }
 
   /** The newest checkpoint of a kind (highest step), or undefined. */
   latest(runId: number, kind = 'last'): Checkpoint | undefined {
-    const row = this.store.db
-      .prepare('SELECT * FROM checkpoints WHERE run_id = ? AND kind = ? ORDER BY step DESC, id DESC LIMIT 1')
-      .get(runId, kind) as CheckpointRow | undefined;
+    const row = this.repo.latest(runId, kind);
     return row && toCheckpoint(row, this.homeRoot);
   }
 }

@@ -2,6 +2,7 @@ import { existsSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ConflictError } from '../errors';
 import type { Store } from '../store';
+import { RunsRepository } from '../store/runs';
 import type { RunsService } from './runs';
 
 /**
@@ -15,9 +16,10 @@ export function deleteRun(deps: { store: Store; runs: RunsService; runDir: (id: 
   if (run.status === 'running' || run.status === 'queued') {
     throw new ConflictError(`run ${id} is ${run.status}: cancel it before deleting it`);
   }
-  const children = deps.store.db.prepare('SELECT run_id AS id FROM run_parents WHERE parent_id = ? ORDER BY run_id').all(id) as { id: number }[];
+  const repo = new RunsRepository(deps.store);
+  const children = repo.childIds(id);
   if (children.length > 0) {
-    const ids = children.map((c) => `#${c.id}`).join(', ');
+    const ids = children.map((c) => `#${c}`).join(', ');
     throw new ConflictError(`run ${id} is the parent of run${children.length > 1 ? 's' : ''} ${ids}: delete ${children.length > 1 ? 'those' : 'that one'} first`);
   }
   const dir = deps.runDir(id);
@@ -26,7 +28,7 @@ export function deleteRun(deps: { store: Store; runs: RunsService; runDir: (id: 
   if (hadFolder) renameSync(dir, aside);
   try {
     deps.store.transaction(() => {
-      deps.store.db.prepare('DELETE FROM runs WHERE id = ?').run(id);
+      repo.delete(id);
     });
   } catch (err) {
     if (hadFolder) renameSync(aside, dir);

@@ -1,6 +1,7 @@
 import type { EventMap } from '../../shared/contract';
 import type { EventHub } from '../events';
 import type { Store } from '../store';
+import { ChangesRepository } from '../store/changes';
 import type { RunsService } from './runs';
 
 /**
@@ -11,24 +12,18 @@ import type { RunsService } from './runs';
  * grew, and emits the same `run.updated` / `metrics.appended` events as our own writes.
  */
 export function watchExternalRunChanges(deps: { store: Store; events: EventHub<EventMap>; runs: RunsService }, intervalMs = 1000): () => void {
-  const db = deps.store.db;
-  const dataVersion = () => Number(db.pragma('data_version', { simple: true }));
-  const changedRuns = db.prepare('SELECT id, updated_at AS at FROM runs WHERE updated_at >= ? ORDER BY updated_at');
-  const metricTotals = db.prepare('SELECT run_id AS runId, sum(count) AS n, max(last_step) AS lastStep, group_concat(name) AS names FROM metric_summaries GROUP BY run_id');
-
-  type Totals = { runId: number; n: number; lastStep: number; names: string };
-  const latest = db.prepare('SELECT max(updated_at) AS at FROM runs').get() as { at: string | null };
-  let since = latest.at ?? '';
+  const repo = new ChangesRepository(deps.store);
+  let since = repo.latestRunUpdate();
   // Runs already reported at exactly `since` (timestamps can tie).
-  let seenAtSince = new Set((changedRuns.all(since) as { id: number }[]).map((r) => r.id));
-  let counts = new Map((metricTotals.all() as Totals[]).map((t) => [t.runId, t.n]));
-  let version = dataVersion();
+  let seenAtSince = new Set(repo.runsUpdatedSince(since).map((r) => r.id));
+  let counts = new Map(repo.metricTotals().map((t) => [t.runId, t.n]));
+  let version = repo.dataVersion();
 
   const check = () => {
-    const now = dataVersion();
+    const now = repo.dataVersion();
     if (now === version) return;
     version = now;
-    for (const row of changedRuns.all(since) as { id: number; at: string }[]) {
+    for (const row of repo.runsUpdatedSince(since)) {
       if (row.at === since && seenAtSince.has(row.id)) continue;
       if (row.at !== since) {
         since = row.at;
@@ -42,7 +37,7 @@ export function watchExternalRunChanges(deps: { store: Store; events: EventHub<E
       }
     }
     const next = new Map<number, number>();
-    for (const t of metricTotals.all() as Totals[]) {
+    for (const t of repo.metricTotals()) {
       next.set(t.runId, t.n);
       const before = counts.get(t.runId) ?? 0;
       if (t.n > before) {

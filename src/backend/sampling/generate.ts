@@ -9,12 +9,13 @@
  *    on the input grid; the file is recorded as a 'volume' artefact of the ControlNet run.
  * All heavy work runs as compute jobs of the back end's job host, in a worker thread.
  */
-import { existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync } from 'node:fs';
 import { basename, join, resolve, sep } from 'node:path';
 import type { Artefact, GenerateJobView as GenerateJobWire, ParsedRequestOf } from '../../shared/contract';
 import type { SliceJobSpec, VolumeJobSpec } from '../../ml/sample/jobs';
 import { encodePng, writePng, type GrayImage } from '../../ml/io/png';
 import { InvalidInputError } from '../errors';
+import { NotRegularFileError, readRegularFilePrefix } from '../../ml/io/regular-file';
 import { EvaluateService } from '../evaluation/evaluate';
 import { SampleJobs, type SampleJob } from './sample-jobs';
 import { resolveModel, subjectSliceSource } from './models';
@@ -47,6 +48,8 @@ export interface GenerateJobView {
 }
 
 const SIZE = { height: 160, width: 224 };
+/** Artefacts sent to the window are slice panels and single volumes; refuse anything far larger. */
+const MAX_ARTEFACT_BYTES = 64 * 1024 * 1024;
 
 function img(data: Float32Array, scale = 1): GrayImage {
   return { ...SIZE, data: scale === 1 ? data : data.map((v) => v * scale) };
@@ -205,8 +208,15 @@ export class GenerateService {
     const runsDir = realpathSync(this.services.home.runsDir) + sep;
     const real = realpathSync(row.path);
     if (!real.startsWith(runsDir)) throw new InvalidInputError(`artefact ${artefactId} is not a file of a run in this home; it is not served to the window`);
-    const size = statSync(real).size;
-    if (size > 64 * 1024 * 1024) throw new InvalidInputError(`artefact ${artefactId}: ${size} bytes is too large to send to the window`);
+    let bytes: Buffer;
+    try {
+      // Never more than the limit (plus one byte to notice an oversized file), never from a pipe.
+      bytes = readRegularFilePrefix(real, MAX_ARTEFACT_BYTES + 1);
+    } catch (err) {
+      if (err instanceof NotRegularFileError) throw new InvalidInputError(`artefact ${artefactId}: ${err.message}`);
+      throw err;
+    }
+    if (bytes.length > MAX_ARTEFACT_BYTES) throw new InvalidInputError(`artefact ${artefactId}: ${real} is too large to send to the window (limit ${MAX_ARTEFACT_BYTES} bytes)`);
     const lower = real.toLowerCase();
     const mime = lower.endsWith('.png') ? 'image/png' : lower.endsWith('.json') ? 'application/json' : lower.endsWith('.nii.gz') ? 'application/gzip' : 'application/octet-stream';
     return {
@@ -214,7 +224,7 @@ export class GenerateService {
       kind: row.kind,
       fileName: basename(real),
       mime,
-      dataUrl: `data:${mime};base64,${readFileSync(real).toString('base64')}`,
+      dataUrl: `data:${mime};base64,${bytes.toString('base64')}`,
       meta: JSON.parse(row.meta) as Record<string, unknown>,
     };
   }

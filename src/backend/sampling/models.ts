@@ -13,7 +13,7 @@ import type { PipelineSources } from '../../ml/pipeline';
 import type { NormalisationSpec } from '../../ml/sample/volume';
 import type { SubjectSliceSource } from '../../ml/sample/slice';
 import { checkpointDir } from '../../ml/pipeline/checkpoint';
-import { getDatasetDetail, volumeOf, type DatasetDetail, type SubjectRecord } from '../data/records';
+import { getDatasetDetail, volumeOf, type DatasetDetail, type SubjectRecord } from '../store/datasets';
 import { InvalidInputError, NotFoundError } from '../errors';
 import type { SamplingDeps } from './deps';
 

@@ -1,7 +1,7 @@
 import type { Dataset } from '../../shared/contract';
 import type { Store } from '.';
 import { NotFoundError } from '../errors';
-import { datasetById, listDatasets as listDatasetRecords, type DatasetSummary } from '../data/records';
+import { datasetById, listDatasets as listDatasetRecords, type DatasetSummary } from './datasets';
 
 /**
  * Read-only view of the datasets table for listings (Experiments view, `datasets.list`), in the

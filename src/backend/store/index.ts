@@ -16,6 +16,8 @@ export interface Store {
   readonly schemaVersion: number;
   /** Runs fn in one IMMEDIATE transaction (all or nothing) and returns its result. */
   transaction<T>(fn: () => T): T;
+  /** Moves the write-ahead log into the database file (on a full disk this may free room). */
+  checkpointWal(): void;
   close(): void;
 }
 
@@ -167,6 +169,9 @@ export function openStore(dbPath: string, opts: StoreOptions = {}): Store {
     schemaVersion,
     transaction<T>(fn: () => T): T {
       return db.transaction(fn).immediate();
+    },
+    checkpointWal() {
+      db.pragma('wal_checkpoint(TRUNCATE)');
     },
     close() {
       if (db.open) db.close();

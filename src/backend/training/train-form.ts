@@ -1,9 +1,8 @@
-import type { ParsedRequestOf, ResponseOf, Run } from '../../shared/contract';
+import type { ParsedRequestOf, ResponseOf, RunStage, RunStatus } from '../../shared/contract';
 import { checkpointDir } from '../../ml/pipeline/checkpoint';
 import type { TrainConfig } from '../../ml/train/config';
 import type { TrainStage } from '../../ml/train/session';
 import type { ParentRunInfo } from '../../ml/train/validate';
-import { NotFoundError } from '../errors';
 import type { Services } from '../index';
 import { preparedDatasetDir } from '../data/prepared-dir';
 
@@ -13,7 +12,8 @@ import { preparedDatasetDir } from '../data/prepared-dir';
  * the training code's own buildTrainConfig + validateTrainConfig, so the form and the back end
  * cannot disagree). Unlike jobs.config (which refuses an invalid request outright) it always
  * answers the preset's base config when it can be built, so the form can show the fields that
- * need fixing. Nothing is written.
+ * need fixing. Nothing is written. Parent runs are resolved by TrainingJobs.parentInfo, as
+ * jobs.start resolves them.
  */
 
 /** The Train form's request and answer ('train.validate'), as the contract defines them. */
@@ -23,8 +23,8 @@ export type TrainFormAnswer = ResponseOf<'train.validate'>;
 export interface ParentCandidate {
   id: number;
   name: string | null;
-  stage: string;
-  status: string;
+  stage: RunStage;
+  status: RunStatus;
   datasetId: number | null;
   imageSize: number[] | null;
   finishedAt: string | null;
@@ -46,44 +46,27 @@ function datasetDir(s: Services, datasetId: number): string {
   return found.dir;
 }
 
-function parentDirs(s: Services, run: Run): ParentRunInfo['parentDirs'] {
-  const grand = run.parents[0]?.runId;
-  if (run.stage === 'ldm' && grand !== undefined) return { autoencoder: s.home.runDir(grand) };
-  return {};
-}
-
-function parentInfo(s: Services, runId: number): ParentRunInfo {
-  let run: Run;
-  try {
-    run = s.runs.get(runId);
-  } catch (err) {
-    if (err instanceof NotFoundError) throw new Error(`parent run ${runId} does not exist`);
-    throw err;
-  }
-  const dir = s.home.runDir(runId);
-  return {
-    runId,
-    stage: run.stage,
-    status: run.status,
-    config: run.config as unknown as TrainConfig,
-    hasCheckpoint: checkpointDir(dir, 'last') !== null,
-    runDir: dir,
-    parentDirs: parentDirs(s, run),
-  };
-}
-
-export async function trainForm(s: Services, req: TrainFormRequest): Promise<TrainFormAnswer> {
+/**
+ * The one path from a Train form request to its configs: base preset, reference chain, the
+ * request's config and the refusal jobs.start would give (null = it would start). `parent` and
+ * `datasetDir` resolve the request's ids and throw with the reason. Both 'train.validate' and
+ * 'jobs.config' answer from here.
+ */
+export async function evaluateTrainForm(
+  req: Omit<TrainFormRequest, 'datasetId' | 'parentRunId'> & { datasetId?: number; parentRunId?: number },
+  resolve: { parent: (runId: number) => ParentRunInfo; datasetDir: (datasetId: number) => string },
+): Promise<TrainFormAnswer> {
   // Loaded on first use: the validation constructs networks (tfjs), which quick commands never need.
   const { buildTrainConfig, validateTrainConfig } = await import('../../ml/train/validate');
   const answer: TrainFormAnswer = { base: null, reference: null, config: null, error: null };
   let parent: ParentRunInfo | undefined;
   try {
-    parent = req.parentRunId !== undefined ? parentInfo(s, req.parentRunId) : undefined;
+    parent = req.parentRunId !== undefined ? resolve.parent(req.parentRunId) : undefined;
     const common = { stage: req.stage, epochs: req.epochs, seed: req.seed, parent };
     answer.base = asJson(buildTrainConfig({ ...common, preset: req.preset, overrides: [] }));
     try {
       // The reference column follows a reference chain (published shapes at 160x224), not the
-      // chosen parent, as jobs.config does.
+      // chosen parent.
       const asParent = (c: TrainConfig): ParentRunInfo => ({ runId: 0, stage: c.stage, status: 'completed', config: c, hasCheckpoint: true, runDir: '', parentDirs: {} });
       let reference = buildTrainConfig({ stage: 'autoencoder', preset: 'reference', overrides: [] });
       if (req.stage !== 'autoencoder') reference = buildTrainConfig({ stage: 'ldm', preset: 'reference', overrides: [], parent: asParent(reference) });
@@ -94,12 +77,17 @@ export async function trainForm(s: Services, req: TrainFormRequest): Promise<Tra
     }
     const config = buildTrainConfig({ ...common, preset: req.preset, overrides: req.overrides ?? [] });
     answer.config = asJson(config);
-    const dir = req.datasetId !== undefined ? datasetDir(s, req.datasetId) : undefined;
+    const dir = req.datasetId !== undefined ? resolve.datasetDir(req.datasetId) : undefined;
     validateTrainConfig(config, { parent, datasetDir: dir });
-    if (req.datasetId === undefined) answer.error = 'choose a prepared dataset';
   } catch (err) {
     answer.error = err instanceof Error ? err.message : String(err);
   }
+  return answer;
+}
+
+export async function trainForm(s: Services, req: TrainFormRequest): Promise<TrainFormAnswer> {
+  const answer = await evaluateTrainForm(req, { parent: (id) => s.training.parentInfo(id), datasetDir: (id) => datasetDir(s, id) });
+  if (answer.error === null && req.datasetId === undefined) answer.error = 'choose a prepared dataset';
   return answer;
 }
 

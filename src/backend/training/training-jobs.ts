@@ -8,6 +8,7 @@ import type { MetricOut, TrainProgress, TrainResult, TrainStage } from '../../ml
 import type { TrainJobSpec } from '../../ml/train/spec';
 import type { ParentRunInfo } from '../../ml/train/validate';
 import type { TrainJobResult, TrainWorkerEvent } from './worker-protocol';
+import { evaluateTrainForm } from './train-form';
 import { ConflictError, InvalidInputError, NotFoundError } from '../errors';
 import type { EventHub } from '../events';
 import type { HomeLayout } from '../home';
@@ -213,21 +214,10 @@ export class TrainingJobs {
     parentRunId?: number;
     overrides?: string[];
   }): Promise<{ config: Record<string, unknown>; reference: Record<string, unknown> }> {
-    const { buildTrainConfig, validateTrainConfig } = await import('../../ml/train/validate');
-    const parent = req.parentRunId !== undefined ? this.parentInfo(req.parentRunId) : undefined;
-    const datasetDir = req.datasetId !== undefined ? this.resolveDatasetDir(req.datasetId) : undefined;
-    try {
-      const config = buildTrainConfig({ stage: req.stage, preset: req.preset, overrides: req.overrides ?? [], parent });
-      validateTrainConfig(config, { parent, datasetDir });
-      // The reference column comes from a reference chain (published shapes), not from the parent.
-      const asParent = (c: TrainConfig): ParentRunInfo => ({ runId: 0, stage: c.stage, status: 'completed', config: c, hasCheckpoint: true, runDir: '', parentDirs: {} });
-      let reference = buildTrainConfig({ stage: 'autoencoder', preset: 'reference', overrides: [] });
-      if (req.stage !== 'autoencoder') reference = buildTrainConfig({ stage: 'ldm', preset: 'reference', overrides: [], parent: asParent(reference) });
-      if (req.stage === 'controlnet') reference = buildTrainConfig({ stage: 'controlnet', preset: 'reference', overrides: [], parent: asParent(reference) });
-      return { config: config as unknown as Record<string, unknown>, reference: reference as unknown as Record<string, unknown> };
-    } catch (err) {
-      throw new InvalidInputError((err as Error).message);
-    }
+    const answer = await evaluateTrainForm(req, { parent: (id) => this.parentInfo(id), datasetDir: (id) => this.resolveDatasetDir(id) });
+    if (answer.error !== null) throw new InvalidInputError(answer.error);
+    if (!answer.config || !answer.reference) throw new InvalidInputError(`${req.stage}: the ${req.preset} preset or its reference could not be built`);
+    return { config: answer.config, reference: answer.reference };
   }
 
   /**
@@ -477,6 +467,7 @@ export class TrainingJobs {
           etaSeconds: p.etaSeconds,
           training: toTrainingProgress(p, job.backend),
         });
+        this.host.annotate(job.jobId, { training: toTrainingProgress(p, job.backend) });
         this.opts.onProgress?.(job.runId, p);
         break;
       }
@@ -579,7 +570,7 @@ export class TrainingJobs {
     } catch (first) {
       try {
         // On a full disk, moving the write-ahead log into the database may free enough room.
-        this.services.store.db.pragma('wal_checkpoint(TRUNCATE)');
+        this.services.store.checkpointWal();
         run = record();
       } catch {
         // The caller still learns how the job ended; the row is put right when the run is resumed.
@@ -623,7 +614,8 @@ export class TrainingJobs {
     throw new InvalidInputError(`dataset ${datasetId} (${found.name}) has no prepared slices; run \`brainsynth data prepare --dataset ${datasetId}\` first`);
   }
 
-  private parentInfo(parentRunId: number): ParentRunInfo {
+  /** A run as the parent of a new training run; refused when it does not exist. */
+  parentInfo(parentRunId: number): ParentRunInfo {
     let run: Run;
     try {
       run = this.services.runs.get(parentRunId);

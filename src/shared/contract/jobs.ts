@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { channel, Empty, Id, IsoTime } from './common';
+import { TrainingProgress } from './train';
 
 /**
  * Any job of the answering process (dataset, training, sampling, evaluation), as pushed by
@@ -23,6 +24,8 @@ export const Job = z.object({
   createdAt: IsoTime,
   startedAt: IsoTime.nullable(),
   finishedAt: IsoTime.nullable(),
+  /** Training jobs: the latest step's detail (losses, epoch, memory) the Train view draws. */
+  training: TrainingProgress.optional(),
 });
 export type Job = z.infer<typeof Job>;
 

@@ -190,6 +190,4 @@ export const runChannels = {
     z.object({ runId: Id.optional(), datasetId: Id.optional(), kind: z.string().optional() }).strict(),
     z.object({ artefacts: z.array(Artefact) }),
   ),
-  /** A PNG artefact (image triple, saved panel) as a data URL: the renderer never reads files itself. */
-  'artefacts.image': channel(ById, z.object({ id: Id, width: z.number().int(), height: z.number().int(), dataUrl: z.string() })),
 } as const;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ById, channel, Empty, Id, IsoTime, JsonObject } from './common';
-import { Run } from './runs';
+import { Run, RunStage, RunStatus } from './runs';
 
 /** Training jobs (autoencoder, LDM, ControlNet stages) and the Train view's form checks. */
 
@@ -57,8 +57,8 @@ export const trainChannels = {
   /**
    * The config a jobs.start with these arguments would use (validated; refused with the reason),
    * plus the reference preset's config for the same stage, to show reference values beside fields.
-   * Overlaps train.validate (which the Train view uses and which also takes epochs and seed);
-   * kept for API clients until the two share one back-end implementation.
+   * Answered by the same code as train.validate (which also takes epochs and seed), refusing
+   * where train.validate would report the reason.
    */
   'jobs.config': channel(
     z
@@ -100,8 +100,8 @@ export const trainChannels = {
         z.object({
           id: Id,
           name: z.string().nullable(),
-          stage: z.string(),
-          status: z.string(),
+          stage: RunStage,
+          status: RunStatus,
           datasetId: Id.nullable(),
           imageSize: z.array(z.number()).nullable(),
           finishedAt: IsoTime.nullable(),

@@ -101,20 +101,20 @@ export async function activeBackend(): Promise<{ backend: string; runId: number 
   return run && run.backend ? { backend: run.backend, runId: run.id } : null;
 }
 
-/** Live progress of a run's job, as pushed by main ('job.progress'). */
+/** Live progress of a run's job, from the 'job.updated' events of the job tied to the run. */
 export function onRunProgress(runId: number, listener: (progress: RunProgress) => void): () => void {
   if (!window.api) return () => undefined;
-  return api().on('job.progress', (p) => {
-    if (p.runId !== runId) return;
+  return api().on('job.updated', (j) => {
+    if (j.runId !== runId || j.state !== 'running') return;
     listener({
-      phase: p.phase,
-      done: p.done,
-      total: p.total,
-      message: p.message ?? null,
-      etaSeconds: p.etaSeconds ?? null,
-      epoch: p.training ? { current: p.training.epoch, total: p.training.epochs } : null,
-      stepsPerSecond: p.training?.stepsPerSecond ?? null,
-      backend: p.training?.backend ?? null,
+      phase: j.phase,
+      done: j.done,
+      total: j.total,
+      message: j.message,
+      etaSeconds: j.etaSeconds,
+      epoch: j.training ? { current: j.training.epoch, total: j.training.epochs } : null,
+      stepsPerSecond: j.training?.stepsPerSecond ?? null,
+      backend: j.training?.backend ?? null,
     });
   });
 }
@@ -165,9 +165,29 @@ export async function listDataJobs(): Promise<DataJob[]> {
   return (await api().datasets.jobs()).jobs;
 }
 
+/** The dataset job kinds of the job system, as the Data view names them. */
+const DATA_JOB_KINDS: Readonly<Record<string, DataJob['kind']>> = { import: 'import', phantom: 'phantom', prepare: 'prepare', fetch: 'fetch-open-ms' };
+
+/** Dataset jobs as they change, from 'job.updated' (the one job event). */
 export function onDataJob(listener: (job: DataJob) => void): () => void {
   if (!window.api) return () => undefined;
-  return api().on('data.job', listener);
+  return api().on('job.updated', (j) => {
+    const kind = DATA_JOB_KINDS[j.kind];
+    if (!kind) return;
+    listener({
+      jobId: j.jobId,
+      kind,
+      label: j.label,
+      state: j.state,
+      phase: j.state === 'completed' ? 'done' : j.phase,
+      done: j.done,
+      total: j.total,
+      datasetId: j.datasetId,
+      error: j.error,
+      createdAt: j.createdAt,
+      finishedAt: j.finishedAt,
+    });
+  });
 }
 
 export function onDatasetUpdated(listener: (datasetId: number) => void): () => void {
@@ -253,11 +273,11 @@ export function startFetchOpenMs(opts: { name?: string; subjects?: string[] } = 
   return api().datasets.fetchOpenMs(opts);
 }
 
-/** The training detail of a run's 'job.progress' events (losses, memory), for the Train view. */
+/** The training detail (losses, memory) of a run's job, from its 'job.updated' events, for the Train view. */
 export function onTrainingDetail(runId: number, listener: (training: TrainingProgress) => void): () => void {
   if (!window.api) return () => undefined;
-  return api().on('job.progress', (p) => {
-    if (p.runId === runId && p.training) listener(p.training);
+  return api().on('job.updated', (j) => {
+    if (j.runId === runId && j.training) listener(j.training);
   });
 }
 

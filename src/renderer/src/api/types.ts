@@ -41,12 +41,12 @@ export type ConnectionState = 'connected' | 'connecting' | 'disconnected';
 /** Push events the views react to. */
 export type LiveEvent = { kind: 'run'; runId: number | null } | { kind: 'metrics'; runId: number | null };
 
-type JobProgress = EventPayload<'job.progress'>;
+type JobUpdate = EventPayload<'job.updated'>;
 
-/** A run's live progress: the 'job.progress' fields, with the training detail flattened. */
-export interface RunProgress extends Pick<JobProgress, 'phase' | 'done' | 'total'> {
-  message: NonNullable<JobProgress['message']> | null;
-  etaSeconds: NonNullable<JobProgress['etaSeconds']> | null;
+/** A run's live progress: the 'job.updated' fields, with the training detail flattened. */
+export interface RunProgress extends Pick<JobUpdate, 'phase' | 'done' | 'total'> {
+  message: JobUpdate['message'];
+  etaSeconds: JobUpdate['etaSeconds'];
   epoch: { current: TrainingProgress['epoch']; total: TrainingProgress['epochs'] } | null;
   stepsPerSecond: TrainingProgress['stepsPerSecond'];
   backend: TrainingProgress['backend'];

@@ -5,7 +5,7 @@
 import type Database from 'better-sqlite3';
 import type { Affine } from '../../ml/data/orientation';
 import type { SplitName } from '../../ml/data/split';
-import { parseJsonArray, parseJsonObject } from '../store/json';
+import { parseJsonArray, parseJsonObject } from './json';
 import { fromStoredPath, homeRootOfDb } from '../home-paths';
 
 export type DatasetKind = 'imported' | 'phantom' | 'downloaded';
@@ -174,4 +174,97 @@ export function getDatasetDetail(db: Database.Database, ref: string | number): D
 
 export function volumeOf(subject: SubjectRecord, modality: VolumeModality): VolumeRecord | undefined {
   return subject.volumes.find((v) => v.modality === modality);
+}
+
+export function datasetNameTaken(db: Database.Database, name: string): boolean {
+  return db.prepare('SELECT 1 FROM datasets WHERE name = ?').get(name) !== undefined;
+}
+
+/** Deletes a dataset's row; its subjects and volumes cascade. */
+export function deleteDatasetRow(db: Database.Database, id: number): void {
+  db.transaction(() => db.prepare('DELETE FROM datasets WHERE id = ?').run(id)).immediate();
+}
+
+/** A volume's stored path (resolved against the home) and recorded sha256, or undefined. */
+export function volumeRow(db: Database.Database, id: number): { id: number; path: string; sha256: string | null } | undefined {
+  const row = db.prepare('SELECT id, path, sha256 FROM volumes WHERE id = ?').get(id) as { id: number; path: string; sha256: string | null } | undefined;
+  if (row) row.path = fromStoredPath(homeRootOfDb(db), row.path);
+  return row;
+}
+
+/** Records a preparation (options, counts, cache folder) and every subject's split, all or nothing. */
+export function savePrepared(db: Database.Database, datasetId: number, info: PreparedInfo, normalisation: string, splits: readonly { subjectId: number; split: SplitName }[]): void {
+  const setSplit = db.prepare('UPDATE subjects SET split = ? WHERE id = ?');
+  db.transaction(() => {
+    db.prepare('UPDATE datasets SET prepared = ?, normalisation = ? WHERE id = ?').run(JSON.stringify(info), normalisation, datasetId);
+    for (const s of splits) setSplit.run(s.split, s.subjectId);
+  }).immediate();
+}
+
+export interface DatasetRowInput {
+  name: string;
+  kind: DatasetKind;
+  source: string | null;
+  attribution: string | null;
+  synthetic: boolean;
+  grid: string | null;
+  warnings: string[];
+}
+
+export interface VolumeRowInput {
+  modality: VolumeModality;
+  /** As stored (relative to the home where inside it). */
+  path: string;
+  dims: unknown;
+  pixdim: unknown;
+  affine: unknown;
+  orientation: string | null;
+  datatype: string | null;
+  sha256: string | null;
+  checks: Record<string, unknown>;
+}
+
+export interface SubjectRowInput {
+  label: string;
+  session: string | null;
+  volumes: VolumeRowInput[];
+}
+
+/**
+ * Inserts a dataset with its subjects and volumes in one IMMEDIATE transaction. `subjects` gets
+ * the new id (stored paths may depend on it); `finish` runs last inside the transaction, so when
+ * it throws (a failed file move) every row is rolled back. Returns the dataset id.
+ */
+export function insertDataset(db: Database.Database, dataset: DatasetRowInput, subjects: (id: number) => SubjectRowInput[], finish: (id: number) => void): number {
+  const insertDatasetRow = db.prepare('INSERT INTO datasets (name, kind, source, attribution, synthetic, grid, warnings) VALUES (?, ?, ?, ?, ?, ?, ?)');
+  const insertSubject = db.prepare('INSERT INTO subjects (dataset_id, label, session) VALUES (?, ?, ?)');
+  const insertVolume = db.prepare(
+    'INSERT INTO volumes (subject_id, modality, path, dims, pixdim, affine, orientation, datatype, sha256, checks) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  return db
+    .transaction(() => {
+      const id = Number(
+        insertDatasetRow.run(dataset.name, dataset.kind, dataset.source, dataset.attribution, dataset.synthetic ? 1 : 0, dataset.grid, JSON.stringify(dataset.warnings)).lastInsertRowid,
+      );
+      for (const s of subjects(id)) {
+        const subjectId = Number(insertSubject.run(id, s.label, s.session).lastInsertRowid);
+        for (const v of s.volumes) {
+          insertVolume.run(
+            subjectId,
+            v.modality,
+            v.path,
+            JSON.stringify(v.dims),
+            JSON.stringify(v.pixdim),
+            JSON.stringify(v.affine),
+            v.orientation,
+            v.datatype,
+            v.sha256,
+            JSON.stringify(v.checks),
+          );
+        }
+      }
+      finish(id);
+      return id;
+    })
+    .immediate();
 }
