@@ -59,7 +59,8 @@ export class ArtefactsService {
       }));
       return this.repo
         .insertMany(rows, (a, i) => {
-          if (a.runId === null && a.datasetId === null) throw new InvalidInputError(`artefacts[${i}] (${a.path}): needs a runId or a datasetId`);
+          // Named by the path as given (the stored one may be home-relative or made absolute).
+          if (a.runId === null && a.datasetId === null) throw new InvalidInputError(`artefacts[${i}] (${inputs[i]!.path}): needs a runId or a datasetId`);
         })
         .map((r) => toArtefact(r, this.homeRoot));
     });
