@@ -34,7 +34,7 @@ describe('Train view back end (train.validate, train.parents)', () => {
   it('answers the preset config, the reference values and no refusal for a startable request', async () => {
     const r = await trainForm(s, { stage: 'autoencoder', preset: 'desktop', datasetId });
     expect(r.error).toBeNull();
-    expect(r.base).toMatchObject({ stage: 'autoencoder', preset: 'desktop', imageSize: [80, 112], autoencoder: { lr: 2e-4 } });
+    expect(r.base).toMatchObject({ stage: 'autoencoder', preset: 'desktop', imageSize: [80, 112], autoencoder: { lr: 1e-3 } });
     expect(r.reference).toMatchObject({ preset: 'reference', imageSize: [160, 224], autoencoder: { lr: 1e-5 } });
     expect(r.config).toEqual(r.base);
   });

@@ -1,5 +1,6 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { startWasmWithThreads } from './wasmThreads';
 
@@ -39,9 +40,32 @@ function message(e: unknown): string {
 // Module names in variables keep bundlers from resolving optional packages at build time.
 const TFJS_NODE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'];
 
+/**
+ * Why a tfjs-node package cannot load, or null when its native binding is on disk. Checked before
+ * the import: the JS part registers every 'tensorflow' kernel and only then fails on the missing
+ * binding, so importing the second package after a failed first one prints hundreds of
+ * "already registered" warnings.
+ */
+function missingNativeBinding(pkg: string): string | null {
+  let dir: string;
+  try {
+    dir = dirname(createRequire(import.meta.url).resolve(`${pkg}/package.json`));
+  } catch {
+    return 'not installed';
+  }
+  const lib = join(dir, 'lib');
+  const found = existsSync(lib) && readdirSync(lib).some((d) => d.startsWith('napi-v') && existsSync(join(lib, d, 'tfjs_binding.node')));
+  return found ? null : 'installed without its native binding (its install script downloads libtensorflow)';
+}
+
 export async function initTensorflow(before: BeforeActivate): Promise<string> {
   const failures: string[] = [];
   for (const pkg of TFJS_NODE_PACKAGES) {
+    const missing = missingNativeBinding(pkg);
+    if (missing) {
+      failures.push(`${pkg}: ${missing}`);
+      continue;
+    }
     try {
       await import(/* @vite-ignore */ pkg);
       await setAndCheck('tensorflow', before);

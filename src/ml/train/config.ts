@@ -154,8 +154,10 @@ export function defaultStageConfig(
       autoencoder: {
         network: networks.autoencoder,
         discriminator: networks.discriminator,
-        // The desktop preset trains far fewer steps, so it uses larger (documented) learning rates.
-        lr: preset === 'reference' ? 1e-5 : 2e-4,
+        // The desktop preset trains far fewer steps, so it uses a larger learning rate. Measured on
+        // three real subjects at 200 steps (warmup-cosine, batch 8): validation L1 0.0497 at 2e-4,
+        // 0.0407 at 1e-3, 0.0423 at 2e-3; 1e-3 reaches in 200 steps what 2e-4 reached in 640.
+        lr: preset === 'reference' ? 1e-5 : 1e-3,
         discLr: preset === 'reference' ? 5e-5 : 5e-4,
         klWeight: 1e-8,
         perceptualWeight: 0.002,
