@@ -13,7 +13,7 @@
  */
 import { existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, join, resolve, sep } from 'node:path';
-import type { Artefact, GenerateJobView as GenerateJobWire, ParsedRequestOf } from '../../shared/contract';
+import type { Artefact, GenerateJobView as GenerateJobWire, ParsedRequestOf, Run } from '../../shared/contract';
 import type { SliceJobSpec, VolumeJobSpec } from '../../ml/sample/jobs';
 import { encodePng, writePng, type GrayImage } from '../../ml/io/png';
 import { MIN_SIGNAL_FRACTION, SIGNAL_LEVEL, missingSignalMessage, signalFraction } from '../../ml/data/slice-signal';
@@ -23,7 +23,7 @@ import { InvalidInputError } from '../errors';
 import { NotRegularFileError, readRegularFilePrefix } from '../../ml/io/regular-file';
 import { EvaluateService } from '../evaluation/evaluate';
 import { SampleJobs, type SampleJob } from './sample-jobs';
-import { preparedData, resolveModel, subjectSliceSource } from './models';
+import { preparedData, resolveModel, subjectSliceSource, trainingData } from './models';
 import type { SamplingDeps } from './deps';
 
 /** The Generate channels' requests, as the contract parses them. */
@@ -111,10 +111,19 @@ export class GenerateService {
 
   /** Signal fraction of every axial FLAIR slice of a dataset subject (LAS z), normalised as the run's dataset was. */
   async sliceSignal(req: GenerateSliceSignalRequest): Promise<{ datasetId: number; subject: string; fractions: number[]; level: number; minFraction: number }> {
-    const normalisation = req.runId !== undefined ? resolveModel(this.services, req.runId).normalisation : preparedData(this.services, req.datasetId).normalisation;
+    // The model sees slices normalised as its training data was (generate.slice measures the same way).
+    const normalisation = (req.runId !== undefined ? trainingData(this.services, this.run(req.runId)) : preparedData(this.services, req.datasetId)).normalisation;
     const s = subjectSliceSource(this.services, req.datasetId, req.subject, 0);
     const fractions = await this.signalProfile(s, normalisation);
     return { datasetId: req.datasetId, subject: s.subject.label, fractions, level: SIGNAL_LEVEL, minFraction: MIN_SIGNAL_FRACTION };
+  }
+
+  private run(runId: number): Run {
+    try {
+      return this.services.runs.get(runId);
+    } catch {
+      throw new InvalidInputError(`run ${runId} does not exist`);
+    }
   }
 
   /**
