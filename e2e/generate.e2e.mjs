@@ -69,7 +69,8 @@ describe('Generate view', () => {
       stage: 'controlnet',
       datasetId,
       name: `tiny controlnet ${TAG}`,
-      config: { stage: 'controlnet', controlnet: { sampleSteps: 2, guidanceScale: 7, conditioningScale: 1 } },
+      // One epoch: a smoke run, which the Generate view says beside its results.
+      config: { stage: 'controlnet', loop: { epochs: 1 }, controlnet: { sampleSteps: 2, guidanceScale: 7, conditioningScale: 1 } },
       status: 'completed',
       parents: [{ runId: ldm.id, role: 'ldm' }],
     });
@@ -266,9 +267,6 @@ describe('Generate view', () => {
 
   it('translates a whole volume from the panel and links the run with the written T1w', async () => {
     const { api } = client;
-    // A one-epoch run: the panel repeats the slice result's caveat about smoke runs.
-    const cn = await api.runs.get({ id: controlnetRunId });
-    await api.runs.update({ id: controlnetRunId, config: { ...cn.config, loop: { epochs: 1 } } });
     await openApp(page, serveUrl(), `/generate?dataset=${datasetId}&subject=${encodeURIComponent(subjectLabel)}&volume=${flairVolumeId}&z=90`);
     const panel = page.getByTestId('translate-panel');
     await panel.waitFor({ timeout: 20_000 });
@@ -287,6 +285,7 @@ describe('Generate view', () => {
     assert.ok(sampled > 80 && skipped > 20, `sampled ${sampled}, skipped ${skipped}`);
     const outPath = await page.getByTestId('translate-outpath').textContent();
     assert.match(outPath, new RegExp(`runs/${controlnetRunId}/translations/${subjectLabel}_T1w_synth\\.nii\\.gz$`));
+    // The run trained one epoch: the panel repeats the slice result's smoke-run caveat.
     assert.match(await page.getByTestId('translate-caveats').textContent(), /trained for 1 epoch \(a smoke run\)/);
     const { artefacts } = await api.artefacts.list({ runId: controlnetRunId, kind: 'volume' });
     assert.ok(artefacts.some((a) => a.path === outPath && a.meta.sampledSlices === sampled), `volume artefact for ${outPath}`);
