@@ -257,6 +257,7 @@ describe('Generate view', () => {
     await reason.waitFor({ timeout: 20_000 });
     assert.match(await reason.textContent(), new RegExp(`^No signal: ${subjectLabel} z 5 has 0\\.00% of the slice above 5% of the brain intensity \\(generation needs at least 1\\.00%\\)`));
     assert.equal(await page.getByTestId('generate-start').isDisabled(), true);
+    await screenshot(page, 'generate-no-signal');
     await page.getByTestId('pick-slider').fill('90');
     await reason.waitFor({ state: 'detached', timeout: 10_000 });
     assert.equal(await page.getByTestId('generate-start').isDisabled(), false);
@@ -292,7 +293,7 @@ describe('Generate view', () => {
     await page.getByTestId('translate-result').scrollIntoViewIfNeeded();
     await screenshot(page, 'generate-translate-volume');
     await page.setViewportSize({ width: 1440, height: 900 });
-    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.locator('h1').first().scrollIntoViewIfNeeded();
     await screenshot(page, 'generate-1440x900');
     await page.getByTestId('translate-run-link').click();
     await page.waitForURL(new RegExp(`#/runs/${controlnetRunId}$`));
