@@ -69,7 +69,8 @@ describe('Generate view', () => {
       stage: 'controlnet',
       datasetId,
       name: `tiny controlnet ${TAG}`,
-      config: { stage: 'controlnet', controlnet: { sampleSteps: 2, guidanceScale: 7, conditioningScale: 1 } },
+      // One epoch: a smoke run, which the Generate view says beside its results.
+      config: { stage: 'controlnet', loop: { epochs: 1 }, controlnet: { sampleSteps: 2, guidanceScale: 7, conditioningScale: 1 } },
       status: 'completed',
       parents: [{ runId: ldm.id, role: 'ldm' }],
     });
@@ -244,6 +245,58 @@ describe('Generate view', () => {
     await screenshot(page, 'evaluate-start');
     await link.click();
     await page.waitForURL(new RegExp(`#/runs/${evalRunId}$`));
+    assert.deepEqual(browser.problems, []);
+  });
+  it('disables Generate with the reason on a slice without signal, and enables it inside the brain', async () => {
+    // z=5 lies below the phantom's brain: an empty slice.
+    await openApp(page, serveUrl(), `/generate?dataset=${datasetId}&subject=${encodeURIComponent(subjectLabel)}&volume=${flairVolumeId}&z=5`);
+    await page.getByTestId('generate-form').waitFor();
+    await page.waitForFunction(() => document.querySelector('[data-testid="pick-z"]')?.textContent?.trim() === '5', null, { timeout: 20_000 });
+    await page.getByTestId('generate-run').selectOption(String(controlnetRunId));
+    const reason = page.getByTestId('generate-no-signal');
+    await reason.waitFor({ timeout: 20_000 });
+    assert.match(await reason.textContent(), new RegExp(`^No signal: ${subjectLabel} z 5 has 0\\.00% of the slice above 5% of the brain intensity \\(generation needs at least 1\\.00%\\)`));
+    assert.equal(await page.getByTestId('generate-start').isDisabled(), true);
+    await screenshot(page, 'generate-no-signal');
+    await page.getByTestId('pick-slider').fill('90');
+    await reason.waitFor({ state: 'detached', timeout: 10_000 });
+    assert.equal(await page.getByTestId('generate-start').isDisabled(), false);
+    // The back end refuses the same slice on its own (a client that skips the check).
+    await assert.rejects(client.api.generate.slice({ runId: controlnetRunId, datasetId, subject: subjectLabel, z: 5, steps: 1 }), /slice z=5 has almost no signal: 0\.00%/);
+    assert.deepEqual(browser.problems, []);
+  });
+
+  it('translates a whole volume from the panel and links the run with the written T1w', async () => {
+    const { api } = client;
+    await openApp(page, serveUrl(), `/generate?dataset=${datasetId}&subject=${encodeURIComponent(subjectLabel)}&volume=${flairVolumeId}&z=90`);
+    const panel = page.getByTestId('translate-panel');
+    await panel.waitFor({ timeout: 20_000 });
+    await page.getByTestId('generate-run').selectOption(String(controlnetRunId));
+    await page.waitForFunction((label) => document.querySelector('[data-testid="translate-subject"]')?.value === label, subjectLabel, { timeout: 20_000 });
+    assert.equal(await page.getByTestId('translate-steps').inputValue(), '2', 'steps default to the run config');
+    await page.getByTestId('translate-steps').fill('1');
+    await page.getByTestId('translate-seed').fill('7');
+    const started = Date.now();
+    await page.getByTestId('translate-start').click();
+    await page.getByTestId('translate-result').waitFor({ timeout: 300_000 });
+    console.log(`e2e: whole-volume translation of ${subjectLabel} (tiny 40x56 model, 1 step) took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const sampled = Number(await page.getByTestId('translate-sampled').textContent());
+    const skipped = Number(await page.getByTestId('translate-skipped').textContent());
+    assert.equal(sampled + skipped, 182, 'every axial slice of the 182-slice phantom is sampled or skipped');
+    assert.ok(sampled > 80 && skipped > 20, `sampled ${sampled}, skipped ${skipped}`);
+    const outPath = await page.getByTestId('translate-outpath').textContent();
+    assert.match(outPath, new RegExp(`runs/${controlnetRunId}/translations/${subjectLabel}_T1w_synth\\.nii\\.gz$`));
+    // The run trained one epoch: the panel repeats the slice result's smoke-run caveat.
+    assert.match(await page.getByTestId('translate-caveats').textContent(), /trained for 1 epoch \(a smoke run\)/);
+    const { artefacts } = await api.artefacts.list({ runId: controlnetRunId, kind: 'volume' });
+    assert.ok(artefacts.some((a) => a.path === outPath && a.meta.sampledSlices === sampled), `volume artefact for ${outPath}`);
+    await page.getByTestId('translate-result').scrollIntoViewIfNeeded();
+    await screenshot(page, 'generate-translate-volume');
+    await page.setViewportSize({ width: 1440, height: 900 });
+    await page.locator('h1').first().scrollIntoViewIfNeeded();
+    await screenshot(page, 'generate-1440x900');
+    await page.getByTestId('translate-run-link').click();
+    await page.waitForURL(new RegExp(`#/runs/${controlnetRunId}$`));
     assert.deepEqual(browser.problems, []);
   });
 });

@@ -276,7 +276,7 @@ describe('evaluation run (service, worker thread)', () => {
 
   it('slice generation: N samples, mean/std maps, metrics against the real T1w, saved as artefacts', async () => {
     const { generate, host } = services.sampling;
-    const { jobId } = generate.slice({ runId: controlnetRunId, subject: 'phantom03', z: 89, samples: 2, steps: 2, seed: 10, backend: 'wasm' });
+    const { jobId } = await generate.slice({ runId: controlnetRunId, subject: 'phantom03', z: 89, samples: 2, steps: 2, seed: 10, backend: 'wasm' });
     sliceJobId = jobId;
     const job = await host.wait(jobId);
     expect(job.error).toBeNull();

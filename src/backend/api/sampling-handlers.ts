@@ -9,6 +9,7 @@ import type { Services } from '../index';
 
 type SamplingChannel =
   | 'generate.slice'
+  | 'generate.sliceSignal'
   | 'generate.volume'
   | 'generate.result'
   | 'generate.save'
@@ -29,6 +30,7 @@ export function samplingHandlers(s: Services): { [C in SamplingChannel]: Handler
   const svc = () => s.sampling;
   return {
     'generate.slice': (req) => svc().generate.slice(req),
+    'generate.sliceSignal': (req) => svc().generate.sliceSignal(req),
     'generate.volume': (req) => {
       // The window may only name a NIfTI to read; what gets written stays inside the run's folder.
       if (req.outPath !== undefined) throw new InvalidInputError('outPath cannot be chosen from the app window; the volume is written to the run folder (translations/) and listed as an artefact');

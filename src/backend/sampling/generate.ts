@@ -4,26 +4,32 @@
  *    [0,1]) + a ControlNet run + steps / guidance / seed / N samples -> a sampling job; result():
  *    FLAIR, real T1w (when the subject has one), every sample, mean and per-pixel std maps,
  *    |mean - real| map, as PNG data URLs, plus PSNR / MAE / MS-SSIM per sample and of the mean;
- *    save(): writes those PNGs as artefacts of the ControlNet run.
+ *    save(): writes those PNGs as artefacts of the ControlNet run. A slice with (almost) no brain
+ *    (hasSliceSignal) is refused before a job starts; sliceSignal() answers the same measure for
+ *    every slice of a subject, for the view to warn before Start.
  *  - volume(): whole-volume translation of a FLAIR NIfTI (or a subject's FLAIR) to a T1w NIfTI
  *    on the input grid; the file is recorded as a 'volume' artefact of the ControlNet run.
  * All heavy work runs as compute jobs of the back end's job host, in a worker thread.
  */
-import { existsSync, mkdirSync, realpathSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, join, resolve, sep } from 'node:path';
-import type { Artefact, GenerateJobView as GenerateJobWire, ParsedRequestOf } from '../../shared/contract';
+import type { Artefact, GenerateJobView as GenerateJobWire, ParsedRequestOf, Run } from '../../shared/contract';
 import type { SliceJobSpec, VolumeJobSpec } from '../../ml/sample/jobs';
 import { encodePng, writePng, type GrayImage } from '../../ml/io/png';
+import { MIN_SIGNAL_FRACTION, SIGNAL_LEVEL, missingSignalMessage, signalFraction } from '../../ml/data/slice-signal';
+import { subjectSignalProfile } from '../../ml/sample/slice';
+import type { NormalisationSpec } from '../../ml/sample/volume';
 import { InvalidInputError } from '../errors';
 import { NotRegularFileError, readRegularFilePrefix } from '../../ml/io/regular-file';
 import { EvaluateService } from '../evaluation/evaluate';
 import { SampleJobs, type SampleJob } from './sample-jobs';
-import { resolveModel, subjectSliceSource } from './models';
+import { preparedData, resolveModel, subjectSliceSource, trainingData } from './models';
 import type { SamplingDeps } from './deps';
 
 /** The Generate channels' requests, as the contract parses them. */
 export type GenerateSliceRequest = ParsedRequestOf<'generate.slice'>;
 export type GenerateVolumeRequest = ParsedRequestOf<'generate.volume'>;
+export type GenerateSliceSignalRequest = ParsedRequestOf<'generate.sliceSignal'>;
 /** A slice job's panels, as the contract sends them. */
 export type SliceImages = NonNullable<GenerateJobWire['images']>;
 
@@ -50,6 +56,7 @@ export interface GenerateJobView {
 const SIZE = { height: 160, width: 224 };
 /** Artefacts sent to the window are slice panels and single volumes; refuse anything far larger. */
 const MAX_ARTEFACT_BYTES = 64 * 1024 * 1024;
+const SIGNAL_PROFILES_KEPT = 8;
 
 function img(data: Float32Array, scale = 1): GrayImage {
   return { ...SIZE, data: scale === 1 ? data : data.map((v) => v * scale) };
@@ -61,23 +68,32 @@ function dataUrl(g: GrayImage): string {
 
 export class GenerateService {
   private readonly volumeArtefacts = new Map<string, number>();
+  private readonly signalProfiles = new Map<string, Promise<number[]>>();
 
   constructor(
     private readonly services: SamplingDeps,
     private readonly host: SampleJobs,
   ) {}
 
-  slice(req: GenerateSliceRequest): { jobId: string } {
+  async slice(req: GenerateSliceRequest): Promise<{ jobId: string }> {
     const model = resolveModel(this.services, req.runId, { checkpoint: req.checkpoint });
     let source: SliceJobSpec['source'];
     if (req.flair) {
       if (req.flair.length !== 160 * 224) throw new InvalidInputError(`flair must hold 160x224 = 35840 values, got ${req.flair.length}`);
+      const fraction = signalFraction(req.flair);
+      if (fraction < MIN_SIGNAL_FRACTION) throw new InvalidInputError(missingSignalMessage('the given FLAIR slice', fraction));
       source = { flair: req.flair };
     } else {
       if (req.subject === undefined || req.z === undefined) throw new InvalidInputError('give a FLAIR slice (flair) or a dataset subject and slice index (subject, z)');
       const datasetId = req.datasetId ?? model.run.datasetId;
       if (datasetId === null || datasetId === undefined) throw new InvalidInputError('datasetId is required (the run has no dataset)');
       const s = subjectSliceSource(this.services, datasetId, req.subject, req.z);
+      // Refused here, before a job is queued: a slice without brain would be sampled into an invented one.
+      const fractions = await this.signalProfile(s, model.normalisation);
+      const what = `${s.subject.label} (dataset "${s.dataset.name}") slice z=${s.z}`;
+      const fraction = fractions[s.z];
+      if (fraction === undefined) throw new InvalidInputError(`${what}: z is outside 0..${fractions.length - 1} (LAS axial index)`);
+      if (fraction < MIN_SIGNAL_FRACTION) throw new InvalidInputError(missingSignalMessage(what, fraction));
       source = { flairPath: s.flairPath, t1wPath: s.t1wPath, lesionMaskPath: s.lesionMaskPath, z: s.z };
     }
     const spec: SliceJobSpec = {
@@ -91,6 +107,51 @@ export class GenerateService {
       samples: req.samples ?? 1,
     };
     return { jobId: this.host.submit(spec, { runId: req.runId }).id };
+  }
+
+  /** Signal fraction of every axial FLAIR slice of a dataset subject (LAS z), normalised as the run's dataset was. */
+  async sliceSignal(req: GenerateSliceSignalRequest): Promise<{ datasetId: number; subject: string; fractions: number[]; level: number; minFraction: number }> {
+    // The model sees slices normalised as its training data was (generate.slice measures the same way).
+    const normalisation = (req.runId !== undefined ? trainingData(this.services, this.run(req.runId)) : preparedData(this.services, req.datasetId)).normalisation;
+    const s = subjectSliceSource(this.services, req.datasetId, req.subject, 0);
+    const fractions = await this.signalProfile(s, normalisation);
+    return { datasetId: req.datasetId, subject: s.subject.label, fractions, level: SIGNAL_LEVEL, minFraction: MIN_SIGNAL_FRACTION };
+  }
+
+  private run(runId: number): Run {
+    try {
+      return this.services.runs.get(runId);
+    } catch {
+      throw new InvalidInputError(`run ${runId} does not exist`);
+    }
+  }
+
+  /**
+   * A subject's per-slice signal, computed once per file version and normalisation: the view asks
+   * for it when a subject is picked and generate.slice checks it again, each a read of two volumes.
+   */
+  private signalProfile(src: { flairPath: string; t1wPath?: string | null }, normalisation: NormalisationSpec): Promise<number[]> {
+    const version = (path: string | null | undefined) => {
+      if (!path) return '-';
+      try {
+        const st = statSync(path);
+        return `${path}@${st.size}:${st.mtimeMs}`;
+      } catch {
+        return path;
+      }
+    };
+    const key = `${version(src.flairPath)}|${version(src.t1wPath)}|${JSON.stringify(normalisation)}`;
+    let profile = this.signalProfiles.get(key);
+    if (!profile) {
+      profile = subjectSignalProfile(src, normalisation).catch((err: unknown) => {
+        this.signalProfiles.delete(key);
+        throw new InvalidInputError(err instanceof Error ? err.message : String(err));
+      });
+      this.signalProfiles.set(key, profile);
+      // A few subjects are enough: the view asks for the one it shows.
+      while (this.signalProfiles.size > SIGNAL_PROFILES_KEPT) this.signalProfiles.delete(this.signalProfiles.keys().next().value!);
+    }
+    return profile;
   }
 
   volume(req: GenerateVolumeRequest): { jobId: string; outPath: string } {

@@ -193,7 +193,7 @@ export function register(program: Command): void {
       await withServices(cmd, async (services) => {
         const s = createSampleServices(services, { inProcess: true });
         const req = samplingRequest(o);
-        const { jobId } = s.generate.slice({
+        const { jobId } = await s.generate.slice({
           ...req,
           datasetId: int(o.dataset, '--dataset'),
           subject: o.subject,

@@ -15,6 +15,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadPreparedSlices, readLasVolume, type LasVolume, type PreparedRecord } from '../data/prepare';
 import { SLICE_HEIGHT, SLICE_PIXELS, SLICE_WIDTH, extractAxialSlice } from '../data/slices';
+import { hasSliceSignal } from '../data/slice-signal';
 import type { SplitName } from '../data/split';
 import {
   applyIntensityLookupTable,
@@ -141,7 +142,7 @@ export function evenlySpacedIndices(count: number, k: number): number[] {
 
 export function loadSplit(datasetDir: string, split: SplitName, limit?: number): SplitData {
   const evalSet = loadPreparedSlices(datasetDir, { split });
-  // Slices without signal (an empty FLAIR or T1w) have nothing to translate or reconstruct: skipped, not hallucinated.
+  // Slices without signal (an (almost) empty FLAIR or T1w) have nothing to translate or reconstruct: skipped, not hallucinated.
   const keep: number[] = [];
   for (let i = 0; i < evalSet.count; i++) {
     if (hasSignal(evalSet.flair, i) && hasSignal(evalSet.t1w, i)) keep.push(i);
@@ -149,7 +150,7 @@ export function loadSplit(datasetDir: string, split: SplitName, limit?: number):
   const chosen = limit !== undefined ? evenlySpacedIndices(keep.length, limit).map((i) => keep[i]!) : keep;
   const count = chosen.length;
   if (evalSet.count === 0) throw new Error(`${datasetDir}: the ${split} split has no slices to evaluate`);
-  if (count === 0) throw new Error(`${datasetDir}: none of the ${evalSet.count} slices of the ${split} split has signal (empty FLAIR or T1w), so there is nothing to evaluate`);
+  if (count === 0) throw new Error(`${datasetDir}: none of the ${evalSet.count} slices of the ${split} split has signal (an almost empty FLAIR or T1w), so there is nothing to evaluate`);
   const flair = new Float32Array(count * SLICE_PIXELS);
   const t1w = new Float32Array(count * SLICE_PIXELS);
   chosen.forEach((src, n) => {
@@ -168,14 +169,12 @@ export function loadSplit(datasetDir: string, split: SplitName, limit?: number):
 }
 
 function hasSignal(images: Float32Array, i: number): boolean {
-  const s = images.subarray(i * SLICE_PIXELS, (i + 1) * SLICE_PIXELS);
-  for (let k = 0; k < s.length; k++) if (s[k]! > 0) return true;
-  return false;
+  return hasSliceSignal(images.subarray(i * SLICE_PIXELS, (i + 1) * SLICE_PIXELS));
 }
 
 /** The note for skipped empty slices, if any. */
 export function skippedNote(d: SplitData): string[] {
-  return d.skipped > 0 ? [`${d.skipped} slice(s) of the split without signal (empty FLAIR or T1w) were skipped`] : [];
+  return d.skipped > 0 ? [`${d.skipped} slice(s) of the split without signal (an almost empty FLAIR or T1w) were skipped`] : [];
 }
 
 /** Predictions of the model-free baselines for every slice, fitted on the train split only. */

@@ -149,7 +149,7 @@ export async function runSampleJob(spec: SampleJobSpec, hooks: SampleJobHooks = 
         normalisation: spec.normalisation,
         shouldStop: hooks.shouldStop,
         onProgress: (p) =>
-          hooks.progress?.({ phase: 'sampling', done: p.done, total: p.total, step: p.step, steps: p.steps, message: `slice ${p.done}/${p.total} (${p.skipped} empty skipped)${stepText(p.step, p.steps)}` }),
+          hooks.progress?.({ phase: 'sampling', done: p.done, total: p.total, step: p.step, steps: p.steps, message: `slice ${p.done}/${p.total} (${p.skipped} without signal skipped)${stepText(p.step, p.steps)}` }),
       });
       return { kind: 'volume', backend, inference, pipeline: pipeline.info, result };
     }

@@ -17,6 +17,7 @@ import {
   validMask,
   type NormalisationStats,
 } from '../data/slices';
+import { signalFraction } from '../data/slice-signal';
 import { evaluatePairs } from '../metrics';
 import type { SamplingPipeline } from '../pipeline';
 import type { SamplerKind } from './sampler';
@@ -71,6 +72,26 @@ export async function readSubjectSlice(src: SubjectSliceSource, spec: Normalisat
     lesion = extractAxialSlice(m.data, m.dims, src.z);
   }
   return { flair: f, t1w: t, lesion, z: src.z };
+}
+
+/**
+ * The signal fraction (signalFraction) of every axial FLAIR slice of a subject, in LAS order,
+ * normalised exactly as readSubjectSlice normalises the slice it hands to the model.
+ */
+export async function subjectSignalProfile(src: Pick<SubjectSliceSource, 'flairPath' | 't1wPath'>, spec: NormalisationSpec): Promise<number[]> {
+  const flair = await readLasVolume(src.flairPath);
+  const t1w = src.t1wPath ? await readLasVolume(src.t1wPath) : null;
+  if (t1w && t1w.dims.join('x') !== flair.dims.join('x')) throw new Error(`${src.t1wPath}: grid ${t1w.dims.join('x')} differs from its FLAIR ${flair.dims.join('x')}`);
+  const stats = subjectStats(flair, t1w, spec).flair;
+  const valid = validMask(flair.dims);
+  const slice = new Float32Array(SLICE_PIXELS);
+  const fractions: number[] = [];
+  for (let z = 0; z < flair.dims[2]; z++) {
+    extractAxialSlice(flair.data, flair.dims, z, slice);
+    normaliseSlice(slice, stats, valid);
+    fractions.push(signalFraction(slice));
+  }
+  return fractions;
 }
 
 export interface SliceGenerationOptions {

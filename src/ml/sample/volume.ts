@@ -8,7 +8,7 @@
  *      percentile clipping) -> box-average to the model's size (e.g. 80x112 for desktop models)
  *   -> sample (seed + z) -> bilinear back to 160x224 -> written into the volume at the voxels the
  *      mapping read (voxels outside the 160x224 window, and padding, stay 0).
- * Slices with no FLAIR signal inside the window are not sampled (they stay 0). The output has the
+ * Slices with (almost) no FLAIR signal inside the window (hasSliceSignal) are not sampled (they stay 0). The output has the
  * input's dims, affine, orientation and xform codes: it opens in any viewer on top of the input.
  */
 import { basename } from 'node:path';
@@ -30,6 +30,7 @@ import {
   type Normalisation,
   type NormalisationStats,
 } from '../data/slices';
+import { hasSliceSignal } from '../data/slice-signal';
 import { downsampleBox, upsampleBilinear } from './resize';
 import type { SamplingPipeline } from '../pipeline';
 import { translateSlices, type SamplingOptions } from './sampler';
@@ -76,7 +77,7 @@ export function flairStats(flair: LasVolume, spec: NormalisationSpec): Normalisa
   return minMaxStats(block, validMask(flair.dims));
 }
 
-/** Every axial slice of a LAS volume on the 160x224 grid, normalised; plus which have signal. */
+/** Every axial slice of a LAS volume on the 160x224 grid, normalised; plus which have signal (hasSliceSignal). */
 export function normalisedAxialSlices(vol: LasVolume, stats: NormalisationStats): { slices: Float32Array; nonEmpty: boolean[] } {
   const nz = vol.dims[2];
   const valid = validMask(vol.dims);
@@ -84,10 +85,8 @@ export function normalisedAxialSlices(vol: LasVolume, stats: NormalisationStats)
   const nonEmpty: boolean[] = [];
   for (let z = 0; z < nz; z++) {
     const s = extractAxialSlice(vol.data, vol.dims, z, slices.subarray(z * SLICE_PIXELS, (z + 1) * SLICE_PIXELS));
-    let any = false;
-    for (let i = 0; i < s.length && !any; i++) any = s[i]! > 0;
-    nonEmpty.push(any);
-    if (any) normaliseSlice(s, stats, valid);
+    normaliseSlice(s, stats, valid);
+    nonEmpty.push(hasSliceSignal(s));
   }
   return { slices, nonEmpty };
 }

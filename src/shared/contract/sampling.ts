@@ -86,6 +86,16 @@ export const generateChannels = {
       .strict(),
     z.object({ jobId: z.string() }),
   ),
+  /**
+   * How much signal each axial FLAIR slice of a subject holds, normalised as the run's dataset was
+   * (default normalisation without a run): what generate.slice checks before it samples a slice.
+   * fractions[z] (LAS z, as generate.slice takes it) is the fraction of the 160x224 slice above
+   * `level` of the brain intensity; generate.slice refuses a slice under `minFraction`.
+   */
+  'generate.sliceSignal': channel(
+    z.object({ runId: Id.optional(), datasetId: Id, subject: z.union([z.string().min(1).max(200), Id]) }).strict(),
+    z.object({ datasetId: Id, subject: z.string(), fractions: z.array(z.number()), level: z.number(), minFraction: z.number() }),
+  ),
   /** Whole-volume translation of a FLAIR NIfTI (path, or a dataset subject's FLAIR) to a T1w NIfTI. */
   'generate.volume': channel(
     z

@@ -26,6 +26,18 @@ export async function startGenerateSlice(request: GenerateSliceRequest): Promise
   return (await api().generate.slice(request)).jobId;
 }
 
+/** Starts a whole-volume translation of a dataset subject's FLAIR; the T1w NIfTI is written to the run's folder. */
+export function startTranslateVolume(request: RequestOf<'generate.volume'>): Promise<ResponseOf<'generate.volume'>> {
+  return api().generate.volume(request);
+}
+
+export type SliceSignalProfile = ResponseOf<'generate.sliceSignal'>;
+
+/** How much signal each axial FLAIR slice (LAS z) of a subject holds, as generate.slice measures it. */
+export function sliceSignalProfile(request: RequestOf<'generate.sliceSignal'>): Promise<SliceSignalProfile> {
+  return api().generate.sliceSignal(request);
+}
+
 export function generateResult(jobId: string): Promise<GenerateJobView> {
   return api().generate.result({ jobId });
 }
