@@ -19,6 +19,7 @@ import { NotRegularFileError, readRegularFilePrefix } from '../../ml/io/regular-
 import { EvaluateService } from '../evaluation/evaluate';
 import { SampleJobs, type SampleJob } from './sample-jobs';
 import { resolveModel, subjectSliceSource } from './models';
+import { subjectOfFlairPath } from '../store/datasets';
 import type { SamplingDeps } from './deps';
 
 /** The Generate channels' requests, as the contract parses them. */
@@ -120,13 +121,27 @@ export class GenerateService {
       runId: req.runId,
       onDone: (r, j) => {
         if (r.kind !== 'volume') return;
+        // The subject (when the FLAIR is a dataset's) lets the run page show the source beside the result.
+        const subject = subjectOfFlairPath(this.services.store.db, spec.flairPath);
         const a = this.services.artefacts.add({
           runId: req.runId,
           kind: 'volume',
           path: r.result.outPath,
-          meta: { source: spec.flairPath, seed: spec.seed, steps: spec.settings.steps ?? 200, sampledSlices: r.result.sampledSlices, secondsPerSlice: r.result.secondsPerSlice, modality: 'T1w (synthetic)' },
+          meta: {
+            source: spec.flairPath,
+            ...(subject ? { datasetId: subject.datasetId, subject: subject.subject } : {}),
+            seed: spec.seed,
+            steps: spec.settings.steps ?? 200,
+            sampler: spec.settings.sampler ?? 'ddim',
+            guidanceScale: spec.settings.guidanceScale ?? r.pipeline.guidanceScale,
+            conditioningScale: spec.settings.conditioningScale ?? r.pipeline.conditioningScale,
+            sampledSlices: r.result.sampledSlices,
+            secondsPerSlice: r.result.secondsPerSlice,
+            modality: 'T1w (synthetic)',
+          },
         });
         this.volumeArtefacts.set(j.id, a.id);
+        this.services.runs.touch(req.runId);
       },
     });
     return { jobId: job.id, outPath };
@@ -191,7 +206,9 @@ export class GenerateService {
     if (r.input.t1w) files.push({ name: 't1w.png', image: img(r.input.t1w), role: 't1w' });
     if (g.absDiff) files.push({ name: 'absdiff.png', image: img(g.absDiff), role: 'absdiff' });
     for (const f of files) writePng(join(dir, f.name), f.image);
-    return this.services.artefacts.addMany(files.map((f) => ({ runId: job.runId!, kind: 'image', path: join(dir, f.name), meta: { ...meta, role: f.role, source: 'generate' } })));
+    const saved = this.services.artefacts.addMany(files.map((f) => ({ runId: job.runId!, kind: 'image', path: join(dir, f.name), meta: { ...meta, role: f.role, source: 'generate' } })));
+    this.services.runs.touch(job.runId);
+    return saved;
   }
 
   /**
