@@ -185,7 +185,7 @@ describe('Run page: notes, tags and results', () => {
     await generation.waitFor();
     const roles = await generation.locator('[data-role]').evaluateAll((els) => els.map((e) => e.getAttribute('data-role').split(' ')[0]));
     assert.deepEqual(roles, ['flair', 'generated', 'generated', 'mean', 'std', 't1w', 'absdiff']);
-    assert.match(await generation.innerText(), /slice z 90[\s\S]*seeds 3, 4/);
+    assert.match(await generation.innerText(), new RegExp(`${subjectLabel}[\\s\\S]*slice z 90[\\s\\S]*2 steps[\\s\\S]*seeds 3, 4`));
     // Every thumbnail is drawn (upright: taller than wide).
     await page.waitForFunction(
       (sel) => [...document.querySelectorAll(`${sel} canvas`)].every((c) => c.width > 0),

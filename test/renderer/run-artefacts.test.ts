@@ -9,7 +9,7 @@ function artefact(kind: string, path: string, meta: Record<string, unknown>, cre
 
 describe('run page artefacts', () => {
   it('groups saved Generate panels by generation, newest first, in reading order, and skips other images', () => {
-    const first = { jobId: 'slice-1', z: 90, seeds: [3, 4], metrics: { sample: [], mean: { psnr: 24.5, mae: 0.05 } }, source: 'generate' };
+    const first = { jobId: 'slice-1', datasetId: 1, subject: 'sub-01', z: 90, seeds: [3, 4], steps: 50, guidanceScale: 7, metrics: { sample: [], mean: { psnr: 24.5, mae: 0.05 } }, source: 'generate' };
     const list = [
       artefact('image', '/h/runs/3/generated/slice-1/absdiff.png', { ...first, role: 'absdiff' }),
       artefact('image', '/h/runs/3/generated/slice-1/sample_seed4.png', { ...first, role: 'generated' }),
@@ -22,10 +22,10 @@ describe('run page artefacts', () => {
     const groups = savedGenerations(list);
     expect(groups.map((g) => g.jobId)).toEqual(['slice-2', 'slice-1']);
     const g = groups[1]!;
-    expect(g).toMatchObject({ z: 90, seeds: [3, 4], meanMetrics: { psnr: 24.5, mae: 0.05 } });
+    expect(g).toMatchObject({ subject: 'sub-01', z: 90, steps: 50, guidanceScale: 7, seeds: [3, 4], meanMetrics: { psnr: 24.5, mae: 0.05 } });
     expect(g.panels.map((p) => p.title)).toEqual(['FLAIR', 'Generated (seed 3)', 'Generated (seed 4)', 'Std', '|mean − real|']);
     expect(g.panels.filter((p) => p.colored).map((p) => p.title)).toEqual(['Std', '|mean − real|']);
-    expect(groups[0]!.meanMetrics).toEqual({});
+    expect(groups[0]).toMatchObject({ meanMetrics: {}, subject: null, steps: null });
   });
 
   it('reads a translated volume\'s subject and sampling settings from its meta', () => {

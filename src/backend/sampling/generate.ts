@@ -62,6 +62,8 @@ function dataUrl(g: GrayImage): string {
 
 export class GenerateService {
   private readonly volumeArtefacts = new Map<string, number>();
+  /** What a slice job was asked for, recorded with its panels when they are saved. */
+  private readonly sliceRequests = new Map<string, { datasetId?: number; subject?: string; steps?: number; sampler?: string; guidanceScale?: number }>();
 
   constructor(
     private readonly services: SamplingDeps,
@@ -71,6 +73,7 @@ export class GenerateService {
   slice(req: GenerateSliceRequest): { jobId: string } {
     const model = resolveModel(this.services, req.runId, { checkpoint: req.checkpoint });
     let source: SliceJobSpec['source'];
+    let subject: { datasetId: number; subject: string } | null = null;
     if (req.flair) {
       if (req.flair.length !== 160 * 224) throw new InvalidInputError(`flair must hold 160x224 = 35840 values, got ${req.flair.length}`);
       source = { flair: req.flair };
@@ -80,6 +83,7 @@ export class GenerateService {
       if (datasetId === null || datasetId === undefined) throw new InvalidInputError('datasetId is required (the run has no dataset)');
       const s = subjectSliceSource(this.services, datasetId, req.subject, req.z);
       source = { flairPath: s.flairPath, t1wPath: s.t1wPath, lesionMaskPath: s.lesionMaskPath, z: s.z };
+      subject = { datasetId, subject: s.subject.label };
     }
     const spec: SliceJobSpec = {
       kind: 'slice',
@@ -91,7 +95,9 @@ export class GenerateService {
       seed: req.seed ?? 0,
       samples: req.samples ?? 1,
     };
-    return { jobId: this.host.submit(spec, { runId: req.runId }).id };
+    const jobId = this.host.submit(spec, { runId: req.runId }).id;
+    this.sliceRequests.set(jobId, { ...(subject ?? {}), steps: req.steps, sampler: req.sampler, guidanceScale: req.guidanceScale });
+    return { jobId };
   }
 
   volume(req: GenerateVolumeRequest): { jobId: string; outPath: string } {
@@ -193,7 +199,18 @@ export class GenerateService {
     const dir = join(this.services.home.runDir(job.runId), 'generated', jobId);
     mkdirSync(dir, { recursive: true });
     const g = r.result;
-    const meta = { jobId, z: r.input.z, seeds: g.seeds, metrics: g.metrics };
+    const asked = this.sliceRequests.get(jobId) ?? {};
+    const meta = {
+      jobId,
+      ...(asked.subject !== undefined ? { datasetId: asked.datasetId, subject: asked.subject } : {}),
+      z: r.input.z,
+      seeds: g.seeds,
+      // Without a count, DDIM takes the reference's 200 steps (as the volume meta below records).
+      steps: asked.steps ?? 200,
+      sampler: asked.sampler ?? 'ddim',
+      guidanceScale: asked.guidanceScale ?? r.pipeline.guidanceScale,
+      metrics: g.metrics,
+    };
     const files: { name: string; image: GrayImage; role: string }[] = [
       { name: 'flair.png', image: img(r.input.flair), role: 'flair' },
       ...g.seeds.map((seed, k) => ({ name: `sample_seed${seed}.png`, image: img(g.samples.slice(k * 35840, (k + 1) * 35840)), role: 'generated' })),

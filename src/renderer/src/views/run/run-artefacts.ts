@@ -20,7 +20,11 @@ export interface SavedPanel {
 
 export interface SavedGeneration {
   jobId: string;
+  /** The dataset subject the FLAIR slice came from (absent for a slice given as pixels, and in older saves). */
+  subject: string | null;
   z: number | null;
+  steps: number | null;
+  guidanceScale: number | null;
   seeds: number[];
   /** Metrics of the mean image against the real T1w, when the subject had one. */
   meanMetrics: Record<string, number | null>;
@@ -88,7 +92,10 @@ export function savedGenerations(artefacts: readonly Artefact[]): SavedGeneratio
       const metrics = (a.meta.metrics as { mean?: Record<string, unknown> } | null | undefined)?.mean ?? {};
       g = {
         jobId,
+        subject: str(a.meta.subject),
         z: num(a.meta.z),
+        steps: num(a.meta.steps),
+        guidanceScale: num(a.meta.guidanceScale),
         seeds: Array.isArray(a.meta.seeds) ? a.meta.seeds.filter((s): s is number => typeof s === 'number') : [],
         meanMetrics: Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, num(v)])),
         createdAt: a.createdAt,
