@@ -212,7 +212,8 @@ describe('Run page: notes, tags and results', () => {
       null,
       { timeout: 240_000 },
     );
-    assert.equal(await page.getByTestId('translation-error').count(), 0, 'no viewer error');
+    const viewerError = page.getByTestId('translation-error');
+    if (await viewerError.count()) assert.fail(`the viewer failed: ${await viewerError.innerText()}`);
     for (const id of ['translation-synth', 'translation-flair']) {
       const variance = await shownVariance(page, page.getByTestId(id));
       assert.ok(variance > 1, `${id} shows an image (variance ${variance.toFixed(2)})`);
