@@ -56,6 +56,14 @@ function img(data: Float32Array, scale = 1): GrayImage {
   return { ...SIZE, data: scale === 1 ? data : data.map((v) => v * scale) };
 }
 
+/**
+ * The steps a job ran when none were asked for: DDIM takes the reference's 200; DDPM walks the
+ * whole training schedule, whose length this service does not know (recorded as null).
+ */
+function defaultSteps(sampler: string | undefined): number | null {
+  return (sampler ?? 'ddim') === 'ddim' ? 200 : null;
+}
+
 function dataUrl(g: GrayImage): string {
   return `data:image/png;base64,${encodePng(g).toString('base64')}`;
 }
@@ -137,7 +145,7 @@ export class GenerateService {
             source: spec.flairPath,
             ...(subject ? { datasetId: subject.datasetId, subject: subject.subject } : {}),
             seed: spec.seed,
-            steps: spec.settings.steps ?? 200,
+            steps: spec.settings.steps ?? defaultSteps(spec.settings.sampler),
             sampler: spec.settings.sampler ?? 'ddim',
             guidanceScale: spec.settings.guidanceScale ?? r.pipeline.guidanceScale,
             conditioningScale: spec.settings.conditioningScale ?? r.pipeline.conditioningScale,
@@ -205,8 +213,7 @@ export class GenerateService {
       ...(asked.subject !== undefined ? { datasetId: asked.datasetId, subject: asked.subject } : {}),
       z: r.input.z,
       seeds: g.seeds,
-      // Without a count, DDIM takes the reference's 200 steps (as the volume meta below records).
-      steps: asked.steps ?? 200,
+      steps: asked.steps ?? defaultSteps(asked.sampler),
       sampler: asked.sampler ?? 'ddim',
       guidanceScale: asked.guidanceScale ?? r.pipeline.guidanceScale,
       metrics: g.metrics,
