@@ -142,13 +142,16 @@ describe('Run page: notes, tags and results', () => {
 
     const overflow = await page.evaluate((sel) => {
       const table = document.querySelector(sel);
-      const scrollers = [document.scrollingElement, document.querySelector('main.content'), table.parentElement];
+      // The test id names the table's scroll box (DataTable's root) itself: it must not scroll either.
+      const scrollers = [document.scrollingElement, document.querySelector('main.content'), table, table.parentElement];
       const out = scrollers.filter(Boolean).map((el) => ({ scroll: el.scrollWidth, client: el.clientWidth }));
       const panel = table.closest('.panel').getBoundingClientRect();
       out.push({ scroll: Math.round(table.getBoundingClientRect().right), client: Math.round(panel.right) });
       return out;
     }, RUNS_TABLE);
     for (const o of overflow) assert.ok(o.scroll <= o.client, `no horizontal scroll with tags: ${JSON.stringify(overflow)}`);
+    const metrics = await page.locator(`${RUNS_TABLE} th[data-column="metrics"]`).boundingBox();
+    assert.ok(metrics && metrics.x + metrics.width <= 1440, `key metrics column on screen: ${JSON.stringify(metrics)}`);
     await screenshot(page, 'experiments-tags-1440');
 
     const rowKeys = () => page.locator(`${RUNS_TABLE} tbody tr`).evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-row-key'))));

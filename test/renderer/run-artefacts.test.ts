@@ -25,6 +25,9 @@ describe('run page artefacts', () => {
     expect(g).toMatchObject({ subject: 'sub-01', z: 90, steps: 50, guidanceScale: 7, seeds: [3, 4], meanMetrics: { psnr: 24.5, mae: 0.05 } });
     expect(g.panels.map((p) => p.title)).toEqual(['FLAIR', 'Generated (seed 3)', 'Generated (seed 4)', 'Std', '|mean − real|']);
     expect(g.panels.filter((p) => p.colored).map((p) => p.title)).toEqual(['Std', '|mean − real|']);
+    // The spread map was stretched to its maximum (0.12) when saved: its colour bar reads in real units.
+    expect(g.panels.find((p) => p.title === 'Std')!.unitsPerLevel).toBeCloseTo(0.12 / 255, 12);
+    expect(g.panels.find((p) => p.title === 'FLAIR')!.unitsPerLevel).toBeCloseTo(1 / 255, 12);
     expect(groups[0]).toMatchObject({ meanMetrics: {}, subject: null, steps: null });
   });
 

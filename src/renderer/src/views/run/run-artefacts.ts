@@ -15,6 +15,8 @@ export interface SavedPanel {
   title: string;
   /** Difference and spread maps are drawn in colour. */
   colored: boolean;
+  /** Intensity units per 8-bit grey level (the spread map is stored stretched to its own maximum). */
+  unitsPerLevel: number;
   seed: number | null;
 }
 
@@ -105,7 +107,9 @@ export function savedGenerations(artefacts: readonly Artefact[]): SavedGeneratio
     }
     const role = str(a.meta.role) ?? 'image';
     const seed = roleKey(role) === 'generated' ? seedOf(a.path) : null;
-    g.panels.push({ artefactId: a.id, role, title: panelTitle(role, seed), colored: ['std', 'absdiff'].includes(roleKey(role)), seed });
+    const stdMax = /max ([0-9.eE+-]+)\)/.exec(role);
+    const unitsPerLevel = roleKey(role) === 'std' && stdMax && Number.isFinite(Number(stdMax[1])) ? Number(stdMax[1]) / 255 : 1 / 255;
+    g.panels.push({ artefactId: a.id, role, title: panelTitle(role, seed), colored: ['std', 'absdiff'].includes(roleKey(role)), unitsPerLevel, seed });
   }
   const rank = (p: SavedPanel) => {
     const i = PANEL_ORDER.indexOf(roleKey(p.role));
