@@ -179,7 +179,8 @@ describe('Experiments view', () => {
     await page.locator(`${RUNS_TABLE} tr[data-row-key="${created.ae.id}"]`).waitFor();
     const overflow = await page.evaluate((sel) => {
       const table = document.querySelector(sel);
-      const scrollers = [document.scrollingElement, document.querySelector('main.content'), table.parentElement];
+      // The test id names the table's scroll box (DataTable's root) itself: it must not scroll either.
+      const scrollers = [document.scrollingElement, document.querySelector('main.content'), table, table.parentElement];
       const out = scrollers.filter(Boolean).map((el) => ({ scroll: el.scrollWidth, client: el.clientWidth }));
       // The panel clips what does not fit: the table must end inside it.
       const panel = table.closest('.panel').getBoundingClientRect();
@@ -277,7 +278,7 @@ describe('Experiments view', () => {
     await openApp(page, serveUrl(), `/runs/${run.id}`);
     await page.getByTestId('run-rename').click();
     await page.getByTestId('run-name-input').fill('e2e renamed then deleted');
-    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByTestId('run-actions').getByRole('button', { name: 'Save' }).click();
     await page.waitForFunction(() => document.querySelector('[data-testid="run-title"]')?.textContent === 'e2e renamed then deleted', null, { timeout: 10_000 });
     assert.equal((await client.api.runs.get({ id: run.id })).name, 'e2e renamed then deleted');
 

@@ -97,6 +97,33 @@ describe('brainsynth runs', () => {
     expect(bad.stderr).toContain("run id must be a positive integer, got 'abc'");
   });
 
+  it('runs annotate sets notes, adds and removes tags; runs show prints them', async () => {
+    const first = await cli(['--home', home.dir, 'runs', 'annotate', String(ids.ldm), '--note', 'first try\nkl weight too high', '--tag', 'Baseline, sweep ,baseline']);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain('tags       Baseline, sweep');
+    const second = await cli(['--home', home.dir, 'runs', 'annotate', String(ids.ldm), '--tag', 'paper', '--untag', 'SWEEP', '--json']);
+    expect(second.code).toBe(0);
+    expect(JSON.parse(second.stdout)).toMatchObject({ id: ids.ldm, notes: 'first try\nkl weight too high', tags: ['Baseline', 'paper'] });
+    const shown = await cli(['--home', home.dir, 'runs', 'show', String(ids.ldm)]);
+    expect(shown.stdout).toMatch(/^ {2}tags {7}Baseline, paper$/m);
+    expect(shown.stdout).toContain('notes:\n  first try\n  kl weight too high');
+    const cleared = await cli(['--home', home.dir, 'runs', 'annotate', String(ids.ldm), '--note', '', '--json']);
+    expect(JSON.parse(cleared.stdout)).toMatchObject({ notes: '', tags: ['Baseline', 'paper'] });
+  });
+
+  it('runs annotate refuses nothing to do, too long tags and missing runs with clear messages', async () => {
+    const nothing = await cli(['--home', home.dir, 'runs', 'annotate', String(ids.ae)]);
+    expect(nothing.code).not.toBe(0);
+    expect(nothing.stderr).toContain('give --note, --tag or --untag');
+    const long = await cli(['--home', home.dir, 'runs', 'annotate', String(ids.ae), '--tag', 'x'.repeat(41)]);
+    expect(long.code).not.toBe(0);
+    expect(long.stderr).toContain(`run ${ids.ae}: tag '${'x'.repeat(40)}…' is longer than 40 characters`);
+    const missing = await cli(['--home', home.dir, 'runs', 'annotate', '999', '--tag', 'a']);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain('run 999 does not exist');
+  });
+
   it('an empty home tells the newcomer what to do', async () => {
     const empty = tempHome();
     try {

@@ -50,10 +50,10 @@ describe('openStore', () => {
     const v1 = openStore(path, { migrations: MIGRATIONS.slice(0, 1) });
     v1.db.prepare("INSERT INTO runs (stage) VALUES ('autoencoder')").run();
     v1.close();
-    const extra = [...MIGRATIONS, { version: MIGRATIONS.length + 1, description: 'test: notes column', sql: 'ALTER TABLE runs ADD COLUMN notes TEXT;' }];
+    const extra = [...MIGRATIONS, { version: MIGRATIONS.length + 1, description: 'test: extra column', sql: 'ALTER TABLE runs ADD COLUMN test_extra TEXT;' }];
     const v2 = openStore(path, { migrations: extra });
     expect(v2.schemaVersion).toBe(MIGRATIONS.length + 1);
-    expect(v2.db.prepare('SELECT stage, notes FROM runs').get()).toEqual({ stage: 'autoencoder', notes: null });
+    expect(v2.db.prepare('SELECT stage, notes, tags, test_extra FROM runs').get()).toEqual({ stage: 'autoencoder', notes: '', tags: '[]', test_extra: null });
     v2.close();
   });
 

@@ -4,6 +4,7 @@ import type { Store } from '../store';
 import type { EventHub } from '../events';
 import { ConflictError, InvalidInputError, NotFoundError } from '../errors';
 import { parseJsonObject } from '../store/json';
+import { MAX_NOTES_LENGTH, normaliseTags, tagsProblem } from '../../shared/run-tags';
 import { fromStoredPath, homeRootOfDb, mapConfigPaths, toStoredPath } from '../home-paths';
 import { RunsRepository, type RunColumns, type RunRow } from '../store/runs';
 import type { MetricsService } from './metrics';
@@ -29,6 +30,16 @@ export type RunUpdateInput = ParsedRequestOf<'runs.update'>;
 export type RunListFilter = ParsedRequestOf<'runs.list'>;
 
 const nowIso = () => new Date().toISOString();
+
+/** A row's tags; a hand-edited or damaged value reads as no tags rather than failing the whole list. */
+function storedTags(json: string): string[] {
+  try {
+    const value: unknown = JSON.parse(json);
+    return Array.isArray(value) ? normaliseTags(value.filter((t): t is string => typeof t === 'string')) : [];
+  } catch {
+    return [];
+  }
+}
 
 export class RunsService {
   private readonly repo: RunsRepository;
@@ -70,6 +81,8 @@ export class RunsService {
       finishedAt: row.finished_at,
       updatedAt: row.updated_at,
       parents: this.repo.parents(row.id).map((p) => ({ runId: p.parent_id, role: p.role })),
+      notes: row.notes,
+      tags: storedTags(row.tags),
     };
   }
 
@@ -150,6 +163,20 @@ export class RunsService {
     this.repo.setTimes(id, startedAt, finishedAt);
   }
 
+  /**
+   * A run gained results after the fact (a saved generation, a translated volume): its updated_at
+   * moves so that other processes watching the store push it too, and 'run.updated' goes out here.
+   */
+  touch(id: number): Run {
+    const run = this.store.transaction(() => {
+      this.get(id);
+      this.repo.update(id, { updated_at: nowIso() });
+      return this.get(id);
+    });
+    this.events.emit('run.updated', { run });
+    return run;
+  }
+
   update(patch: RunUpdateInput): Run {
     const run = this.store.transaction(() => {
       const current = this.get(patch.id);
@@ -174,6 +201,18 @@ export class RunsService {
       if (patch.error !== undefined) cols.error = patch.error;
       if (patch.name !== undefined) cols.name = patch.name;
       if (patch.backend !== undefined) cols.backend = patch.backend;
+      // Notes and tags change at any status: they describe the run, not its computation.
+      // Checked here as well as by the contract: the CLI calls the service directly.
+      if (patch.notes !== undefined && patch.notes.length > MAX_NOTES_LENGTH) {
+        throw new InvalidInputError(`run ${patch.id}: notes are limited to ${MAX_NOTES_LENGTH} characters, got ${patch.notes.length}`);
+      }
+      if (patch.notes !== undefined && patch.notes !== current.notes) cols.notes = patch.notes;
+      if (patch.tags !== undefined) {
+        const tags = normaliseTags(patch.tags);
+        const problem = tagsProblem(tags);
+        if (problem) throw new InvalidInputError(`run ${patch.id}: ${problem}`);
+        if (JSON.stringify(tags) !== JSON.stringify(current.tags)) cols.tags = JSON.stringify(tags);
+      }
       if (patch.config !== undefined) {
         if (current.status !== 'created' && current.status !== 'queued') {
           throw new InvalidInputError(`run ${patch.id}: config can only change before the run starts (status is '${current.status}')`);

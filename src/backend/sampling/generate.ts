@@ -24,6 +24,7 @@ import { NotRegularFileError, readRegularFilePrefix } from '../../ml/io/regular-
 import { EvaluateService } from '../evaluation/evaluate';
 import { SampleJobs, type SampleJob } from './sample-jobs';
 import { preparedData, resolveModel, subjectSliceSource, trainingData } from './models';
+import { subjectOfFlairPath } from '../store/datasets';
 import type { SamplingDeps } from './deps';
 
 /** The Generate channels' requests, as the contract parses them. */
@@ -62,6 +63,14 @@ function img(data: Float32Array, scale = 1): GrayImage {
   return { ...SIZE, data: scale === 1 ? data : data.map((v) => v * scale) };
 }
 
+/**
+ * The steps a job ran when none were asked for: DDIM takes the reference's 200; DDPM walks the
+ * whole training schedule, whose length this service does not know (recorded as null).
+ */
+function defaultSteps(sampler: string | undefined): number | null {
+  return (sampler ?? 'ddim') === 'ddim' ? 200 : null;
+}
+
 function dataUrl(g: GrayImage): string {
   return `data:image/png;base64,${encodePng(g).toString('base64')}`;
 }
@@ -69,6 +78,8 @@ function dataUrl(g: GrayImage): string {
 export class GenerateService {
   private readonly volumeArtefacts = new Map<string, number>();
   private readonly signalProfiles = new Map<string, Promise<number[]>>();
+  /** What a slice job was asked for, recorded with its panels when they are saved. */
+  private readonly sliceRequests = new Map<string, { datasetId?: number; subject?: string; steps?: number; sampler?: string; guidanceScale?: number }>();
 
   constructor(
     private readonly services: SamplingDeps,
@@ -78,6 +89,7 @@ export class GenerateService {
   async slice(req: GenerateSliceRequest): Promise<{ jobId: string }> {
     const model = resolveModel(this.services, req.runId, { checkpoint: req.checkpoint });
     let source: SliceJobSpec['source'];
+    let subject: { datasetId: number; subject: string } | null = null;
     if (req.flair) {
       if (req.flair.length !== 160 * 224) throw new InvalidInputError(`flair must hold 160x224 = 35840 values, got ${req.flair.length}`);
       const fraction = signalFraction(req.flair);
@@ -95,6 +107,7 @@ export class GenerateService {
       if (fraction === undefined) throw new InvalidInputError(`${what}: z is outside 0..${fractions.length - 1} (LAS axial index)`);
       if (fraction < MIN_SIGNAL_FRACTION) throw new InvalidInputError(missingSignalMessage(what, fraction));
       source = { flairPath: s.flairPath, t1wPath: s.t1wPath, lesionMaskPath: s.lesionMaskPath, z: s.z };
+      subject = { datasetId, subject: s.subject.label };
     }
     const spec: SliceJobSpec = {
       kind: 'slice',
@@ -106,7 +119,9 @@ export class GenerateService {
       seed: req.seed ?? 0,
       samples: req.samples ?? 1,
     };
-    return { jobId: this.host.submit(spec, { runId: req.runId }).id };
+    const jobId = this.host.submit(spec, { runId: req.runId }).id;
+    this.sliceRequests.set(jobId, { ...(subject ?? {}), steps: req.steps, sampler: req.sampler, guidanceScale: req.guidanceScale });
+    return { jobId };
   }
 
   /** Signal fraction of every axial FLAIR slice of a dataset subject (LAS z), normalised as the run's dataset was. */
@@ -181,13 +196,27 @@ export class GenerateService {
       runId: req.runId,
       onDone: (r, j) => {
         if (r.kind !== 'volume') return;
+        // The subject (when the FLAIR is a dataset's) lets the run page show the source beside the result.
+        const subject = subjectOfFlairPath(this.services.store.db, spec.flairPath);
         const a = this.services.artefacts.add({
           runId: req.runId,
           kind: 'volume',
           path: r.result.outPath,
-          meta: { source: spec.flairPath, seed: spec.seed, steps: spec.settings.steps ?? 200, sampledSlices: r.result.sampledSlices, secondsPerSlice: r.result.secondsPerSlice, modality: 'T1w (synthetic)' },
+          meta: {
+            source: spec.flairPath,
+            ...(subject ? { datasetId: subject.datasetId, subject: subject.subject } : {}),
+            seed: spec.seed,
+            steps: spec.settings.steps ?? defaultSteps(spec.settings.sampler),
+            sampler: spec.settings.sampler ?? 'ddim',
+            guidanceScale: spec.settings.guidanceScale ?? r.pipeline.guidanceScale,
+            conditioningScale: spec.settings.conditioningScale ?? r.pipeline.conditioningScale,
+            sampledSlices: r.result.sampledSlices,
+            secondsPerSlice: r.result.secondsPerSlice,
+            modality: 'T1w (synthetic)',
+          },
         });
         this.volumeArtefacts.set(j.id, a.id);
+        this.services.runs.touch(req.runId);
       },
     });
     return { jobId: job.id, outPath };
@@ -239,7 +268,17 @@ export class GenerateService {
     const dir = join(this.services.home.runDir(job.runId), 'generated', jobId);
     mkdirSync(dir, { recursive: true });
     const g = r.result;
-    const meta = { jobId, z: r.input.z, seeds: g.seeds, metrics: g.metrics };
+    const asked = this.sliceRequests.get(jobId) ?? {};
+    const meta = {
+      jobId,
+      ...(asked.subject !== undefined ? { datasetId: asked.datasetId, subject: asked.subject } : {}),
+      z: r.input.z,
+      seeds: g.seeds,
+      steps: asked.steps ?? defaultSteps(asked.sampler),
+      sampler: asked.sampler ?? 'ddim',
+      guidanceScale: asked.guidanceScale ?? r.pipeline.guidanceScale,
+      metrics: g.metrics,
+    };
     const files: { name: string; image: GrayImage; role: string }[] = [
       { name: 'flair.png', image: img(r.input.flair), role: 'flair' },
       ...g.seeds.map((seed, k) => ({ name: `sample_seed${seed}.png`, image: img(g.samples.slice(k * 35840, (k + 1) * 35840)), role: 'generated' })),
@@ -252,7 +291,9 @@ export class GenerateService {
     if (r.input.t1w) files.push({ name: 't1w.png', image: img(r.input.t1w), role: 't1w' });
     if (g.absDiff) files.push({ name: 'absdiff.png', image: img(g.absDiff), role: 'absdiff' });
     for (const f of files) writePng(join(dir, f.name), f.image);
-    return this.services.artefacts.addMany(files.map((f) => ({ runId: job.runId!, kind: 'image', path: join(dir, f.name), meta: { ...meta, role: f.role, source: 'generate' } })));
+    const saved = this.services.artefacts.addMany(files.map((f) => ({ runId: job.runId!, kind: 'image', path: join(dir, f.name), meta: { ...meta, role: f.role, source: 'generate' } })));
+    this.services.runs.touch(job.runId);
+    return saved;
   }
 
   /**

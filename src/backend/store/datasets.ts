@@ -6,7 +6,7 @@ import type Database from 'better-sqlite3';
 import type { Affine } from '../../ml/data/orientation';
 import type { SplitName } from '../../ml/data/split';
 import { parseJsonArray, parseJsonObject } from './json';
-import { fromStoredPath, homeRootOfDb } from '../home-paths';
+import { fromStoredPath, homeRootOfDb, toStoredPath } from '../home-paths';
 
 export type DatasetKind = 'imported' | 'phantom' | 'downloaded';
 export type VolumeModality = 'FLAIR' | 'T1w' | 'lesion_mask' | 'brain_mask';
@@ -190,6 +190,17 @@ export function volumeRow(db: Database.Database, id: number): { id: number; path
   const row = db.prepare('SELECT id, path, sha256 FROM volumes WHERE id = ?').get(id) as { id: number; path: string; sha256: string | null } | undefined;
   if (row) row.path = fromStoredPath(homeRootOfDb(db), row.path);
   return row;
+}
+
+/** The dataset subject whose FLAIR volume is the file at `absPath`, or undefined for any other file. */
+export function subjectOfFlairPath(db: Database.Database, absPath: string): { datasetId: number; subject: string } | undefined {
+  const stored = toStoredPath(homeRootOfDb(db), absPath);
+  return db
+    .prepare(
+      `SELECT s.dataset_id AS datasetId, s.label AS subject FROM volumes v JOIN subjects s ON s.id = v.subject_id
+       WHERE v.modality = 'FLAIR' AND v.path IN (?, ?) ORDER BY v.id LIMIT 1`,
+    )
+    .get(stored, absPath) as { datasetId: number; subject: string } | undefined;
 }
 
 /** Records a preparation (options, counts, cache folder) and every subject's split, all or nothing. */

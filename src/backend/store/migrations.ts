@@ -179,4 +179,12 @@ UPDATE runs SET config = json_set(config, '$.cluster.folder', brainsynth_home_re
 WHERE CASE WHEN json_valid(config) THEN json_type(config, '$.cluster.folder') = 'text' ELSE 0 END;
 `,
   },
+  {
+    version: 6,
+    description: 'runs.notes and runs.tags: free-text notes and short labels the researcher attaches to a run',
+    sql: `
+ALTER TABLE runs ADD COLUMN notes TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'; -- JSON array of normalised tags
+`,
+  },
 ];

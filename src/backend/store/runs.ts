@@ -17,13 +17,16 @@ export interface RunRow {
   started_at: string | null;
   finished_at: string | null;
   updated_at: string;
+  notes: string;
+  /** JSON array of normalised tags. */
+  tags: string;
   dataset_name?: string | null;
 }
 
 export type RunRowInput = Pick<RunRow, 'experiment_id' | 'dataset_id' | 'name' | 'stage' | 'status' | 'config' | 'backend' | 'seed' | 'created_at' | 'updated_at' | 'started_at'>;
 
 /** The columns an update may set (null clears). */
-export type RunColumns = Partial<Pick<RunRow, 'status' | 'started_at' | 'finished_at' | 'error' | 'name' | 'backend' | 'config' | 'updated_at'>>;
+export type RunColumns = Partial<Pick<RunRow, 'status' | 'started_at' | 'finished_at' | 'error' | 'name' | 'backend' | 'config' | 'updated_at' | 'notes' | 'tags'>>;
 
 export interface RunFilterColumns {
   stage?: string;

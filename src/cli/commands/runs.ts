@@ -1,10 +1,11 @@
 /**
- * `brainsynth runs list|show`: the experiment store from the terminal. `--json` prints exactly
- * the contract's shapes (RunListItem[], and {run, metrics, checkpoints, artefacts}).
+ * `brainsynth runs list|show|annotate`: the experiment store from the terminal. `--json` prints
+ * exactly the contract's shapes (RunListItem[], {run, metrics, checkpoints, artefacts}, Run).
  */
 import { Command, Option } from 'commander';
 import { RunStage, RunStatus, type RunListItem } from '../../shared/contract';
 import { keyMetrics } from '../../shared/key-metrics';
+import { editTags, splitTagList } from '../../shared/run-tags';
 import { withServices } from '../services';
 import { formatDuration, formatTable, formatTime, formatValue } from '../table';
 
@@ -83,9 +84,11 @@ export function register(program: Command): void {
           ['dataset', run.datasetId],
           ['experiment', run.experimentId],
           ['parents', run.parents.map((p) => `${p.role} ${p.runId}`).join(', ') || null],
+          ['tags', run.tags.join(', ') || null],
           ['error', run.error],
         ];
         for (const [k, v] of fields) if (v !== null && v !== '') out.push(`  ${k.padEnd(10)} ${v}`);
+        if (run.notes) out.push('', 'notes:', ...run.notes.split('\n').map((l) => `  ${l}`));
         out.push('', 'config:');
         out.push(...JSON.stringify(run.config, null, 2).split('\n').map((l) => `  ${l}`));
         out.push('', 'metrics:');
@@ -111,6 +114,35 @@ export function register(program: Command): void {
         }
         if (artefacts.length) out.push('', `artefacts: ${artefacts.length} (${[...new Set(artefacts.map((a) => a.kind))].join(', ')})`);
         process.stdout.write(out.join('\n') + '\n');
+      });
+    });
+
+  runs
+    .command('annotate')
+    .description('set a run\'s notes and add or remove its tags')
+    .argument('<id>', 'run id', parseRunId)
+    .option('--note <text>', 'replace the run\'s notes with this text (\'\' clears them)')
+    .option('--tag <tags>', 'add these comma-separated tags, e.g. --tag baseline,lr-sweep')
+    .option('--untag <tags>', 'remove these comma-separated tags (any case)')
+    .option('--json', 'print the updated run as JSON (the contract Run)')
+    .action(async (id: number, opts: { note?: string; tag?: string; untag?: string; json?: boolean }, cmd: Command) => {
+      if (opts.note === undefined && opts.tag === undefined && opts.untag === undefined) {
+        throw new Error('runs annotate: give --note, --tag or --untag (see `brainsynth runs annotate --help`)');
+      }
+      await withServices(cmd, (s) => {
+        // Read and write in one transaction: a tag added meanwhile by the app is kept.
+        const run = s.store.transaction(() => {
+          const current = s.runs.get(id);
+          const tags = opts.tag === undefined && opts.untag === undefined ? undefined : editTags(current.tags, splitTagList(opts.tag ?? ''), splitTagList(opts.untag ?? ''));
+          return s.runs.update({ id, ...(opts.note !== undefined ? { notes: opts.note } : {}), ...(tags ? { tags } : {}) });
+        });
+        if (opts.json) {
+          process.stdout.write(JSON.stringify(run, null, 2) + '\n');
+          return;
+        }
+        const lines = [`run ${run.id}${run.name ? ` "${run.name}"` : ''}`, `  tags       ${run.tags.join(', ') || '(none)'}`];
+        lines.push(run.notes ? `  notes      ${run.notes.split('\n').join('\n             ')}` : '  notes      (none)');
+        process.stdout.write(lines.join('\n') + '\n');
       });
     });
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ById, ByRunId, channel, Empty, Id, IsoTime, JsonObject, MetricName, SplitName } from './common';
+import { MAX_NOTES_LENGTH, normaliseTags, tagsProblem } from '../run-tags';
 
 /** Runs, their lineage, metrics, checkpoints and artefacts, and the experiments that group them. */
 
@@ -32,8 +33,24 @@ export const Run = z.object({
   finishedAt: IsoTime.nullable(),
   updatedAt: IsoTime,
   parents: z.array(RunParent),
+  /** Free text the researcher keeps with the run ('' when none). */
+  notes: z.string(),
+  /** Short labels, normalised (see run-tags.ts). */
+  tags: z.array(z.string()),
 });
 export type Run = z.infer<typeof Run>;
+
+/**
+ * Tags as a request gives them: any spelling, checked after normalising (trim, case-insensitive
+ * duplicates dropped), which the back end stores.
+ */
+export const RunTagsInput = z
+  .array(z.string().max(1000))
+  .max(1000)
+  .superRefine((tags, ctx) => {
+    const problem = tagsProblem(normaliseTags(tags));
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 export const MetricPoint = z.object({
   step: z.number().int().nonnegative(),
@@ -160,6 +177,9 @@ export const runChannels = {
         error: z.string().max(100_000).nullable().optional(),
         backend: z.string().max(64).nullable().optional(),
         config: JsonObject.optional(),
+        notes: z.string().max(MAX_NOTES_LENGTH).optional(),
+        /** Replaces the run's tags. */
+        tags: RunTagsInput.optional(),
       })
       .strict(),
     Run,

@@ -55,6 +55,8 @@ function toRunRow(run: Run, extra: { datasetName: string | null; metrics: Metric
     finishedAt: run.finishedAt,
     updatedAt: run.updatedAt,
     parents: run.parents.map((p) => ({ id: p.runId, role: p.role })),
+    notes: run.notes,
+    tags: run.tags,
     summary: extra.metrics ? extra.metrics.map(toSummaryRow) : null,
   };
 }
@@ -269,6 +271,16 @@ export async function artefactDataUrl(id: number): Promise<string> {
   return file.dataUrl;
 }
 
+/**
+ * A run's NIfTI artefact (a translated volume) as a source the NiiVue decoder fetches: a data URL
+ * from generate.artefactData, which serves only files inside the home's runs folder.
+ */
+export async function artefactVolumeSource(id: number): Promise<{ url: string; name: string; headers: Record<string, string> }> {
+  const file = await api().generate.artefactData({ artefactId: id });
+  if (!/\.nii(\.gz)?$/i.test(file.fileName)) throw new Error(`artefact ${id} (${file.fileName}) is not a NIfTI volume`);
+  return { url: file.dataUrl, name: file.fileName, headers: {} };
+}
+
 export function startFetchOpenMs(opts: { name?: string; subjects?: string[] } = {}): Promise<DataJob> {
   return api().datasets.fetchOpenMs(opts);
 }
@@ -287,6 +299,12 @@ export function onTrainingDetail(runId: number, listener: (training: TrainingPro
 
 export async function renameRun(id: number, name: string | null): Promise<void> {
   await api().runs.update({ id, name });
+}
+
+/** Sets a run's notes and/or replaces its tags (the back end normalises them); answers what was stored. */
+export async function annotateRun(id: number, changes: { notes?: string; tags?: string[] }): Promise<{ notes: string; tags: string[] }> {
+  const run = await api().runs.update({ id, ...changes });
+  return { notes: run.notes, tags: run.tags };
 }
 
 /** Deletes the run with its rows and folder (refused while it runs or has child runs). */

@@ -24,7 +24,7 @@ export interface RunParentLink {
 }
 
 export interface RunRow
-  extends Pick<Run, 'id' | 'name' | 'stage' | 'status' | 'datasetId' | 'backend' | 'seed' | 'error' | 'createdAt' | 'startedAt' | 'finishedAt'> {
+  extends Pick<Run, 'id' | 'name' | 'stage' | 'status' | 'datasetId' | 'backend' | 'seed' | 'error' | 'createdAt' | 'startedAt' | 'finishedAt' | 'notes' | 'tags'> {
   datasetName: string | null;
   updatedAt: Run['updatedAt'] | null;
   parents: RunParentLink[];
