@@ -1,5 +1,6 @@
 import { DRAG_MODE, Niivue, NVImage, SHOW_RENDER, SLICE_TYPE } from '@niivue/niivue';
 import { decodeFromUrl } from './volume-loader';
+import { skipRenderGradients } from './skip-render-gradients';
 
 /**
  * A NiiVue instance bound to one canvas, created once per canvas (NiiVue owns a WebGL2 context
@@ -56,8 +57,11 @@ export interface Viewer {
   /** Moves the crosshair to a world position and redraws (no location event). */
   setCrosshairMm(mm: readonly number[]): void;
   setLayout(layout: ViewLayout): void;
-  /** Replaces all layers (index 0 is the base image) with one GPU update. */
-  show(layers: LayerSpec[]): Promise<NVImage[]>;
+  /**
+   * Replaces all layers (index 0 is the base image) with one GPU update; with `atMm`, the
+   * crosshair starts there (set before that update, so the first draw is the only one).
+   */
+  show(layers: LayerSpec[], atMm?: readonly number[]): Promise<NVImage[]>;
   /** Fetches and decodes served volumes off the main thread, then shows them as in show(). */
   load(volumes: VolumeSpec[]): Promise<NVImage[]>;
   /** Changes display properties of layers, then redraws once. */
@@ -98,6 +102,8 @@ export async function createViewer(canvas: HTMLCanvasElement, onClickMm: (mm: [n
     trustCalMinMax: true,
   });
   await nv.attachToCanvas(canvas);
+  // Slices only (no 3D render tile): the render-only gradient pass would be most of each upload.
+  skipRenderGradients(nv);
   nv.setSliceType(SLICE_TYPE.MULTIPLANAR);
   nv.setCustomLayout(MULTIPLANAR_TILES);
   const crosshairMm = () => Array.from(nv.frac2mm(nv.scene.crosshairPos, 0, true)).slice(0, 3) as [number, number, number];
@@ -105,16 +111,18 @@ export async function createViewer(canvas: HTMLCanvasElement, onClickMm: (mm: [n
     if (nv.volumes.length > 0) onClickMm(crosshairMm());
   };
 
-  const replaceVolumes = (images: NVImage[]) => {
+  const replaceVolumes = (images: NVImage[], atMm?: readonly number[]) => {
     nv.volumes = images;
     nv.back = images[0] ?? null;
     nv.overlays = images.slice(1);
+    // mm2frac reads the images' own geometry, not the GPU state: valid before the update.
+    if (atMm && images.length > 0) nv.scene.crosshairPos = nv.mm2frac([atMm[0]!, atMm[1]!, atMm[2]!], 0, true);
     nv.updateGLVolume();
   };
 
-  const show = async (layers: LayerSpec[]): Promise<NVImage[]> => {
+  const show = async (layers: LayerSpec[], atMm?: readonly number[]): Promise<NVImage[]> => {
     const images = await Promise.all(layers.map((l) => NVImage.loadFromUrl(toImageOptions(l))));
-    replaceVolumes(images);
+    replaceVolumes(images, atMm);
     return images;
   };
 
