@@ -1,4 +1,5 @@
 import * as nifti from 'nifti-reader-js';
+import { narrowLossless, rewriteNifti } from './display-datatype';
 
 /**
  * Turns the bytes of a .nii / .nii.gz file into what the viewer needs, away from the page's main
@@ -17,7 +18,10 @@ export interface IntensityStats {
 }
 
 export interface DecodedVolume {
-  /** The uncompressed NIfTI file (header + data), with cal_min/cal_max set to the default window. */
+  /**
+   * The uncompressed NIfTI file (header + data), with cal_min/cal_max set to the default window,
+   * its voxels in the smallest datatype that holds every stored value exactly (see display-datatype).
+   */
   nii: ArrayBuffer;
   stats: IntensityStats;
   defaultWindow: [number, number];
@@ -135,5 +139,7 @@ export async function decodeVolume(bytes: ArrayBuffer, file: string): Promise<De
     view.setFloat64(192, hi, header.littleEndian);
     view.setFloat64(200, lo, header.littleEndian);
   }
-  return { nii: raw, stats, defaultWindow: [lo, hi] };
+  const narrow = narrowLossless(voxels, header.datatypeCode);
+  const nii = narrow ? rewriteNifti(raw, narrow, header.littleEndian, header.vox_offset) : raw;
+  return { nii, stats, defaultWindow: [lo, hi] };
 }
