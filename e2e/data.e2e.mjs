@@ -229,6 +229,49 @@ describe('Data view', () => {
     await page.getByText('sub-phantom02_T1w.nii.gz').waitFor({ state: 'hidden', timeout: 240_000 });
   });
 
+  it('switches subject in the same viewers: both show the new subject and read out its values', async (t) => {
+    // Two volumes uploaded per viewer on SwiftShader on shared CPUs: allow minutes, as above.
+    page.setDefaultTimeout(240_000);
+    t.after(() => page.setDefaultTimeout(30_000));
+    const home = process.env.BRAINSYNTH_E2E_HOME;
+    const volumeFile = (label, modality) => join(home, 'datasets', String(datasetId), label, 'anat', `${label}_${modality}.nii.gz`);
+    const previous = (await page.locator('.subject-nav a.on').textContent()).trim();
+    const next = await page.locator('.subject-nav a:not(.on)').first().getAttribute('data-subject');
+    assert.notEqual(next, previous);
+    // The canvases (one NiiVue instance each) are kept across the switch, not re-created.
+    await page.getByTestId('viewer-flair').evaluate((c) => c.setAttribute('data-e2e-kept', 'yes'));
+    await page.mouse.move(0, 0);
+    await page.locator(`.subject-nav a[data-subject="${next}"]`).click();
+    // The nav and the viewer's state change in the same render: once the nav shows the new
+    // subject, "shown" and "loading" already describe it.
+    await page.waitForFunction((label) => document.querySelector('.subject-nav a.on')?.textContent?.trim() === label, next);
+    await page.locator('[data-testid="subject-viewer"][data-loading="false"]').waitFor();
+    for (const side of ['flair', 't1w']) {
+      assert.equal(await page.getByTestId(`viewer-${side}`).evaluate((c) => c.parentElement.getAttribute('data-shown')), 'true', `${side} viewer shows ${next}`);
+      assert.equal(await page.getByTestId(`viewer-loading-${side}`).count(), 0);
+    }
+    assert.equal(await page.getByTestId('viewer-flair').getAttribute('data-e2e-kept'), 'yes');
+    assert.equal(await readZ(), 91, 'the new subject opens on its middle prepared slice');
+    assert.equal(await page.getByTestId('cursor-readout').getAttribute('data-source'), 'crosshair');
+    const [i, j, k] = (await page.getByTestId('readout-vox').textContent()).split(',').map((v) => Number(v.trim()));
+    assert.equal(k, 91);
+    const [flairVol, t1Vol, oldT1] = await Promise.all([readNifti(volumeFile(next, 'FLAIR')), readNifti(volumeFile(next, 'T1w')), readNifti(volumeFile(previous, 'T1w'))]);
+    const [nx, ny] = flairVol.dims;
+    const at = (vol) => vol.data[i + nx * (j + ny * k)];
+    const near = (a, b, what) => assert.ok(Math.abs(a - b) <= 0.002 * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
+    const flairShown = Number(await page.getByTestId('readout-flair').textContent());
+    const t1Shown = Number(await page.getByTestId('readout-t1w').textContent());
+    near(flairShown, at(flairVol), `${next} FLAIR at ${i},${j},${k}`);
+    near(t1Shown, at(t1Vol), `${next} T1w at ${i},${j},${k}`);
+    if (Math.abs(at(t1Vol) - at(oldT1)) > 0.01 * Math.max(1, Math.abs(at(t1Vol)))) {
+      assert.ok(Math.abs(t1Shown - at(oldT1)) > 0.002 * Math.max(1, Math.abs(at(oldT1))), `the T1w readout is ${next}'s, not ${previous}'s`);
+    }
+    // Window/level works on the new subject's volumes.
+    assert.match(await page.getByTestId('window-flair').textContent(), /W \S+ L \S+/);
+    assert.match(await page.getByTestId('window-t1w').textContent(), /W \S+ L \S+/);
+    await screenshot(page, 'data-switched');
+  });
+
   it('hands the picked FLAIR slice to the Generate view', async () => {
     const z = await readZ();
     await page.getByTestId('use-as-condition').click();
