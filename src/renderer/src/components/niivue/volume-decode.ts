@@ -1,5 +1,6 @@
 import * as nifti from 'nifti-reader-js';
 import { narrowLossless, rewriteNifti } from './display-datatype';
+import { signalBox, type VoxelBox } from './volume-crop';
 
 /**
  * Turns the bytes of a .nii / .nii.gz file into what the viewer needs, away from the page's main
@@ -25,6 +26,10 @@ export interface DecodedVolume {
   nii: ArrayBuffer;
   stats: IntensityStats;
   defaultWindow: [number, number];
+  /** Grid size (x, y, z). */
+  dims: [number, number, number];
+  /** Where the volume has signal (see volume-crop), or null when it is empty or not 3D. */
+  signal: VoxelBox | null;
 }
 
 /** Percentiles of the non-zero voxels the default display window spans. */
@@ -141,5 +146,8 @@ export async function decodeVolume(bytes: ArrayBuffer, file: string): Promise<De
   }
   const narrow = narrowLossless(voxels, header.datatypeCode);
   const nii = narrow ? rewriteNifti(raw, narrow, header.littleEndian, header.vox_offset) : raw;
-  return { nii, stats, defaultWindow: [lo, hi] };
+  const dims: [number, number, number] = [header.dims[1]!, header.dims[2]!, Math.max(1, header.dims[3]!)];
+  const volumes = header.dims.slice(4, header.dims[0]! + 1).reduce((n, d) => n * Math.max(1, d), 1);
+  const signal = volumes === 1 && voxels.length >= dims[0] * dims[1] * dims[2] ? signalBox(voxels, dims) : null;
+  return { nii, stats, defaultWindow: [lo, hi], dims, signal };
 }
