@@ -34,6 +34,8 @@ interface Timing {
   doneMs: number;
   maxGapMs: number;
   blockedMs: number;
+  /** The build's own performance measures during the load (none in builds without them). */
+  phases: Record<string, number | number[]>;
 }
 
 /** Installed before the app's scripts: a heartbeat, and a tracker that a click starts. */
@@ -69,7 +71,15 @@ const MONITOR = `(() => {
       if (!loading && t1 && t1 !== '\\u2013') {
         clearInterval(poll);
         const done = performance.now() - t0;
-        resolve({ flairMs: flair ?? done, doneMs: done, maxGapMs: vt.maxGap, blockedMs: vt.blocked });
+        // This build's own marks (the viewer's load phases, NiiVue parse and GPU update), from the click.
+        const phases = {};
+        for (const e of performance.getEntriesByType('measure')) {
+          if (e.startTime < t0 - 1) continue;
+          const key = e.name.startsWith('niivue:') ? e.name : e.name + ' (end)';
+          const value = e.name.startsWith('niivue:') ? e.duration : e.startTime + e.duration - t0;
+          phases[key] = e.name.startsWith('niivue:') ? [...(phases[key] ?? []), Math.round(value)] : Math.round(value);
+        }
+        resolve({ flairMs: flair ?? done, doneMs: done, maxGapMs: vt.maxGap, blockedMs: vt.blocked, phases });
       }
     }, 20);
     setTimeout(() => { clearInterval(poll); reject(new Error('subject ' + label + ' did not load within 5 min')); }, 300000);

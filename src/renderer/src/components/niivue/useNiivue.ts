@@ -120,9 +120,14 @@ export async function createViewer(canvas: HTMLCanvasElement, onClickMm: (mm: [n
     nv.updateGLVolume();
   };
 
+  // Parse and GPU-update times go to the page's performance timeline (DevTools, benchmarks).
   const show = async (layers: LayerSpec[], atMm?: readonly number[]): Promise<NVImage[]> => {
+    const parsing = performance.now();
     const images = await Promise.all(layers.map((l) => NVImage.loadFromUrl(toImageOptions(l))));
+    const updating = performance.now();
+    performance.measure('niivue:parse', { start: parsing, end: updating });
     replaceVolumes(images, atMm);
+    performance.measure('niivue:gpu-update', { start: updating });
     return images;
   };
 
