@@ -140,9 +140,15 @@ describe('Data view', () => {
     assert.ok(autoT.width > 0 && autoT.width <= tMax - tMin, `T1w auto width ${autoT.width}`);
 
     // A preset applies to both viewers, each from its own values: full range = min..max.
+    const flairPixels = await page.getByTestId('viewer-flair').screenshot();
+    const t1Pixels = await page.getByTestId('viewer-t1w').screenshot();
     await page.getByTestId('window-preset').selectOption('full');
     near((await parseWindow('flair')).width, fMax - fMin, 'FLAIR full-range width');
     near((await parseWindow('t1w')).width, tMax - tMin, 'T1w full-range width');
+    // ... and is drawn: both images change (only the base layer is recoloured, not the mask).
+    await page.waitForTimeout(200);
+    assert.notDeepEqual(await page.getByTestId('viewer-flair').screenshot(), flairPixels, 'the FLAIR viewer redraws with the new window');
+    assert.notDeepEqual(await page.getByTestId('viewer-t1w').screenshot(), t1Pixels, 'the T1w viewer redraws with the new window');
     await page.getByTestId('window-preset').selectOption('auto');
 
     // Right-drag in the FLAIR viewer: 100 px to the right widens both windows by 2^(100/200).

@@ -64,7 +64,7 @@ export interface Viewer {
   show(layers: LayerSpec[], atMm?: readonly number[]): Promise<NVImage[]>;
   /** Fetches and decodes served volumes off the main thread, then shows them as in show(). */
   load(volumes: VolumeSpec[]): Promise<NVImage[]>;
-  /** Changes display properties of layers, then redraws once. */
+  /** Changes display properties of layers, recolours only the layers that need it, then redraws once. */
   update(changes: { index: number; opacity?: number; calMin?: number; calMax?: number }[]): void;
   /** Adds one layer on top; returns its image to remove it later. */
   addLayer(layer: LayerSpec): Promise<NVImage>;
@@ -155,16 +155,23 @@ export async function createViewer(canvas: HTMLCanvasElement, onClickMm: (mm: [n
       );
     },
     update(changes) {
-      let touched = false;
+      let base = false;
+      let overlays = false;
       for (const c of changes) {
         const v = nv.volumes[c.index];
         if (!v) continue;
         if (c.opacity !== undefined) v.opacity = c.opacity;
         if (c.calMin !== undefined) v.cal_min = c.calMin;
         if (c.calMax !== undefined) v.cal_max = c.calMax;
-        touched = true;
+        if (c.index === 0) base = true;
+        else overlays = true;
       }
-      if (touched) nv.updateGLVolume();
+      // NiiVue colours the base into its own texture and the overlays, in order, into a shared
+      // one: a window change of the base redoes only the base (as NiiVue's own window drag does),
+      // a change of any overlay redoes the overlays, never the whole stack.
+      if (base) nv.refreshLayers(nv.volumes[0]!, 0);
+      if (overlays) for (let i = 1; i < nv.volumes.length; i++) nv.refreshLayers(nv.volumes[i]!, i);
+      if (base || overlays) nv.drawScene();
     },
     async addLayer(layer) {
       const image = await NVImage.loadFromUrl(toImageOptions(layer));
