@@ -145,10 +145,14 @@ describe('Data view', () => {
     await page.getByTestId('window-preset').selectOption('full');
     near((await parseWindow('flair')).width, fMax - fMin, 'FLAIR full-range width');
     near((await parseWindow('t1w')).width, tMax - tMin, 'T1w full-range width');
-    // ... and is drawn: both images change (only the base layer is recoloured, not the mask).
-    await page.waitForTimeout(200);
-    assert.notDeepEqual(await page.getByTestId('viewer-flair').screenshot(), flairPixels, 'the FLAIR viewer redraws with the new window');
-    assert.notDeepEqual(await page.getByTestId('viewer-t1w').screenshot(), t1Pixels, 'the T1w viewer redraws with the new window');
+    // ... and is drawn: both images change (only the base layer is recoloured, not the mask). The
+    // change lands on the next animation frame: each screenshot waits for one, a few suffice.
+    const redrawn = async (side, previous) => {
+      for (let shot = 0; shot < 20; shot++) if (!(await page.getByTestId(`viewer-${side}`).screenshot()).equals(previous)) return true;
+      return false;
+    };
+    assert.ok(await redrawn('flair', flairPixels), 'the FLAIR viewer redraws with the new window');
+    assert.ok(await redrawn('t1w', t1Pixels), 'the T1w viewer redraws with the new window');
     await page.getByTestId('window-preset').selectOption('auto');
 
     // Right-drag in the FLAIR viewer: 100 px to the right widens both windows by 2^(100/200).
