@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as nifti from 'nifti-reader-js';
-import { boxWithin, cropNifti, displayBox, padBox, signalBox, unionBox, type VoxelBox } from '../../src/renderer/src/components/niivue/volume-crop';
+import { boxWithin, CROP_MARGIN, cropNifti, displayBox, padBox, signalBox, unionBox, type VoxelBox } from '../../src/renderer/src/components/niivue/volume-crop';
 
 /** A NIfTI-1 file of int16 voxels with the given qform (quaternion b, c, d, qfac, offset) and/or sform rows. */
 function int16Nifti(
@@ -75,8 +75,9 @@ describe('signal boxes', () => {
 });
 
 describe('displayBox', () => {
-  it('pads the union of the signal by two voxels, and only crops when it saves a fifth', () => {
-    expect(displayBox([[40, 40, 40, 60, 60, 60], [50, 50, 50, 70, 70, 70]], [100, 100, 100])).toEqual([38, 38, 38, 72, 72, 72]);
+  it('pads the union of the signal by CROP_MARGIN voxels, and only crops when it saves a fifth', () => {
+    const m = CROP_MARGIN;
+    expect(displayBox([[40, 40, 40, 60, 60, 60], [50, 50, 50, 70, 70, 70]], [100, 100, 100])).toEqual([40 - m, 40 - m, 40 - m, 70 + m, 70 + m, 70 + m]);
     expect(displayBox([[1, 1, 1, 99, 99, 99]], [100, 100, 100])).toBeNull();
     expect(displayBox([null, null], [100, 100, 100])).toBeNull();
   });

@@ -138,8 +138,11 @@ export function cropNifti(raw: ArrayBuffer, box: VoxelBox): ArrayBuffer | null {
   return out;
 }
 
-/** Voxels of margin kept around the signal: the edge voxels stay zero, which is what NiiVue shows and reads out beyond the edge (it clamps). */
-export const CROP_MARGIN = 2;
+/**
+ * Voxels of margin kept around the signal: room for the orientation labels at the tile edges, and
+ * the edge voxels stay zero, which is what NiiVue shows and reads out beyond the edge (it clamps).
+ */
+export const CROP_MARGIN = 5;
 
 /**
  * The box to show volumes of one grid in: around all their signal, with CROP_MARGIN, or null when
