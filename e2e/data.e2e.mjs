@@ -140,9 +140,19 @@ describe('Data view', () => {
     assert.ok(autoT.width > 0 && autoT.width <= tMax - tMin, `T1w auto width ${autoT.width}`);
 
     // A preset applies to both viewers, each from its own values: full range = min..max.
+    const flairPixels = await page.getByTestId('viewer-flair').screenshot();
+    const t1Pixels = await page.getByTestId('viewer-t1w').screenshot();
     await page.getByTestId('window-preset').selectOption('full');
     near((await parseWindow('flair')).width, fMax - fMin, 'FLAIR full-range width');
     near((await parseWindow('t1w')).width, tMax - tMin, 'T1w full-range width');
+    // ... and is drawn: both images change (only the base layer is recoloured, not the mask). The
+    // change lands on the next animation frame: each screenshot waits for one, a few suffice.
+    const redrawn = async (side, previous) => {
+      for (let shot = 0; shot < 20; shot++) if (!(await page.getByTestId(`viewer-${side}`).screenshot()).equals(previous)) return true;
+      return false;
+    };
+    assert.ok(await redrawn('flair', flairPixels), 'the FLAIR viewer redraws with the new window');
+    assert.ok(await redrawn('t1w', t1Pixels), 'the T1w viewer redraws with the new window');
     await page.getByTestId('window-preset').selectOption('auto');
 
     // Right-drag in the FLAIR viewer: 100 px to the right widens both windows by 2^(100/200).
@@ -227,6 +237,49 @@ describe('Data view', () => {
     assert.deepEqual(volumeRequests, [], 'the template is read in the page, not fetched');
     await page.getByRole('button', { name: 'remove' }).click({ timeout: 240_000 });
     await page.getByText('sub-phantom02_T1w.nii.gz').waitFor({ state: 'hidden', timeout: 240_000 });
+  });
+
+  it('switches subject in the same viewers: both show the new subject and read out its values', async (t) => {
+    // Two volumes uploaded per viewer on SwiftShader on shared CPUs: allow minutes, as above.
+    page.setDefaultTimeout(240_000);
+    t.after(() => page.setDefaultTimeout(30_000));
+    const home = process.env.BRAINSYNTH_E2E_HOME;
+    const volumeFile = (label, modality) => join(home, 'datasets', String(datasetId), label, 'anat', `${label}_${modality}.nii.gz`);
+    const previous = (await page.locator('.subject-nav a.on').textContent()).trim();
+    const next = await page.locator('.subject-nav a:not(.on)').first().getAttribute('data-subject');
+    assert.notEqual(next, previous);
+    // The canvases (one NiiVue instance each) are kept across the switch, not re-created.
+    await page.getByTestId('viewer-flair').evaluate((c) => c.setAttribute('data-e2e-kept', 'yes'));
+    await page.mouse.move(0, 0);
+    await page.locator(`.subject-nav a[data-subject="${next}"]`).click();
+    // The nav and the viewer's state change in the same render: once the nav shows the new
+    // subject, "shown" and "loading" already describe it.
+    await page.waitForFunction((label) => document.querySelector('.subject-nav a.on')?.textContent?.trim() === label, next);
+    await page.locator('[data-testid="subject-viewer"][data-loading="false"]').waitFor();
+    for (const side of ['flair', 't1w']) {
+      assert.equal(await page.getByTestId(`viewer-${side}`).evaluate((c) => c.parentElement.getAttribute('data-shown')), 'true', `${side} viewer shows ${next}`);
+      assert.equal(await page.getByTestId(`viewer-loading-${side}`).count(), 0);
+    }
+    assert.equal(await page.getByTestId('viewer-flair').getAttribute('data-e2e-kept'), 'yes');
+    assert.equal(await readZ(), 91, 'the new subject opens on its middle prepared slice');
+    assert.equal(await page.getByTestId('cursor-readout').getAttribute('data-source'), 'crosshair');
+    const [i, j, k] = (await page.getByTestId('readout-vox').textContent()).split(',').map((v) => Number(v.trim()));
+    assert.equal(k, 91);
+    const [flairVol, t1Vol, oldT1] = await Promise.all([readNifti(volumeFile(next, 'FLAIR')), readNifti(volumeFile(next, 'T1w')), readNifti(volumeFile(previous, 'T1w'))]);
+    const [nx, ny] = flairVol.dims;
+    const at = (vol) => vol.data[i + nx * (j + ny * k)];
+    const near = (a, b, what) => assert.ok(Math.abs(a - b) <= 0.002 * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
+    const flairShown = Number(await page.getByTestId('readout-flair').textContent());
+    const t1Shown = Number(await page.getByTestId('readout-t1w').textContent());
+    near(flairShown, at(flairVol), `${next} FLAIR at ${i},${j},${k}`);
+    near(t1Shown, at(t1Vol), `${next} T1w at ${i},${j},${k}`);
+    if (Math.abs(at(t1Vol) - at(oldT1)) > 0.01 * Math.max(1, Math.abs(at(t1Vol)))) {
+      assert.ok(Math.abs(t1Shown - at(oldT1)) > 0.002 * Math.max(1, Math.abs(at(oldT1))), `the T1w readout is ${next}'s, not ${previous}'s`);
+    }
+    // Window/level works on the new subject's volumes.
+    assert.match(await page.getByTestId('window-flair').textContent(), /W \S+ L \S+/);
+    assert.match(await page.getByTestId('window-t1w').textContent(), /W \S+ L \S+/);
+    await screenshot(page, 'data-switched');
   });
 
   it('hands the picked FLAIR slice to the Generate view', async () => {

@@ -64,8 +64,12 @@ describe('decodeVolume', () => {
     expect(header.cal_max).toBeCloseTo(out.defaultWindow[1], 4);
     expect(out.defaultWindow[0]).toBeGreaterThanOrEqual(1);
     expect(out.defaultWindow[1]).toBeLessThanOrEqual(32);
-    // The voxels themselves are untouched.
-    expect(Array.from(new Float32Array(nifti.readImage(header, out.nii)))).toEqual(Array.from(volume()));
+    // Signal (non-zero voxels) in the upper half: z 2..3.
+    expect(out.dims).toEqual([4, 4, 4]);
+    expect(out.signal).toEqual([0, 0, 2, 4, 4, 4]);
+    // The voxels keep their values; integers stored as float32 arrive in the smallest exact type.
+    expect(header.datatypeCode).toBe(2);
+    expect(Array.from(new Uint8Array(nifti.readImage(header, out.nii)))).toEqual(Array.from(volume()));
   });
 
   it('names the file when the bytes are not NIfTI', async () => {

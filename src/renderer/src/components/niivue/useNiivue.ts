@@ -1,5 +1,6 @@
 import { DRAG_MODE, Niivue, NVImage, SHOW_RENDER, SLICE_TYPE } from '@niivue/niivue';
 import { decodeFromUrl } from './volume-loader';
+import { skipRenderGradients } from './skip-render-gradients';
 
 /**
  * A NiiVue instance bound to one canvas, created once per canvas (NiiVue owns a WebGL2 context
@@ -56,11 +57,14 @@ export interface Viewer {
   /** Moves the crosshair to a world position and redraws (no location event). */
   setCrosshairMm(mm: readonly number[]): void;
   setLayout(layout: ViewLayout): void;
-  /** Replaces all layers (index 0 is the base image) with one GPU update. */
-  show(layers: LayerSpec[]): Promise<NVImage[]>;
+  /**
+   * Replaces all layers (index 0 is the base image) with one GPU update; with `atMm`, the
+   * crosshair starts there (set before that update, so the first draw is the only one).
+   */
+  show(layers: LayerSpec[], atMm?: readonly number[]): Promise<NVImage[]>;
   /** Fetches and decodes served volumes off the main thread, then shows them as in show(). */
   load(volumes: VolumeSpec[]): Promise<NVImage[]>;
-  /** Changes display properties of layers, then redraws once. */
+  /** Changes display properties of layers, recolours only the layers that need it, then redraws once. */
   update(changes: { index: number; opacity?: number; calMin?: number; calMax?: number }[]): void;
   /** Adds one layer on top; returns its image to remove it later. */
   addLayer(layer: LayerSpec): Promise<NVImage>;
@@ -98,6 +102,8 @@ export async function createViewer(canvas: HTMLCanvasElement, onClickMm: (mm: [n
     trustCalMinMax: true,
   });
   await nv.attachToCanvas(canvas);
+  // Slices only (no 3D render tile): the render-only gradient pass would be most of each upload.
+  skipRenderGradients(nv);
   nv.setSliceType(SLICE_TYPE.MULTIPLANAR);
   nv.setCustomLayout(MULTIPLANAR_TILES);
   const crosshairMm = () => Array.from(nv.frac2mm(nv.scene.crosshairPos, 0, true)).slice(0, 3) as [number, number, number];
@@ -105,16 +111,23 @@ export async function createViewer(canvas: HTMLCanvasElement, onClickMm: (mm: [n
     if (nv.volumes.length > 0) onClickMm(crosshairMm());
   };
 
-  const replaceVolumes = (images: NVImage[]) => {
+  const replaceVolumes = (images: NVImage[], atMm?: readonly number[]) => {
     nv.volumes = images;
     nv.back = images[0] ?? null;
     nv.overlays = images.slice(1);
+    // mm2frac reads the images' own geometry, not the GPU state: valid before the update.
+    if (atMm && images.length > 0) nv.scene.crosshairPos = nv.mm2frac([atMm[0]!, atMm[1]!, atMm[2]!], 0, true);
     nv.updateGLVolume();
   };
 
-  const show = async (layers: LayerSpec[]): Promise<NVImage[]> => {
+  // Parse and GPU-update times go to the page's performance timeline (DevTools, benchmarks).
+  const show = async (layers: LayerSpec[], atMm?: readonly number[]): Promise<NVImage[]> => {
+    const parsing = performance.now();
     const images = await Promise.all(layers.map((l) => NVImage.loadFromUrl(toImageOptions(l))));
-    replaceVolumes(images);
+    const updating = performance.now();
+    performance.measure('niivue:parse', { start: parsing, end: updating });
+    replaceVolumes(images, atMm);
+    performance.measure('niivue:gpu-update', { start: updating });
     return images;
   };
 
@@ -142,16 +155,23 @@ export async function createViewer(canvas: HTMLCanvasElement, onClickMm: (mm: [n
       );
     },
     update(changes) {
-      let touched = false;
+      let base = false;
+      let overlays = false;
       for (const c of changes) {
         const v = nv.volumes[c.index];
         if (!v) continue;
         if (c.opacity !== undefined) v.opacity = c.opacity;
         if (c.calMin !== undefined) v.cal_min = c.calMin;
         if (c.calMax !== undefined) v.cal_max = c.calMax;
-        touched = true;
+        if (c.index === 0) base = true;
+        else overlays = true;
       }
-      if (touched) nv.updateGLVolume();
+      // NiiVue colours the base into its own texture and the overlays, in order, into a shared
+      // one: a window change of the base redoes only the base (as NiiVue's own window drag does),
+      // a change of any overlay redoes the overlays, never the whole stack.
+      if (base) nv.refreshLayers(nv.volumes[0]!, 0);
+      if (overlays) for (let i = 1; i < nv.volumes.length; i++) nv.refreshLayers(nv.volumes[i]!, i);
+      if (base || overlays) nv.drawScene();
     },
     async addLayer(layer) {
       const image = await NVImage.loadFromUrl(toImageOptions(layer));

@@ -1,4 +1,6 @@
 import * as nifti from 'nifti-reader-js';
+import { narrowLossless, rewriteNifti } from './display-datatype';
+import { signalBox, type VoxelBox } from './volume-crop';
 
 /**
  * Turns the bytes of a .nii / .nii.gz file into what the viewer needs, away from the page's main
@@ -17,10 +19,17 @@ export interface IntensityStats {
 }
 
 export interface DecodedVolume {
-  /** The uncompressed NIfTI file (header + data), with cal_min/cal_max set to the default window. */
+  /**
+   * The uncompressed NIfTI file (header + data), with cal_min/cal_max set to the default window,
+   * its voxels in the smallest datatype that holds every stored value exactly (see display-datatype).
+   */
   nii: ArrayBuffer;
   stats: IntensityStats;
   defaultWindow: [number, number];
+  /** Grid size (x, y, z). */
+  dims: [number, number, number];
+  /** Where the volume has signal (see volume-crop), or null when it is empty or not 3D. */
+  signal: VoxelBox | null;
 }
 
 /** Percentiles of the non-zero voxels the default display window spans. */
@@ -135,5 +144,10 @@ export async function decodeVolume(bytes: ArrayBuffer, file: string): Promise<De
     view.setFloat64(192, hi, header.littleEndian);
     view.setFloat64(200, lo, header.littleEndian);
   }
-  return { nii: raw, stats, defaultWindow: [lo, hi] };
+  const narrow = narrowLossless(voxels, header.datatypeCode);
+  const nii = narrow ? rewriteNifti(raw, narrow, header.littleEndian, header.vox_offset) : raw;
+  const dims: [number, number, number] = [header.dims[1]!, header.dims[2]!, Math.max(1, header.dims[3]!)];
+  const volumes = header.dims.slice(4, header.dims[0]! + 1).reduce((n, d) => n * Math.max(1, d), 1);
+  const signal = volumes === 1 && voxels.length >= dims[0] * dims[1] * dims[2] ? signalBox(voxels, dims) : null;
+  return { nii, stats, defaultWindow: [lo, hi], dims, signal };
 }

@@ -9,7 +9,7 @@ export type DecodeRequest =
   | { id: number; url: string; headers: Record<string, string>; name: string }
   | { id: number; bytes: ArrayBuffer; name: string };
 
-export type DecodeReply = { id: number; ok: true; nii: ArrayBuffer; stats: import('./volume-decode').IntensityStats; defaultWindow: [number, number] } | { id: number; ok: false; error: string };
+export type DecodeReply = ({ id: number; ok: true } & import('./volume-decode').DecodedVolume) | { id: number; ok: false; error: string };
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 
@@ -24,7 +24,7 @@ scope.onmessage = async (e: MessageEvent<DecodeRequest>) => {
       bytes = await res.arrayBuffer();
     }
     const out = await decodeVolume(bytes, req.name);
-    const reply: DecodeReply = { id: req.id, ok: true, nii: out.nii, stats: out.stats, defaultWindow: out.defaultWindow };
+    const reply: DecodeReply = { id: req.id, ok: true, ...out };
     scope.postMessage(reply, [out.nii]);
   } catch (err) {
     const reply: DecodeReply = { id: req.id, ok: false, error: err instanceof Error ? err.message : String(err) };

@@ -7,10 +7,9 @@ import type { DecodedVolume } from './volume-decode';
  */
 const POOL_SIZE = 2;
 
-type Pending = { resolve: (v: DecodedVolume) => void; reject: (e: Error) => void };
+type Pending = { resolve: (v: DecodedVolume) => void; reject: (e: Error) => void; worker: Worker };
 
 let workers: Worker[] = [];
-let next = 0;
 let nextId = 1;
 const pending = new Map<number, Pending>();
 
@@ -23,7 +22,7 @@ function pool(): Worker[] {
       const p = pending.get(r.id);
       if (!p) return;
       pending.delete(r.id);
-      if (r.ok) p.resolve({ nii: r.nii, stats: r.stats, defaultWindow: r.defaultWindow });
+      if (r.ok) p.resolve({ nii: r.nii, stats: r.stats, defaultWindow: r.defaultWindow, dims: r.dims, signal: r.signal });
       else p.reject(new Error(r.error));
     };
     w.onerror = (e) => {
@@ -42,9 +41,12 @@ type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
 function send(req: WithoutId<DecodeRequest>, transfer: Transferable[] = []): Promise<DecodedVolume> {
   const id = nextId++;
-  const w = pool()[next++ % POOL_SIZE]!;
+  // The worker with the fewest requests waiting: a small mask queued behind a large volume would
+  // otherwise hold back whatever is asked for after it.
+  const busy = (w: Worker) => [...pending.values()].filter((p) => p.worker === w).length;
+  const w = pool().reduce((best, candidate) => (busy(candidate) < busy(best) ? candidate : best));
   return new Promise<DecodedVolume>((resolve, reject) => {
-    pending.set(id, { resolve, reject });
+    pending.set(id, { resolve, reject, worker: w });
     w.postMessage({ ...req, id }, transfer);
   });
 }
