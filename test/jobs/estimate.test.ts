@@ -1,0 +1,82 @@
+import { rmSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Services } from '../../src/backend';
+import type { Job } from '../../src/shared/contract';
+import { extrapolateStepTime } from '../../src/ml/train/estimate';
+import { makeHome } from './helpers';
+
+/**
+ * 'train.estimate' end to end on the back end: the config jobs.start would use, real optimiser
+ * steps timed by an 'estimate' job on the one job host (a worker thread, compute lane), and the
+ * projection over the dataset's train split. Numbers are asserted positive and consistent, never
+ * against the clock.
+ */
+let home: string;
+let services: Services;
+let datasetId: number;
+
+beforeAll(() => {
+  ({ home, services, datasetId } = makeHome({ train: 10, validation: 2 }));
+});
+
+afterAll(() => {
+  services.close();
+  rmSync(home, { recursive: true, force: true });
+});
+
+describe('train.estimate', () => {
+  it('times the desktop autoencoder on the job host and projects positive times per epoch and run', async () => {
+    const seen: Job[] = [];
+    const off = services.events.on('job.updated', (j) => seen.push(j));
+    const e = await services.estimates.estimate({ stage: 'autoencoder', datasetId, preset: 'desktop' });
+    off();
+
+    expect(e.backend.length).toBeGreaterThan(0);
+    expect(e.secondsPerStep).toBeGreaterThan(0);
+    expect(e.warmupSeconds).toBeGreaterThan(0);
+    expect(e.timedSteps).toBeGreaterThanOrEqual(1);
+    // The desktop batch (8) is timed as it is, on real slices at the desktop size.
+    expect(e.batchSize).toBe(8);
+    expect(e.timedBatches.map((b) => b.batch)).toEqual([8]);
+    expect(e.imageSize).toEqual([80, 112]);
+    expect(e.trainSlices).toBe(10);
+    expect(e.stepsPerEpoch).toBe(2);
+    expect(e.secondsPerEpoch).toBeCloseTo(2 * e.secondsPerStep);
+    // The desktop preset trains to a time budget: the answer says what it buys.
+    expect(e.stepsInBudget).toBe(Math.floor((15 * 60) / e.secondsPerStep));
+    expect(e.totalSteps).toBeGreaterThan(0);
+    expect(e.totalSeconds).toBeCloseTo(e.totalSteps * e.secondsPerStep);
+    expect(e.adversarial).toBe(true);
+
+    const job = seen.find((j) => j.kind === 'estimate');
+    expect(job?.lane).toBe('compute');
+    expect(job?.runId).toBeNull();
+    expect(services.host.get(job!.jobId).state).toBe('completed');
+    // Nothing was written: no run exists.
+    expect(services.runs.list({}).runs).toHaveLength(0);
+  });
+
+  it('refuses what jobs.start would refuse, naming the reason', async () => {
+    await expect(services.estimates.estimate({ stage: 'autoencoder', datasetId: 999, preset: 'desktop' })).rejects.toThrow(/unknown dataset 999/);
+    await expect(services.estimates.estimate({ stage: 'autoencoder', datasetId, preset: 'desktop', overrides: ['loop.batchSize=0'] })).rejects.toThrow(
+      /loop\.batchSize/,
+    );
+    await expect(services.estimates.estimate({ stage: 'ldm', datasetId, preset: 'desktop' })).rejects.toThrow(/autoencoder/);
+  });
+});
+
+describe('step time at a batch too large to run here', () => {
+  it('follows the line through two timed batches: a fixed part plus a part per slice', () => {
+    // 1 s fixed + 0.5 s per slice.
+    expect(extrapolateStepTime({ batch: 8, secondsPerStep: 5 }, { batch: 16, secondsPerStep: 9 }, 256)).toBeCloseTo(129);
+  });
+
+  it('scales the larger batch in proportion when timing noise makes the line fall', () => {
+    expect(extrapolateStepTime({ batch: 8, secondsPerStep: 9.5 }, { batch: 16, secondsPerStep: 9 }, 256)).toBeCloseTo(144);
+  });
+
+  it('never gives a negative fixed part', () => {
+    // The line (0.375 s per slice) would cross zero at batch 5.3: the fixed part is taken as 0.
+    expect(extrapolateStepTime({ batch: 8, secondsPerStep: 1 }, { batch: 16, secondsPerStep: 4 }, 256)).toBeCloseTo(96);
+  });
+});
