@@ -133,7 +133,7 @@ export function estimateLines(stage: string, preset: string, e: TrainEstimate): 
   const adv = e.adversarial ? ', discriminator included' : '';
   const lines = [
     `${stage} (${preset}) on ${e.backend}${threads}, batch ${e.batchSize} at ${e.imageSize.join('x')}${adv}`,
-    `  ${e.secondsPerStep.toPrecision(3)} s per step (${timing(e)} after a ${describeDuration(e.warmupSeconds)} warm-up)`,
+    `  ${e.secondsPerStep.toPrecision(3)} s per step (${timing(e)}; warm-up step ${describeDuration(e.warmupSeconds)})`,
     `  ${e.stepsPerEpoch} steps per epoch (${e.trainSlices} training slices): about ${describeDuration(e.secondsPerEpoch)} per epoch`,
     `  run: ${e.totalSteps} steps (${Number(e.epochsCovered.toFixed(2))} of ${e.epochs} epochs, ended by ${LIMITS[e.limitedBy]}): about ${describeDuration(e.totalSeconds)}, validation and checkpoints not included`,
   ];

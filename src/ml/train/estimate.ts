@@ -19,7 +19,7 @@ import type { TrainJobSpec } from './spec';
  */
 
 /** Largest batch timed as it is; larger ones are extrapolated from half and all of this. */
-export const MAX_TIMED_BATCH = 16;
+export const MAX_TIMED_BATCH = 8;
 
 /** What the measurement needs: a training job spec without a run. */
 export type EstimateSpec = Pick<TrainJobSpec, 'datasetDir' | 'config' | 'parents' | 'backend'>;
@@ -45,7 +45,7 @@ export interface StepMeasurement {
 export interface MeasureOptions {
   /** Timed steps per batch size after the warm-up (default 3)... */
   timedSteps?: number;
-  /** ...unless they have taken this long already (default 60 s; at least one is always timed). */
+  /** ...unless they have taken this long already (default 30 s; at least one is always timed). */
   maxTimedSeconds?: number;
   /** Polled between steps; true abandons the measurement with EstimateCancelledError. */
   shouldStop?(): boolean;
@@ -88,7 +88,7 @@ export function extrapolateStepTime(small: { batch: number; secondsPerStep: numb
 export async function measureTrainingStep(spec: EstimateSpec, opts: MeasureOptions = {}): Promise<StepMeasurement> {
   const clock = opts.clock ?? (() => performance.now());
   const perBatch = Math.max(1, opts.timedSteps ?? 3);
-  const maxTimedMs = (opts.maxTimedSeconds ?? 60) * 1000;
+  const maxTimedMs = (opts.maxTimedSeconds ?? 30) * 1000;
   const stopIfAsked = () => {
     if (opts.shouldStop?.()) throw new EstimateCancelledError();
   };

@@ -238,6 +238,13 @@ export async function computeLaneBusy(): Promise<boolean> {
   return jobs.some((j) => j.lane === 'compute' && (j.state === 'queued' || j.state === 'running'));
 }
 
+/** Cancels estimate jobs still queued or running (a started run makes them moot and would wait behind them). */
+export async function cancelEstimates(): Promise<void> {
+  const { jobs } = await api().jobs.all();
+  const pending = jobs.filter((j) => j.kind === 'estimate' && (j.state === 'queued' || j.state === 'running'));
+  await Promise.all(pending.map((j) => api().jobs.cancelJob({ jobId: j.jobId }).catch(() => undefined)));
+}
+
 /** Progress of running estimate jobs ("timing 2/4"). */
 export function onEstimateProgress(listener: (p: { phase: string; done: number; total: number | null }) => void): () => void {
   if (!window.api) return () => undefined;
