@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/backend';
 import type { Job } from '../../src/shared/contract';
 import { extrapolateStepTime } from '../../src/ml/train/estimate';
-import { makeHome } from './helpers';
+import { makeHome, TINY } from './helpers';
 
 /**
  * 'train.estimate' end to end on the back end: the config jobs.start would use, real optimiser
@@ -62,6 +62,64 @@ describe('train.estimate', () => {
       /loop\.batchSize/,
     );
     await expect(services.estimates.estimate({ stage: 'ldm', datasetId, preset: 'desktop' })).rejects.toThrow(/autoencoder/);
+  });
+});
+
+describe('train.estimate with a parent run and a busy compute lane', () => {
+  let h: { home: string; services: Services; datasetId: number };
+  let aeRunId: number;
+  const tinyAe = () => [...TINY.common, ...TINY.autoencoder, 'loop.maxStepsPerEpoch=1'];
+
+  beforeAll(async () => {
+    h = makeHome({ train: 4, validation: 2 });
+    const run = await h.services.training.start({ stage: 'autoencoder', datasetId: h.datasetId, preset: 'desktop', epochs: 1, overrides: tinyAe() });
+    aeRunId = run.id;
+    expect((await h.services.training.waitFor(run.id)).run.status).toBe('completed');
+  }, 120_000);
+
+  afterAll(() => {
+    h.services.close();
+    rmSync(h.home, { recursive: true, force: true });
+  });
+
+  it('times the LDM stage on its autoencoder parent', async () => {
+    const e = await h.services.estimates.estimate({ stage: 'ldm', datasetId: h.datasetId, preset: 'desktop', parentRunId: aeRunId, overrides: [...TINY.common, ...TINY.ldm] });
+    expect(e.secondsPerStep).toBeGreaterThan(0);
+    expect(e.imageSize).toEqual([20, 28]);
+    expect(e.adversarial).toBeNull();
+    expect(e.stepsPerEpoch).toBe(1);
+  });
+
+  it('waits for the running job, and a newer estimate replaces one still queued', async () => {
+    const { services: s, datasetId } = h;
+    // A training run held before its first step keeps the compute lane busy.
+    process.env.BRAINSYNTH_TEST_HOLD_AT_STEP = '0';
+    const run = await s.training.start({ stage: 'autoencoder', datasetId, preset: 'desktop', epochs: 1, overrides: tinyAe() });
+    delete process.env.BRAINSYNTH_TEST_HOLD_AT_STEP;
+    await s.training.held(run.id);
+
+    const queued = new Promise<Job>((resolve) => {
+      const off = s.events.on('job.updated', (j) => {
+        if (j.kind === 'estimate' && j.state === 'queued') {
+          off();
+          resolve(j);
+        }
+      });
+    });
+    const first = s.estimates.estimate({ stage: 'autoencoder', datasetId, preset: 'desktop', overrides: tinyAe() });
+    const firstOutcome = first.then(
+      () => 'answered',
+      (err: Error) => err.message,
+    );
+    const firstJob = await queued;
+    const second = s.estimates.estimate({ stage: 'autoencoder', datasetId, preset: 'desktop', overrides: tinyAe() });
+    expect(await firstOutcome).toMatch(/estimate was cancelled/);
+    expect(s.host.get(firstJob.jobId).state).toBe('cancelled');
+
+    s.training.cancel(run.id);
+    const e = await second;
+    expect(e.secondsPerStep).toBeGreaterThan(0);
+    expect((await s.training.waitFor(run.id)).run.status).toBe('cancelled');
   });
 });
 
