@@ -56,6 +56,17 @@ describe('train.estimate', () => {
     expect(services.runs.list({}).runs).toHaveLength(0);
   });
 
+  it('extrapolates a batch too large to time from two small ones', async () => {
+    const overrides = [...TINY.common, ...TINY.autoencoder, 'loop.batchSize=16'];
+    const e = await services.estimates.estimate({ stage: 'autoencoder', datasetId, preset: 'desktop', overrides });
+    // The split has 10 slices: the largest batch a step can take.
+    expect(e.batchSize).toBe(10);
+    expect(e.timedBatches.map((b) => b.batch)).toEqual([2, 4]);
+    expect(e.timedBatches.every((b) => b.secondsPerStep > 0)).toBe(true);
+    expect(e.secondsPerStep).toBeCloseTo(extrapolateStepTime(e.timedBatches[0]!, e.timedBatches[1]!, 10));
+    expect(e.stepsPerEpoch).toBe(1);
+  });
+
   it('refuses what jobs.start would refuse, naming the reason', async () => {
     await expect(services.estimates.estimate({ stage: 'autoencoder', datasetId: 999, preset: 'desktop' })).rejects.toThrow(/unknown dataset 999/);
     await expect(services.estimates.estimate({ stage: 'autoencoder', datasetId, preset: 'desktop', overrides: ['loop.batchSize=0'] })).rejects.toThrow(

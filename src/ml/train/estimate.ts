@@ -12,14 +12,16 @@ import type { TrainJobSpec } from './spec';
  * dataset at the configured size, one warm-up step (kernel compilation, first allocations) and
  * then a few timed ones. Nothing is written. projection.ts turns the result into time per epoch.
  *
- * A batch larger than MAX_TIMED_BATCH (the reference's 256 slices at 160x224 need tens of GB) is
- * not run whole: steps are timed at two smaller batches and the time is extrapolated along the
- * line through them (a fixed part, the optimiser update, plus a part per slice), which is how
- * a convolutional step's cost grows with its batch on a CPU.
+ * A batch larger than MAX_TIMED_BATCH (the reference's 256 slices at 160x224 need tens of GB and
+ * hours per step on a CPU) is not run whole: steps are timed at two small batches and the time is
+ * extrapolated along the line through them (a fixed part, e.g. the optimiser update, plus a part
+ * per slice), which is how a convolutional step's cost grows with its batch on a CPU.
  */
 
-/** Largest batch timed as it is; larger ones are extrapolated from half and all of this. */
+/** Largest batch timed as it is (the desktop presets' 8). */
 export const MAX_TIMED_BATCH = 8;
+/** The two batches a larger one is extrapolated from: small, so a large network's estimate takes minutes. */
+export const EXTRAPOLATION_BATCHES: readonly [number, number] = [2, 4];
 
 /** What the measurement needs: a training job spec without a run. */
 export type EstimateSpec = Pick<TrainJobSpec, 'datasetDir' | 'config' | 'parents' | 'backend'>;
@@ -98,7 +100,7 @@ export async function measureTrainingStep(spec: EstimateSpec, opts: MeasureOptio
   const trainSlices = index.records.filter((r) => r.split === 'train').length;
   if (trainSlices === 0) throw new Error(`${spec.datasetDir}: the train split has no slices`);
   const batchSize = Math.min(config.loop.batchSize, trainSlices);
-  const batches = batchSize <= MAX_TIMED_BATCH ? [batchSize] : [MAX_TIMED_BATCH / 2, MAX_TIMED_BATCH];
+  const batches = batchSize <= MAX_TIMED_BATCH ? [batchSize] : [...EXTRAPOLATION_BATCHES];
   const total = 1 + perBatch * batches.length;
   opts.progress?.('loading', 0, total);
   // The largest timed batch of real slices is all the steps read; the split may be gigabytes.
