@@ -61,7 +61,7 @@ describe('train.estimate', () => {
     const e = await services.estimates.estimate({ stage: 'autoencoder', datasetId, preset: 'desktop', overrides });
     // The split has 10 slices: the largest batch a step can take.
     expect(e.batchSize).toBe(10);
-    expect(e.timedBatches.map((b) => b.batch)).toEqual([2, 4]);
+    expect(e.timedBatches.map((b) => b.batch)).toEqual([1, 2]);
     expect(e.timedBatches.every((b) => b.secondsPerStep > 0)).toBe(true);
     expect(e.secondsPerStep).toBeCloseTo(extrapolateStepTime(e.timedBatches[0]!, e.timedBatches[1]!, 10));
     expect(e.stepsPerEpoch).toBe(1);

@@ -20,8 +20,15 @@ import type { TrainJobSpec } from './spec';
 
 /** Largest batch timed as it is (the desktop presets' 8). */
 export const MAX_TIMED_BATCH = 8;
-/** The two batches a larger one is extrapolated from: small, so a large network's estimate takes minutes. */
-export const EXTRAPOLATION_BATCHES: readonly [number, number] = [2, 4];
+/**
+ * The two batches a larger one is extrapolated from: small, so a large network's estimate takes
+ * minutes and needs the least memory (on the wasm backend's 4 GB heap the reference autoencoder
+ * at 160x224 does not fit even at 1: the estimate then says so).
+ */
+export const EXTRAPOLATION_BATCHES: readonly [number, number] = [1, 2];
+
+// How the wasm backend fails when a step outgrows its heap (a trap, or an abort from its allocator).
+const OUT_OF_MEMORY = /memory access out of bounds|out of memory|Cannot allocate|^Aborted\(/i;
 
 /** What the measurement needs: a training job spec without a run. */
 export type EstimateSpec = Pick<TrainJobSpec, 'datasetDir' | 'config' | 'parents' | 'backend'>;
@@ -37,7 +44,7 @@ export interface StepMeasurement {
   timedSteps: number;
   /** The configured batch (fewer if the split is smaller), and the batches actually timed. */
   batchSize: number;
-  timedBatches: { batch: number; secondsPerStep: number }[];
+  timedBatches: { batch: number; steps: number; secondsPerStep: number }[];
   trainSlices: number;
   imageSize: [number, number];
   /** Autoencoder: whether the timed steps included the discriminator (it joins from advStartEpoch). */
@@ -54,6 +61,17 @@ export interface MeasureOptions {
   progress?(phase: 'loading' | 'warm-up' | 'timing', done: number, total: number): void;
   /** Milliseconds now; tests may inject a clock. */
   clock?: () => number;
+}
+
+/** A step of this config does not fit in the backend's memory at the smallest batch tried. */
+export class StepTooLargeError extends Error {
+  constructor(batch: number, backend: string, cause: unknown) {
+    super(
+      `one training step at batch ${batch} does not fit in the ${backend} backend's memory (${String((cause as Error)?.message ?? cause)}): ` +
+        'this config cannot train on this machine; use the cluster export or the desktop preset',
+    );
+    this.name = 'StepTooLargeError';
+  }
 }
 
 export class EstimateCancelledError extends Error {
@@ -121,35 +139,53 @@ export async function measureTrainingStep(spec: EstimateSpec, opts: MeasureOptio
     runtime.setLrFactor(1);
     let step = 0;
 
+    const oneStep = async (batch: number) => {
+      try {
+        await runtime.trainStep(indices(batch), epoch, ++step, rng);
+      } catch (err) {
+        if (!OUT_OF_MEMORY.test(String((err as Error)?.message ?? err))) throw err;
+        throw new StepTooLargeError(batch, engine.backend, err);
+      }
+    };
+
     opts.progress?.('warm-up', 0, total);
     stopIfAsked();
     const t = clock();
-    await runtime.trainStep(indices(batches[0]!), epoch, ++step, rng);
+    await oneStep(batches[0]!);
     const warmupSeconds = (clock() - t) / 1000;
 
     const timedBatches: StepMeasurement['timedBatches'] = [];
     for (const batch of batches) {
       let timed = 0;
       const t0 = clock();
-      while (timed < perBatch && (timed === 0 || clock() - t0 < maxTimedMs)) {
-        opts.progress?.('timing', step, total);
-        stopIfAsked();
-        await runtime.trainStep(indices(batch), epoch, ++step, rng);
-        timed += 1;
-        // Lets the worker's messages (progress, cancel) through between steps, as the training loop does.
-        await new Promise<void>((r) => setImmediate(r));
+      try {
+        while (timed < perBatch && (timed === 0 || clock() - t0 < maxTimedMs)) {
+          opts.progress?.('timing', step, total);
+          stopIfAsked();
+          await oneStep(batch);
+          timed += 1;
+          // Lets the worker's messages (progress, cancel) through between steps, as the training loop does.
+          await new Promise<void>((r) => setImmediate(r));
+        }
+      } catch (err) {
+        // The second batch does not fit where the first did: scale the first in proportion.
+        if (err instanceof StepTooLargeError && timedBatches.length === 1) break;
+        throw err;
       }
-      timedBatches.push({ batch, secondsPerStep: (clock() - t0) / 1000 / timed });
+      timedBatches.push({ batch, steps: timed, secondsPerStep: (clock() - t0) / 1000 / timed });
     }
     opts.progress?.('timing', total, total);
+    const first = timedBatches[0]!;
     const secondsPerStep =
-      timedBatches.length === 1 ? timedBatches[0]!.secondsPerStep : extrapolateStepTime(timedBatches[0]!, timedBatches[1]!, batchSize);
+      timedBatches.length === 2
+        ? extrapolateStepTime(first, timedBatches[1]!, batchSize)
+        : (first.secondsPerStep * batchSize) / first.batch;
     return {
       backend: engine.backend,
       threads: threadsOf(engine),
       warmupSeconds,
       secondsPerStep,
-      timedSteps: step - 1,
+      timedSteps: timedBatches.reduce((n, b) => n + b.steps, 0),
       batchSize,
       timedBatches,
       trainSlices,
@@ -157,6 +193,10 @@ export async function measureTrainingStep(spec: EstimateSpec, opts: MeasureOptio
       adversarial,
     };
   } finally {
-    runtime.dispose();
+    try {
+      runtime.dispose();
+    } catch {
+      /* a backend that ran out of memory may fail to free; the worker ends with the job */
+    }
   }
 }

@@ -42,7 +42,7 @@ export const TrainEstimate = z.object({
   warmupSeconds: z.number(),
   timedSteps: z.number().int(),
   batchSize: z.number().int(),
-  timedBatches: z.array(z.object({ batch: z.number().int(), secondsPerStep: z.number() })),
+  timedBatches: z.array(z.object({ batch: z.number().int(), steps: z.number().int(), secondsPerStep: z.number() })),
   trainSlices: z.number().int(),
   imageSize: z.array(z.number().int()),
   /** Autoencoder: whether the timed steps included the discriminator (it joins at advStartEpoch). */
