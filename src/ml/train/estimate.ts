@@ -65,11 +65,12 @@ export interface MeasureOptions {
 
 /** A step of this config does not fit in the backend's memory at the smallest batch tried. */
 export class StepTooLargeError extends Error {
-  constructor(batch: number, backend: string, cause: unknown) {
-    super(
-      `one training step at batch ${batch} does not fit in the ${backend} backend's memory (${String((cause as Error)?.message ?? cause)}): ` +
-        'this config cannot train on this machine; use the cluster export or the desktop preset',
-    );
+  constructor(
+    batch: number,
+    backend: string,
+    override readonly cause: unknown,
+  ) {
+    super(`one training step at batch ${batch} does not fit in the ${backend} backend's memory, so this config cannot train on this machine: use the cluster export or the desktop preset`);
     this.name = 'StepTooLargeError';
   }
 }
