@@ -55,6 +55,41 @@ describe('Data view', () => {
     await page.getByText(`a dataset named "${NAME}" already exists`).waitFor({ timeout: 10_000 });
   });
 
+  it('offers "Choose folder…" for import only where the host has a folder dialog', async () => {
+    // A browser page (the bridge) has none: the typed path is the only way, and app.info says so.
+    await openApp(page, serveUrl(), '/data');
+    await page.getByTestId('import-dir').waitFor();
+    const info = await page.evaluate(() => window.api.app.info({}));
+    assert.equal(info.canPickFolder, false);
+    assert.deepEqual(await page.evaluate(() => window.api.app.pickFolder({})), { supported: false, path: null });
+    assert.equal(await page.getByTestId('import-pick').count(), 0);
+
+    // Where the host answers app.pickFolder (Electron main), the button fills the folder and a
+    // name from it. The host is stood in for by wrapping the page's api before the app uses it.
+    const desk = await browser.context.newPage();
+    await desk.addInitScript(() => {
+      let wrapped;
+      Object.defineProperty(window, 'api', {
+        configurable: true,
+        get: () => wrapped,
+        set: (real) => {
+          const app = {
+            info: async (req) => ({ ...(await real.app.info(req)), canPickFolder: true }),
+            pickFolder: async () => ({ supported: true, path: '/data/studies/ms-cohort' }),
+          };
+          wrapped = new Proxy(real, { get: (target, key) => (key === 'app' ? app : target[key]) });
+        },
+      });
+    });
+    await openApp(desk, serveUrl(), '/data');
+    const pick = desk.getByTestId('import-pick');
+    await pick.waitFor({ timeout: 10_000 });
+    await pick.click();
+    await desk.waitForFunction(() => document.querySelector('[data-testid="import-dir"]')?.value === '/data/studies/ms-cohort', null, { timeout: 5_000 });
+    assert.equal(await desk.getByTestId('import-name').inputValue(), 'ms-cohort');
+    await desk.close();
+  });
+
   it('prepares the reference slices from the dataset page', async () => {
     await page.locator(`[data-testid="datasets-table"] tbody tr[data-row-key="${datasetId}"]`).click();
     await page.getByTestId('dataset-page').waitFor();

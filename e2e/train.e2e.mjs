@@ -59,6 +59,42 @@ describe('Train view', () => {
     client?.close();
   });
 
+  it('shows the projected time per step, epoch and run before Start, measured on the back end', async () => {
+    const { page, problems } = browser;
+    await openApp(page, serveUrl(), '/train');
+    const form = page.getByTestId('train-form');
+    await form.getByTestId('train-dataset').selectOption(String(datasetId));
+    await form.getByTestId('stage-autoencoder').check();
+    await form.getByTestId('train-preset').selectOption('desktop');
+    await page.locator('[data-field="autoencoder.lr"]').waitFor({ timeout: 20_000 });
+    for (const [path, value] of Object.entries(TINY_FIELDS)) await form.getByTestId(`field-${path}`).fill(value);
+    await form.getByTestId('train-backend-select').selectOption('wasm');
+
+    // Once the form is valid the estimate runs by itself (a job of the back end's compute lane).
+    const result = page.getByTestId('train-estimate-result');
+    await page.waitForFunction(
+      () => {
+        const r = document.querySelector('[data-testid="train-estimate-result"]');
+        return r && !r.classList.contains('stale') && !document.querySelector('[data-testid="train-estimate"]')?.getAttribute('aria-busy');
+      },
+      null,
+      { timeout: 90_000 },
+    );
+    for (const id of ['train-estimate-step', 'train-estimate-epoch', 'train-estimate-run']) {
+      assert.match(await page.getByTestId(id).textContent(), /\d/, `${id} shows a duration`);
+    }
+    const detail = await result.textContent();
+    assert.match(detail, /wasm \(\d+ threads?\)/);
+    assert.match(detail, /at 20×28/);
+    assert.match(detail, /steps per epoch/);
+    // Start stays possible, and nothing was started by the estimate.
+    assert.equal(await form.getByTestId('train-start').isDisabled(), false);
+    assert.equal((await client.api.runs.list({})).runs.filter((r) => r.datasetId === datasetId).length, 0);
+    const jobs = (await client.api.jobs.all({})).jobs.filter((j) => j.kind === 'estimate');
+    assert.ok(jobs.some((j) => j.state === 'completed' && j.lane === 'compute'), 'an estimate job completed on the compute lane');
+    assert.deepEqual(problems, []);
+  });
+
   it('validates the config inline, starts a tiny autoencoder run and follows it live', async () => {
     const { page, problems } = browser;
     await openApp(page, serveUrl(), '/train');

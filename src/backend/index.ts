@@ -14,6 +14,7 @@ import { ArtefactsService } from './runs/artefacts';
 import { ExperimentsService } from './runs/experiments';
 import { JobHost } from './jobs/host';
 import { TrainingJobs } from './training/training-jobs';
+import { TrainingEstimates } from './training/estimates';
 import { DataJobs } from './data/data-jobs';
 import { createSampleServices, type SampleServices } from './sampling/generate';
 
@@ -36,6 +37,8 @@ export interface Services {
   host: JobHost;
   /** Training runs as jobs. */
   training: TrainingJobs;
+  /** Projected training time from a few timed steps (the Train view's estimate, `train --estimate`). */
+  estimates: TrainingEstimates;
   /** Dataset import/phantom/prepare/fetch jobs. */
   dataJobs: DataJobs;
   /** Generate view, volume translation and evaluation runs. */
@@ -105,6 +108,7 @@ export function openBackend(opts: OpenServicesOptions | string = {}): Services {
     datasets,
     host,
     training,
+    estimates: new TrainingEstimates({ host, datasets, home, parentInfo: (id) => training.parentInfo(id) }),
     dataJobs,
     sampling: undefined as unknown as SampleServices,
     cluster: undefined as unknown as ClusterFollowers,

@@ -14,6 +14,7 @@ import { installSecurityPolicy, isTrustedSender } from './security';
 import { APP_HOST, APP_ORIGIN, APP_SCHEME, contentSecurityPolicy, securityHeaders } from '../backend/api/security-policy';
 import { defaultRendererDir, mimeType, resolveStaticPath } from '../backend/bridge/static-files';
 import { devRendererUrl, devToolsAllowed } from './dev-mode';
+import { pickFolderHandler } from './pick-folder';
 
 /**
  * Electron main: one window on our app:// page, the services from the shared composition root,
@@ -46,7 +47,11 @@ function serveRenderer(services: Services): void {
 }
 
 function registerIpc(services: Services): void {
-  const dispatch = createDispatch(createHandlers({ services, host: 'electron' }));
+  const dispatch = createDispatch({
+    ...createHandlers({ services, host: 'electron' }),
+    // The native dialog exists only here; the shared handler answers "unsupported".
+    'app.pickFolder': pickFolderHandler(dialog, () => BrowserWindow.getFocusedWindow() ?? BrowserWindow.getAllWindows()[0] ?? null),
+  });
   for (const name of Object.keys(channels) as ChannelName[]) {
     ipcMain.handle(IPC_INVOKE_PREFIX + name, (event, payload: unknown) => {
       if (!isTrustedSender(event.senderFrame)) {

@@ -42,7 +42,10 @@ export function createHandlers({ services: s, host }: HandlerContext): HandlerTa
       platform: process.platform,
       nodeVersion: process.versions.node,
       host,
+      // Only Electron main replaces app.pickFolder with a native dialog (src/main).
+      canPickFolder: host === 'electron',
     }),
+    'app.pickFolder': () => ({ supported: false, path: null }),
 
     'experiments.list': () => ({ experiments: s.experiments.list() }),
     'experiments.create': (req) => s.experiments.create(req),
@@ -69,6 +72,7 @@ export function createHandlers({ services: s, host }: HandlerContext): HandlerTa
     'jobs.config': (req) => s.training.previewConfig(req),
     'train.validate': (req) => trainForm(s, req),
     'train.parents': (req) => parentCandidates(s, req.stage, req.datasetId),
+    'train.estimate': (req) => s.estimates.estimate(req),
     ...samplingHandlers(s),
 
     'datasets.list': () => ({ datasets: s.datasets.list() }),

@@ -45,6 +45,9 @@ const registry = new Map<string, JobKindInfo>([
   ['evaluate', { lane: 'compute', cancelBy: 'flag', stallAfterMs: 30 * MINUTE, noun: 'sampling' }],
   // Unconditional LDM samples (`brainsynth sample`).
   ['sample', { lane: 'compute', cancelBy: 'flag', stallAfterMs: 30 * MINUTE, noun: 'sampling' }],
+  // Timing a few training steps before a run: on the compute lane so it neither slows nor is
+  // slowed by a running job; one step of a large network may take many minutes on 2 cores.
+  ['estimate', { lane: 'compute', cancelBy: 'flag', stallAfterMs: 60 * MINUTE, noun: 'estimate' }],
 ]);
 
 /** Every registered kind, in registration order. */

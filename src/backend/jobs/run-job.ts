@@ -7,6 +7,7 @@
  */
 import type { SampleJobSpec } from '../../ml/sample/jobs';
 import type { TrainJobSpec } from '../../ml/train/spec';
+import type { EstimateSpec } from '../../ml/train/estimate';
 import type { DataJobInput } from '../data/data-job-run';
 import type { TrainWorkerEvent } from '../training/worker-protocol';
 import type { SampleWorkerEvent } from '../sampling/worker-events';
@@ -19,8 +20,8 @@ export type JobPayload =
   | { kind: 'train'; spec: TrainJobSpec; holdAtStep?: number; holdAtCheckpoint?: number }
   | { kind: 'import' | 'phantom' | 'prepare' | 'fetch'; input: DataJobInput }
   | { kind: 'generate' | 'translate' | 'evaluate'; spec: SampleJobSpec }
-  | { kind: 'sample'; spec: UnconditionalSpec };
-
+  | { kind: 'sample'; spec: UnconditionalSpec }
+  | { kind: 'estimate'; spec: EstimateSpec };
 
 export async function runJob(payload: JobPayload, ctx: JobContext): Promise<JobOutcome> {
   switch (payload.kind) {
@@ -66,6 +67,19 @@ export async function runJob(payload: JobPayload, ctx: JobContext): Promise<JobO
     case 'sample': {
       const { runUnconditionalJob } = await import('../sampling/unconditional-job');
       return runUnconditionalJob(payload.spec, ctx);
+    }
+    case 'estimate': {
+      const { measureTrainingStep, EstimateCancelledError } = await import('../../ml/train/estimate');
+      try {
+        const result = await measureTrainingStep(payload.spec, {
+          shouldStop: () => ctx.cancelled(),
+          progress: (phase, done, total) => ctx.progress({ phase, done, total }),
+        });
+        return { status: 'completed', result };
+      } catch (err) {
+        if (err instanceof EstimateCancelledError) return { status: 'cancelled', result: null, message: err.message };
+        throw err;
+      }
     }
     default:
       throw new Error(`no runner for job kind '${String((payload as { kind: unknown }).kind)}'`);

@@ -3,14 +3,16 @@
  * thread) with a terminal progress bar and a final summary line. Exit code 0 when the run
  * completes, 1 when it fails, 2 when it is cancelled (Ctrl-C once requests a clean stop after the
  * current step, with a checkpoint; twice exits at once and leaves the run resumable).
+ * `brainsynth train ... --estimate` times a few steps instead and prints the projected time.
  */
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import type { EventPayload } from '../../shared/contract';
+import type { EventPayload, TrainEstimate } from '../../shared/contract';
 import type { Services } from '../../backend';
 import type { JobOutcome } from '../../backend/training/training-jobs';
 import { TRAIN_PRESETS, TRAIN_STAGES, type TrainPreset } from '../../ml/train/config';
 import { parseBudget } from '../../ml/train/schedule';
+import { describeDuration } from '../../ml/train/projection';
 import type { TrainStage } from '../../ml/train/session';
 import { withServices } from '../services';
 
@@ -117,6 +119,29 @@ function summaryLine(outcome: JobOutcome, services: Services): string {
   return parts.join('; ');
 }
 
+const LIMITS: Record<TrainEstimate['limitedBy'], string> = { epochs: 'the epoch cap', budgetSteps: 'the step budget', budgetTime: 'the time budget' };
+
+function timing(e: TrainEstimate): string {
+  if (e.timedBatches.length < 2) return `mean of ${e.timedSteps} timed steps`;
+  const at = e.timedBatches.map((b) => `${b.secondsPerStep.toPrecision(3)} s at batch ${b.batch}`).join(', ');
+  return `extrapolated from ${e.timedSteps} timed steps: ${at}`;
+}
+
+/** `train --estimate`: the measured step and what it projects, as the Train view shows it. */
+export function estimateLines(stage: string, preset: string, e: TrainEstimate): string[] {
+  const threads = e.threads === null ? '' : ` (${e.threads} thread${e.threads === 1 ? '' : 's'})`;
+  const adv = e.adversarial ? ', discriminator included' : '';
+  const lines = [
+    `${stage} (${preset}) on ${e.backend}${threads}, batch ${e.batchSize} at ${e.imageSize.join('x')}${adv}`,
+    `  ${e.secondsPerStep.toPrecision(3)} s per step (${timing(e)}; warm-up step ${describeDuration(e.warmupSeconds)})`,
+    `  ${e.stepsPerEpoch} steps per epoch (${e.trainSlices} training slices): about ${describeDuration(e.secondsPerEpoch)} per epoch`,
+    `  run: ${e.totalSteps} steps (${Number(e.epochsCovered.toFixed(2))} of ${e.epochs} epochs, ended by ${LIMITS[e.limitedBy]}): about ${describeDuration(e.totalSeconds)}, validation and checkpoints not included`,
+  ];
+  if (e.stepsInBudget !== null) lines.push(`  the time budget buys ${e.stepsInBudget} steps at this speed`);
+  if (e.warning) lines.push(`warning: ${e.warning}`);
+  return lines;
+}
+
 /** Waits for a job of this process with a progress view, Ctrl-C handling and a summary line. */
 async function follow(services: Services, runId: number, json: boolean): Promise<void> {
   const view = progressView(runId);
@@ -160,6 +185,7 @@ export function register(program: Command): void {
     .option('--backend <name>', 'auto, tensorflow, webgpu, wasm or cpu', 'auto')
     .option('--set <key=value>', 'override a config field (dotted path, JSON value; repeatable)', collect, [] as string[])
     .option('--name <name>', 'run name')
+    .option('--estimate', 'time a few real steps of this config, print the projected time per epoch and for the run, and exit (no run is created)')
     .option('--json', 'print the final run and summary as JSON')
     .action(
       async (
@@ -174,11 +200,21 @@ export function register(program: Command): void {
           backend: string;
           set: string[];
           name?: string;
+          estimate?: boolean;
           json?: boolean;
         },
         cmd: Command,
       ) => {
+        // The budget is a config field like any other, so it is recorded with the run.
+        const overrides = opts.budget !== undefined ? [`loop.budgetMinutes=${opts.budget}`, ...opts.set] : opts.set;
         await withServices(cmd, async (s) => {
+          if (opts.estimate) {
+            const base = { stage: opts.stage, datasetId: opts.dataset, preset: opts.preset, parentRunId: opts.parent, epochs: opts.epochs, seed: opts.seed };
+            if (!opts.json) process.stderr.write(`timing ${opts.stage} (${opts.preset}) steps on this machine...\n`);
+            const estimate = await s.estimates.estimate({ ...base, backend: opts.backend, overrides });
+            process.stdout.write(opts.json ? JSON.stringify(estimate, null, 2) + '\n' : estimateLines(opts.stage, opts.preset, estimate).join('\n') + '\n');
+            return;
+          }
           const run = await s.training.start({
             stage: opts.stage,
             datasetId: opts.dataset,
@@ -187,8 +223,7 @@ export function register(program: Command): void {
             epochs: opts.epochs,
             seed: opts.seed,
             backend: opts.backend,
-            // The budget is a config field like any other, so it is recorded with the run.
-            overrides: opts.budget !== undefined ? [`loop.budgetMinutes=${opts.budget}`, ...opts.set] : opts.set,
+            overrides,
             name: opts.name,
           });
           if (!opts.json) process.stderr.write(`run ${run.id}: ${run.name} (artefacts in ${s.home.runDir(run.id)})\n`);

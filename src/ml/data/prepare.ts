@@ -255,6 +255,8 @@ export interface LoadPreparedOptions {
   split?: SplitName;
   /** [height, width]; must divide 160x224 by integers (e.g. [80, 112]); box-averaged. */
   size?: [number, number];
+  /** Load only the first this many slices (of the split): enough for a batch, e.g. to time a step. */
+  limit?: number;
 }
 
 export interface PreparedSlices {
@@ -300,7 +302,10 @@ export function loadPreparedSlices(datasetDirOrCache: string, opts: LoadPrepared
   if (!Number.isInteger(fy) || !Number.isInteger(fx) || fy < 1 || fx < 1) {
     throw new Error(`size ${h}x${w}: must divide ${index.height}x${index.width} by whole factors (e.g. 80x112)`);
   }
-  const chosen = index.records.map((r, i) => ({ r, i })).filter(({ r }) => !opts.split || r.split === opts.split);
+  const chosen = index.records
+    .map((r, i) => ({ r, i }))
+    .filter(({ r }) => !opts.split || r.split === opts.split)
+    .slice(0, opts.limit ?? Infinity);
   const flair = new Float32Array(chosen.length * h * w);
   const t1w = new Float32Array(chosen.length * h * w);
   const fd = openSync(binPath, 'r');

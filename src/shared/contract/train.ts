@@ -31,6 +31,37 @@ export const JobInfo = z.object({
 });
 export type JobInfo = z.infer<typeof JobInfo>;
 
+/** A measured training step and what it projects for the run ('train.estimate'). */
+export const TrainEstimate = z.object({
+  /** The backend the steps ran on, and the threads it computes with (null: not reported, e.g. a GPU). */
+  backend: z.string(),
+  threads: z.number().int().nullable(),
+  /** At the configured batch; extrapolated from timedBatches when that batch is too large to run here. */
+  secondsPerStep: z.number(),
+  /** The first step (kernel compilation, allocations), not counted in secondsPerStep. */
+  warmupSeconds: z.number(),
+  timedSteps: z.number().int(),
+  batchSize: z.number().int(),
+  timedBatches: z.array(z.object({ batch: z.number().int(), steps: z.number().int(), secondsPerStep: z.number() })),
+  trainSlices: z.number().int(),
+  imageSize: z.array(z.number().int()),
+  /** Autoencoder: whether the timed steps included the discriminator (it joins at advStartEpoch). */
+  adversarial: z.boolean().nullable(),
+  stepsPerEpoch: z.number().int(),
+  secondsPerEpoch: z.number(),
+  /** The epoch cap, and the steps and time the run would take under its cap and budgets. */
+  epochs: z.number().int(),
+  totalSteps: z.number().int(),
+  totalSeconds: z.number(),
+  limitedBy: z.enum(['epochs', 'budgetSteps', 'budgetTime']),
+  epochsCovered: z.number(),
+  /** With a time budget: the optimiser steps it buys at the measured speed. */
+  stepsInBudget: z.number().int().nullable(),
+  /** Set when one epoch or the whole run would take more than a day. */
+  warning: z.string().nullable(),
+});
+export type TrainEstimate = z.infer<typeof TrainEstimate>;
+
 export const trainChannels = {
   /** Starts a training run (validated before any work; refused with the reason). */
   'jobs.start': channel(
@@ -90,6 +121,26 @@ export const trainChannels = {
       })
       .strict(),
     z.object({ base: JsonObject.nullable(), reference: JsonObject.nullable(), config: JsonObject.nullable(), error: z.string().nullable() }),
+  ),
+  /**
+   * Times a few real optimiser steps of what jobs.start with these arguments would train (a short
+   * job on the compute lane; nothing is written) and projects time per epoch and for the run.
+   * A newer estimate supersedes one still running (that one is refused as superseded).
+   */
+  'train.estimate': channel(
+    z
+      .object({
+        stage: TrainStage,
+        datasetId: Id,
+        preset: z.enum(['desktop', 'reference']),
+        parentRunId: Id.optional(),
+        epochs: z.number().int().positive().max(100_000).optional(),
+        seed: z.number().int().optional(),
+        backend: z.string().max(64).optional(),
+        overrides: z.array(z.string().max(2000)).max(200).optional(),
+      })
+      .strict(),
+    TrainEstimate,
   ),
   /** Runs a stage can start from (LDM: autoencoder runs, ControlNet: LDM runs) that have a checkpoint. */
   'train.parents': channel(

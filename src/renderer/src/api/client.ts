@@ -121,9 +121,15 @@ export function onRunProgress(runId: number, listener: (progress: RunProgress) =
   });
 }
 
-export async function appInfo(): Promise<{ host: string; version: string; home: string }> {
+export async function appInfo(): Promise<{ host: string; version: string; home: string; canPickFolder: boolean }> {
   const info = await api().app.info();
-  return { host: info.host, version: info.version, home: info.home };
+  return { host: info.host, version: info.version, home: info.home, canPickFolder: info.canPickFolder };
+}
+
+/** The native folder dialog (Electron only: app.info's canPickFolder); null when cancelled or unsupported. */
+export async function pickFolder(title: string, defaultPath?: string): Promise<string | null> {
+  const r = await api().app.pickFolder({ title, ...(defaultPath ? { defaultPath } : {}) });
+  return r.supported ? r.path : null;
 }
 
 export function onLiveEvent(listener: (event: LiveEvent) => void): () => void {
@@ -219,6 +225,34 @@ export type ParentCandidate = ResponseOf<'train.parents'>['runs'][number];
 /** The config a start request would train with, the reference values, and the back end's refusal. */
 export function validateTraining(req: RequestOf<'train.validate'>): Promise<TrainFormAnswer> {
   return api().train.validate(req);
+}
+
+export type TrainEstimate = ResponseOf<'train.estimate'>;
+
+/** Times a few real steps of what this request would train (a job on the compute lane) and projects the run. */
+export function estimateTraining(req: RequestOf<'train.estimate'>): Promise<TrainEstimate> {
+  return api().train.estimate(req);
+}
+
+/** Whether a compute job (training, sampling, an estimate) is queued or running: a new estimate would wait for it. */
+export async function computeLaneBusy(): Promise<boolean> {
+  const { jobs } = await api().jobs.all();
+  return jobs.some((j) => j.lane === 'compute' && (j.state === 'queued' || j.state === 'running'));
+}
+
+/** Cancels estimate jobs still queued or running (a started run makes them moot and would wait behind them). */
+export async function cancelEstimates(): Promise<void> {
+  const { jobs } = await api().jobs.all();
+  const pending = jobs.filter((j) => j.kind === 'estimate' && (j.state === 'queued' || j.state === 'running'));
+  await Promise.all(pending.map((j) => api().jobs.cancelJob({ jobId: j.jobId }).catch(() => undefined)));
+}
+
+/** Progress of running estimate jobs ("timing 2/4"). */
+export function onEstimateProgress(listener: (p: { phase: string; done: number; total: number | null }) => void): () => void {
+  if (!window.api) return () => undefined;
+  return api().on('job.updated', (j) => {
+    if (j.kind === 'estimate' && j.state === 'running') listener({ phase: j.phase, done: j.done, total: j.total });
+  });
 }
 
 export function trainParents(stage: TrainRequest['stage'], datasetId?: number): Promise<ResponseOf<'train.parents'>> {
