@@ -62,20 +62,25 @@ export const TrainEstimate = z.object({
 });
 export type TrainEstimate = z.infer<typeof TrainEstimate>;
 
+/** What a training run is started from; an estimate takes the same, so it times what Start would train. */
+const TrainArgs = {
+  stage: TrainStage,
+  datasetId: Id,
+  preset: z.enum(['desktop', 'reference']),
+  parentRunId: Id.optional(),
+  epochs: z.number().int().positive().max(100_000).optional(),
+  seed: z.number().int().optional(),
+  backend: z.string().max(64).optional(),
+  /** `key=value` config overrides (dotted paths), as the CLI's --set. */
+  overrides: z.array(z.string().max(2000)).max(200).optional(),
+};
+
 export const trainChannels = {
   /** Starts a training run (validated before any work; refused with the reason). */
   'jobs.start': channel(
     z
       .object({
-        stage: TrainStage,
-        datasetId: Id,
-        preset: z.enum(['desktop', 'reference']),
-        parentRunId: Id.optional(),
-        epochs: z.number().int().positive().max(100_000).optional(),
-        seed: z.number().int().optional(),
-        backend: z.string().max(64).optional(),
-        /** `key=value` config overrides (dotted paths), as the CLI's --set. */
-        overrides: z.array(z.string().max(2000)).max(200).optional(),
+        ...TrainArgs,
         name: z.string().max(200).optional(),
         experimentId: Id.optional(),
       })
@@ -128,18 +133,7 @@ export const trainChannels = {
    * A newer estimate supersedes one still running (that one is refused as superseded).
    */
   'train.estimate': channel(
-    z
-      .object({
-        stage: TrainStage,
-        datasetId: Id,
-        preset: z.enum(['desktop', 'reference']),
-        parentRunId: Id.optional(),
-        epochs: z.number().int().positive().max(100_000).optional(),
-        seed: z.number().int().optional(),
-        backend: z.string().max(64).optional(),
-        overrides: z.array(z.string().max(2000)).max(200).optional(),
-      })
-      .strict(),
+    z.object(TrainArgs).strict(),
     TrainEstimate,
   ),
   /** Runs a stage can start from (LDM: autoencoder runs, ControlNet: LDM runs) that have a checkpoint. */
