@@ -125,7 +125,7 @@ describe('job host', () => {
   });
 
   it('every job kind can be cancelled, even one stuck where it never polls, and has a stall timeout', async () => {
-    expect(jobKinds()).toEqual(['import', 'phantom', 'prepare', 'fetch', 'train', 'generate', 'translate', 'evaluate', 'sample']);
+    expect(jobKinds()).toEqual(['import', 'phantom', 'prepare', 'fetch', 'train', 'generate', 'translate', 'evaluate', 'sample', 'estimate']);
     for (const kind of jobKinds()) {
       const info = jobKindInfo(kind);
       expect(info.stallAfterMs, kind).toBeGreaterThan(0);
@@ -149,6 +149,6 @@ describe('job host', () => {
 
   it('refuses an unknown kind with the known ones', () => {
     const { host } = makeHost(GATED);
-    expect(() => host.submit({ payload: { kind: 'paint' } as unknown as JobPayload, label: 'x' })).toThrow(/unknown job kind 'paint' \(known: import, phantom, prepare, fetch, train, generate, translate, evaluate, sample\)/);
+    expect(() => host.submit({ payload: { kind: 'paint' } as unknown as JobPayload, label: 'x' })).toThrow(/unknown job kind 'paint' \(known: import, phantom, prepare, fetch, train, generate, translate, evaluate, sample, estimate\)/);
   });
 });
