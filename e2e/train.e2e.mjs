@@ -106,7 +106,7 @@ describe('Train view', () => {
     // The form is generated from the preset, with the reference value next to each field.
     const lr = page.locator('[data-field="autoencoder.lr"]');
     await lr.waitFor({ timeout: 20_000 });
-    assert.equal(await form.getByTestId('field-autoencoder.lr').inputValue(), '0.0002');
+    assert.equal(await form.getByTestId('field-autoencoder.lr').inputValue(), '0.001');
     assert.equal((await lr.locator('td.ref').textContent()).trim(), '0.00001');
 
     // Inline validation from the back end's own checks: a batch size of 0 is refused on its field.
