@@ -4,24 +4,11 @@
 // then a slice is picked and generated with 2 DDIM steps from the UI.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { connectApi, launchBrowser, openApp, screenshot, serveUrl } from './helpers.mjs';
-import { writeTinyPipeline } from '../test/sample/fixtures.ts';
+import { connectApi, launchBrowser, openApp, preparedPhantom, registerTinyPipeline, screenshot, serveUrl } from './helpers.mjs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 
 const TAG = Date.now().toString(36);
 const NAME = `e2e generate ${TAG}`;
-
-async function waitDataJob(api, jobId, timeoutMs = 120_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const job = (await api.datasets.jobs()).jobs.find((j) => j.jobId === jobId);
-    if (job?.state === 'completed') return job;
-    if (job?.state === 'failed') throw new Error(`dataset job ${jobId} failed: ${job.error}`);
-    if (Date.now() > deadline) throw new Error(`dataset job ${jobId} did not finish within ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 /** Mean and variance of a canvas's red channel, read in the page (blank canvases have variance 0). */
 async function canvasStats(locator) {
@@ -53,30 +40,22 @@ describe('Generate view', () => {
   before(async () => {
     client = connectApi(serveUrl());
     const { api } = client;
-    const phantom = await api.datasets.phantom({ subjects: 2, name: NAME, seed: 5 });
-    datasetId = (await waitDataJob(api, phantom.jobId)).datasetId;
-    const prep = await api.datasets.prepare({ id: datasetId, slices: '89:91', fractions: [1, 1, 1], seed: 1 });
-    await waitDataJob(api, prep.jobId);
+    datasetId = await preparedPhantom(api, { subjects: 2, name: NAME, seed: 5 }, { slices: '89:91', fractions: [1, 1, 1], seed: 1 });
     const detail = await api.datasets.detail({ id: datasetId });
     const subject = detail.subjects[0];
     subjectLabel = subject.label;
     flairVolumeId = subject.volumes.find((v) => v.modality === 'FLAIR').id;
 
-    const home = process.env.BRAINSYNTH_E2E_HOME ?? (await api.app.info()).home;
-    const ae = await api.runs.create({ stage: 'autoencoder', datasetId, name: `tiny ae ${TAG}`, config: { stage: 'autoencoder' }, status: 'completed' });
-    const ldm = await api.runs.create({ stage: 'ldm', datasetId, name: `tiny ldm ${TAG}`, config: { stage: 'ldm' }, status: 'completed', parents: [{ runId: ae.id, role: 'autoencoder' }] });
-    const cn = await api.runs.create({
-      stage: 'controlnet',
+    const { controlnet } = await registerTinyPipeline(api, {
       datasetId,
-      name: `tiny controlnet ${TAG}`,
-      // One epoch: a smoke run, which the Generate view says beside its results.
-      config: { stage: 'controlnet', loop: { epochs: 1 }, controlnet: { sampleSteps: 2, guidanceScale: 7, conditioningScale: 1 } },
-      status: 'completed',
-      parents: [{ runId: ldm.id, role: 'ldm' }],
+      tag: TAG,
+      controlnet: {
+        name: `tiny controlnet ${TAG}`,
+        // One epoch: a smoke run, which the Generate view says beside its results.
+        config: { stage: 'controlnet', loop: { epochs: 1 }, controlnet: { sampleSteps: 2, guidanceScale: 7, conditioningScale: 1 } },
+      },
     });
-    controlnetRunId = cn.id;
-    const runDir = (id) => join(home, 'runs', String(id));
-    writeTinyPipeline({ autoencoder: runDir(ae.id), ldm: runDir(ldm.id), controlnet: runDir(cn.id) });
+    controlnetRunId = controlnet.id;
 
     browser = await launchBrowser({ viewport: { width: 1440, height: 1100 } });
     page = browser.page;

@@ -186,3 +186,43 @@ export async function createRunWithMetrics(api, { steps = 50, start = 1, valEver
   if (status !== 'running') return api.runs.update({ id: run.id, status, ...(error ? { error } : {}) });
   return api.runs.get({ id: run.id });
 }
+
+/** Waits until a dataset job (phantom, import, prepare) has completed and answers it; throws when it fails or takes too long. */
+export async function waitDataJob(api, jobId, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const job = (await api.datasets.jobs()).jobs.find((j) => j.jobId === jobId);
+    if (job?.state === 'completed') return job;
+    if (job?.state === 'failed') throw new Error(`dataset job ${jobId} failed: ${job.error}`);
+    if (Date.now() > deadline) throw new Error(`dataset job ${jobId} did not finish within ${timeoutMs / 1000} s (${job?.phase})`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Makes a phantom dataset (`phantom`: datasets.phantom's arguments) and prepares it (`prepare`: datasets.prepare's, less the id); answers its id. */
+export async function preparedPhantom(api, phantom, prepare) {
+  const { datasetId } = await waitDataJob(api, (await api.datasets.phantom(phantom)).jobId);
+  await waitDataJob(api, (await api.datasets.prepare({ id: datasetId, ...prepare })).jobId);
+  return datasetId;
+}
+
+/**
+ * Registers the tiny random pipeline of test/sample/fixtures.ts (models at 40x56) in the server's
+ * home as completed autoencoder -> ldm runs of the dataset named `tiny ae TAG` and `tiny ldm TAG`
+ * and, given `controlnet` (the rest of its runs.create arguments: name, config), a ControlNet run
+ * on top. Without it the ControlNet weights are still written, outside the runs folder. Answers
+ * the created runs.
+ */
+export async function registerTinyPipeline(api, { datasetId, tag, controlnet }) {
+  // Imported here, not above: the fixture loads the model code, which run.mjs (it imports this file too) has no use for.
+  const { writeTinyPipeline } = await import('../test/sample/fixtures.ts');
+  const home = process.env.BRAINSYNTH_E2E_HOME ?? (await api.app.info()).home;
+  const ae = await api.runs.create({ stage: 'autoencoder', datasetId, name: `tiny ae ${tag}`, config: { stage: 'autoencoder' }, status: 'completed' });
+  const ldm = await api.runs.create({ stage: 'ldm', datasetId, name: `tiny ldm ${tag}`, config: { stage: 'ldm' }, status: 'completed', parents: [{ runId: ae.id, role: 'autoencoder' }] });
+  const cn = controlnet
+    ? await api.runs.create({ stage: 'controlnet', datasetId, ...controlnet, status: 'completed', parents: [{ runId: ldm.id, role: 'ldm' }] })
+    : null;
+  const runDir = (id) => join(home, 'runs', String(id));
+  writeTinyPipeline({ autoencoder: runDir(ae.id), ldm: runDir(ldm.id), controlnet: cn ? runDir(cn.id) : join(home, `unused-controlnet-${tag}`) });
+  return { autoencoder: ae, ldm, controlnet: cn };
+}

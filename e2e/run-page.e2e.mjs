@@ -5,24 +5,11 @@
 // whole-volume translation made through the back end must appear on the open run page without a
 // reload, and the volume must open in NiiVue beside its source FLAIR.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { connectApi, launchBrowser, openApp, screenshot, serveUrl } from './helpers.mjs';
-import { writeTinyPipeline } from '../test/sample/fixtures.ts';
+import { connectApi, launchBrowser, openApp, preparedPhantom, registerTinyPipeline, screenshot, serveUrl } from './helpers.mjs';
 
 const TAG = Date.now().toString(36);
 const RUNS_TABLE = '[data-testid="runs-table"]';
-
-async function waitDataJob(api, jobId, timeoutMs = 120_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const job = (await api.datasets.jobs()).jobs.find((j) => j.jobId === jobId);
-    if (job?.state === 'completed') return job;
-    if (job?.state === 'failed') throw new Error(`dataset job ${jobId} failed: ${job.error}`);
-    if (Date.now() > deadline) throw new Error(`dataset job ${jobId} did not finish within ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 async function waitSamplingJob(api, jobId, timeoutMs = 180_000) {
   const deadline = Date.now() + timeoutMs;
@@ -74,26 +61,19 @@ describe('Run page: notes, tags and results', () => {
   before(async () => {
     client = connectApi(serveUrl());
     const { api } = client;
-    const phantom = await api.datasets.phantom({ subjects: 1, name: `e2e run page ${TAG}`, seed: 3 });
-    datasetId = (await waitDataJob(api, phantom.jobId)).datasetId;
-    await waitDataJob(api, (await api.datasets.prepare({ id: datasetId, slices: '89:91', fractions: [1, 1, 1], seed: 1 })).jobId);
+    datasetId = await preparedPhantom(api, { subjects: 1, name: `e2e run page ${TAG}`, seed: 3 }, { slices: '89:91', fractions: [1, 1, 1], seed: 1 });
     subjectLabel = (await api.datasets.detail({ id: datasetId })).subjects[0].label;
 
-    const home = process.env.BRAINSYNTH_E2E_HOME ?? (await api.app.info()).home;
-    const ae = await api.runs.create({ stage: 'autoencoder', datasetId, name: `tiny ae ${TAG}`, config: { stage: 'autoencoder' }, status: 'completed' });
-    const ldm = await api.runs.create({ stage: 'ldm', datasetId, name: `tiny ldm ${TAG}`, config: { stage: 'ldm' }, status: 'completed', parents: [{ runId: ae.id, role: 'autoencoder' }] });
-    const cn = await api.runs.create({
-      stage: 'controlnet',
+    const { controlnet } = await registerTinyPipeline(api, {
       datasetId,
-      // A long name as well as tags: the name cell must still keep the table within 1440 px.
-      name: `tiny controlnet with a rather long descriptive name ${TAG}`,
-      config: { stage: 'controlnet', controlnet: { sampleSteps: 2, guidanceScale: 7, conditioningScale: 1 } },
-      status: 'completed',
-      parents: [{ runId: ldm.id, role: 'ldm' }],
+      tag: TAG,
+      controlnet: {
+        // A long name as well as tags: the name cell must still keep the table within 1440 px.
+        name: `tiny controlnet with a rather long descriptive name ${TAG}`,
+        config: { stage: 'controlnet', controlnet: { sampleSteps: 2, guidanceScale: 7, conditioningScale: 1 } },
+      },
     });
-    controlnetRunId = cn.id;
-    const runDir = (id) => join(home, 'runs', String(id));
-    writeTinyPipeline({ autoencoder: runDir(ae.id), ldm: runDir(ldm.id), controlnet: runDir(cn.id) });
+    controlnetRunId = controlnet.id;
 
     browser = await launchBrowser({ viewport: { width: 1440, height: 900 } });
     page = browser.page;

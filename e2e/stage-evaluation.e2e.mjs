@@ -5,25 +5,13 @@
 // of ../shared as the Frechet feature network; both appear on their run pages and in Experiments.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { connectApi, launchBrowser, openApp, repoRoot, screenshot, serveUrl } from './helpers.mjs';
-import { writeTinyPipeline } from '../test/sample/fixtures.ts';
+import { connectApi, launchBrowser, openApp, preparedPhantom, registerTinyPipeline, repoRoot, screenshot, serveUrl } from './helpers.mjs';
 
 const TAG = Date.now().toString(36);
 const NAME = `e2e stage eval ${TAG}`;
 const MOBILENET = resolve(process.env.BRAINSYNTH_SHARED ?? resolve(repoRoot, '..', 'shared'), 'weights/mobilenet_v1_0.25_224/model.json');
-
-async function waitDataJob(api, jobId, timeoutMs = 120_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const job = (await api.datasets.jobs()).jobs.find((j) => j.jobId === jobId);
-    if (job?.state === 'completed') return job;
-    if (job?.state === 'failed') throw new Error(`dataset job ${jobId} failed: ${job.error}`);
-    if (Date.now() > deadline) throw new Error(`dataset job ${jobId} did not finish within ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 async function waitRun(api, runId, timeoutMs = 300_000) {
   const deadline = Date.now() + timeoutMs;
@@ -54,19 +42,12 @@ describe('Evaluating every stage', { skip: !existsSync(MOBILENET) && `feature ne
   before(async () => {
     client = connectApi(serveUrl());
     const { api } = client;
-    const phantom = await api.datasets.phantom({ subjects: 3, name: NAME, seed: 7 });
-    const datasetId = (await waitDataJob(api, phantom.jobId)).datasetId;
-    const prep = await api.datasets.prepare({ id: datasetId, slices: '86:92', fractions: [1, 1, 1], seed: 1 });
-    await waitDataJob(api, prep.jobId);
+    const datasetId = await preparedPhantom(api, { subjects: 3, name: NAME, seed: 7 }, { slices: '86:92', fractions: [1, 1, 1], seed: 1 });
     const detail = await api.datasets.detail({ id: datasetId });
     split = ['test', 'validation', 'train'].find((name) => detail.subjects.some((s) => s.split === name));
-    const home = process.env.BRAINSYNTH_E2E_HOME ?? (await api.app.info()).home;
-    const ae = await api.runs.create({ stage: 'autoencoder', datasetId, name: `tiny ae ${TAG}`, config: { stage: 'autoencoder' }, status: 'completed' });
-    const ldm = await api.runs.create({ stage: 'ldm', datasetId, name: `tiny ldm ${TAG}`, config: { stage: 'ldm' }, status: 'completed', parents: [{ runId: ae.id, role: 'autoencoder' }] });
-    // The fixture writes all three stages; the ControlNet folder is simply not registered as a run.
-    const runDir = (id) => join(home, 'runs', String(id));
-    writeTinyPipeline({ autoencoder: runDir(ae.id), ldm: runDir(ldm.id), controlnet: join(home, `unused-controlnet-${TAG}`) });
-    aeRunId = ae.id;
+    // No ControlNet run: the fixture's ControlNet weights are written but not registered.
+    const { autoencoder, ldm } = await registerTinyPipeline(api, { datasetId, tag: TAG });
+    aeRunId = autoencoder.id;
     ldmRunId = ldm.id;
     browser = await launchBrowser({ viewport: { width: 1440, height: 1100 } });
     page = browser.page;

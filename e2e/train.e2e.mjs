@@ -3,7 +3,7 @@
 // watches the live curve (uPlot series point count) and the progress bar grow until the run ends.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { connectApi, createRunWithMetrics, launchBrowser, openApp, screenshot, serveUrl } from './helpers.mjs';
+import { connectApi, createRunWithMetrics, launchBrowser, openApp, preparedPhantom, screenshot, serveUrl } from './helpers.mjs';
 
 const NAME = `e2e train phantom ${Date.now().toString(36)}`;
 
@@ -24,17 +24,6 @@ const TINY_FIELDS = {
   'autoencoder.advStartEpoch': '1',
 };
 
-async function waitDataJob(api, jobId, timeoutMs = 120_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const job = (await api.datasets.jobs()).jobs.find((j) => j.jobId === jobId);
-    if (job?.state === 'completed') return job;
-    if (job?.state === 'failed') throw new Error(`data job ${jobId} failed: ${job.error}`);
-    if (Date.now() > deadline) throw new Error(`data job ${jobId} did not finish within ${timeoutMs / 1000} s (${job?.phase})`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 /** The autoencoder run the first test trains (its run page is checked afterwards). */
 let trainedRunId = null;
 
@@ -48,9 +37,7 @@ describe('Train view', () => {
   before(async () => {
     client = connectApi(serveUrl());
     const { api } = client;
-    const made = await waitDataJob(api, (await api.datasets.phantom({ subjects: 2, name: NAME, seed: 3 })).jobId);
-    datasetId = made.datasetId;
-    await waitDataJob(api, (await api.datasets.prepare({ id: datasetId, slices: '84:92', fractions: [0.5, 0.5, 0] })).jobId);
+    datasetId = await preparedPhantom(api, { subjects: 2, name: NAME, seed: 3 }, { slices: '84:92', fractions: [0.5, 0.5, 0] });
     browser = await launchBrowser({ viewport: { width: 1440, height: 1000 } });
   });
 
