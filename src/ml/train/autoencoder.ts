@@ -8,7 +8,7 @@ import type { Rng } from '../util/rng';
 import { AUGMENT_AUTOENCODER } from './augment';
 import { subDict, withPrefix, type LoadedCheckpoint } from '../pipeline/checkpoint';
 import type { AutoencoderStageConfig, TrainConfig } from './config';
-import { makeBatch, spreadIndices, type TrainingData } from './data';
+import { makeBatch, spreadIndices, validationBatches, type TrainingData } from './data';
 import { splitBatch } from '../io/png';
 import { adam, clipByGlobalNorm, namedGrads, type Adam, type NamedTensors } from './optim';
 import {
@@ -133,12 +133,9 @@ export class AutoencoderRuntime implements StageRuntime {
 
   async validate(_epoch: number, rng: Rng): Promise<ValidationResult> {
     const set = this.data.validation;
-    const bs = this.train.loop.batchSize;
-    const maxBatches = this.train.loop.maxValBatches > 0 ? this.train.loop.maxValBatches : Infinity;
     const sums: Record<string, number> = {};
     let n = 0;
-    for (let b = 0; b * bs < set.count && b < maxBatches; b++) {
-      const idx = Array.from({ length: Math.min(bs, set.count - b * bs) }, (_, i) => b * bs + i);
+    for (const idx of validationBatches(set.count, this.train.loop.batchSize, this.train.loop.maxValBatches)) {
       const batch = makeBatch(set, idx, null, null);
       const eps = normalTensor(rng, this.latentShape(idx.length, set.height, set.width)) as tf.Tensor4D;
       const parts = tf.tidy(() => {

@@ -42,6 +42,19 @@ export function spreadIndices(count: number, k: number): number[] {
   return Array.from({ length: n }, (_, i) => Math.floor(((i + 0.5) * count) / n));
 }
 
+/**
+ * The validation slices in batches: all of them, or, when capped at `maxBatches` (> 0), that many
+ * batches' worth spread evenly through the split. A split is stored slice by slice up the volume,
+ * so its first batches alone would validate on the skull base only.
+ */
+export function validationBatches(count: number, batchSize: number, maxBatches: number): number[][] {
+  const take = maxBatches > 0 ? Math.min(count, maxBatches * batchSize) : count;
+  const indices = take < count ? spreadIndices(count, take) : Array.from({ length: count }, (_, i) => i);
+  const out: number[][] = [];
+  for (let i = 0; i < indices.length; i += batchSize) out.push(indices.slice(i, i + batchSize));
+  return out;
+}
+
 export function batchCount(count: number, batchSize: number): number {
   return Math.ceil(count / batchSize);
 }

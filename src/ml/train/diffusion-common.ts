@@ -6,7 +6,7 @@ import { addNoise, getVelocity, makeNoiseSchedule, type NoiseSchedule, type Sche
 import type { Rng } from '../util/rng';
 import type { AugmentConfig } from './augment';
 import type { TrainConfig } from './config';
-import { makeBatch, type SliceSet } from './data';
+import { makeBatch, validationBatches, type SliceSet } from './data';
 import { normalTensor, readScalars } from './runtime-util';
 
 /**
@@ -59,10 +59,6 @@ export function disposeNoised(n: NoisedBatch): void {
   n.timesteps.dispose();
 }
 
-export function batchIndices(start: number, count: number, size: number): number[] {
-  return Array.from({ length: Math.min(size, count - start) }, (_, i) => start + i);
-}
-
 export function augmentFor(train: TrainConfig, cfg: AugmentConfig): AugmentConfig | null {
   return train.augment ? cfg : null;
 }
@@ -84,11 +80,9 @@ export async function diffusionValidationLoss(o: {
   rng: Rng;
   predict(xt: tf.Tensor4D, timesteps: tf.Tensor1D, count: number, flair: tf.Tensor4D): tf.Tensor4D;
 }): Promise<{ loss: number; metrics: Record<string, number> }> {
-  const maxBatches = o.maxBatches > 0 ? o.maxBatches : Infinity;
   let sum = 0;
   let n = 0;
-  for (let b = 0; b * o.batchSize < o.set.count && b < maxBatches; b++) {
-    const idx = batchIndices(b * o.batchSize, o.set.count, o.batchSize);
+  for (const idx of validationBatches(o.set.count, o.batchSize, o.maxBatches)) {
     const batch = makeBatch(o.set, idx, null, null);
     const latent = encodeLatents(o.ae, batch.t1w, o.latentScale, o.rng);
     const noised = noiseLatents(o.sched, o.scheduler, latent, o.rng);
