@@ -109,7 +109,7 @@ describe('brainsynth train / cancel / resume', { timeout: 400_000 }, () => {
 
     const final = cli(['resume', '1']);
     expect(await final.done).toBe(0);
-    expect(final.out).toMatch(/^run 1 autoencoder completed; 30 steps in .* on wasm; loss [\d.e-]+ l1_loss [\d.e-]+ d_loss [\d.e-]+; val [\d.e-]+ \(best [\d.e-]+\); stopped by epochs \(budget 15m00s, used \d+m?\d*s\); checkpoint step 30: .*model\.safetensors$/m);
+    expect(final.out).toMatch(/^run 1 autoencoder completed; 30 steps in .* on wasm; loss [\d.e-]+ l1_loss [\d.e-]+ d_loss [\d.e-]+; val [\d.e-]+ \(best [\d.e-]+\); stopped by epochs \(budget 20m00s, used \d+m?\d*s\); checkpoint step 30: .*model\.safetensors$/m);
     expect(steps(1)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     const run = query<{ status: string; error: string | null }>('SELECT status, error FROM runs WHERE id = 1')[0]!;
     expect(run).toEqual({ status: 'completed', error: null });

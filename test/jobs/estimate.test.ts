@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/backend';
 import type { Job } from '../../src/shared/contract';
 import { extrapolateStepTime } from '../../src/ml/train/estimate';
+import { DESKTOP_BUDGET_MINUTES } from '../../src/ml/train/config';
 import { makeHome, TINY } from './helpers';
 
 /**
@@ -35,15 +36,15 @@ describe('train.estimate', () => {
     expect(e.secondsPerStep).toBeGreaterThan(0);
     expect(e.warmupSeconds).toBeGreaterThan(0);
     expect(e.timedSteps).toBeGreaterThanOrEqual(1);
-    // The desktop batch (8) is timed as it is, on real slices at the desktop size.
-    expect(e.batchSize).toBe(8);
-    expect(e.timedBatches.map((b) => b.batch)).toEqual([8]);
+    // The desktop autoencoder's batch (2) is timed as it is, on real slices at the desktop size.
+    expect(e.batchSize).toBe(2);
+    expect(e.timedBatches.map((b) => b.batch)).toEqual([2]);
     expect(e.imageSize).toEqual([80, 112]);
     expect(e.trainSlices).toBe(10);
-    expect(e.stepsPerEpoch).toBe(2);
-    expect(e.secondsPerEpoch).toBeCloseTo(2 * e.secondsPerStep);
+    expect(e.stepsPerEpoch).toBe(5);
+    expect(e.secondsPerEpoch).toBeCloseTo(5 * e.secondsPerStep);
     // The desktop preset trains to a time budget: the answer says what it buys.
-    expect(e.stepsInBudget).toBe(Math.floor((15 * 60) / e.secondsPerStep));
+    expect(e.stepsInBudget).toBe(Math.floor((DESKTOP_BUDGET_MINUTES.autoencoder * 60) / e.secondsPerStep));
     expect(e.totalSteps).toBeGreaterThan(0);
     expect(e.totalSeconds).toBeCloseTo(e.totalSteps * e.secondsPerStep);
     expect(e.adversarial).toBe(true);
