@@ -114,7 +114,6 @@ describe('useSamplingJob: one followed sampling job', () => {
     const { follower } = mountFollower();
     results.set('j1', view('j1', 'running'));
     follower.job.value = view('j1', 'queued');
-    follower.watchProgress('j1');
     await follower.follow('j1');
     expect(follower.job.value?.state).toBe('running');
     expect(follower.running.value).toBe(true);
@@ -141,10 +140,10 @@ describe('useSamplingJob: one followed sampling job', () => {
     const busy = view('j2', 'running', { progress: { phase: 'sampling', done: 3, total: 50, message: '' } });
     results.set('j2', busy);
     follower.job.value = view('j2', 'queued');
-    follower.watchProgress('j2');
+    const following = follower.follow('j2'); // progress is watched before the fetch answers
     emit('job.progress', { jobId: 'j2', phase: 'sampling', done: 4, total: 50 });
     emit('job.progress', { jobId: 'j9', phase: 'sampling', done: 1, total: 2 });
-    await follower.follow('j2');
+    await following;
     expect(progress).toEqual([{ phase: 'sampling', done: 4, total: 50, message: null }]);
     expect(views).toEqual([busy]);
   });
@@ -153,7 +152,6 @@ describe('useSamplingJob: one followed sampling job', () => {
     const { follower, errors } = mountFollower();
     results.set('j3', new Error('generate.result: the back end is gone'));
     follower.job.value = view('j3', 'queued');
-    follower.watchProgress('j3');
     await follower.follow('j3');
     expect(errors).toEqual(['generate.result: the back end is gone']);
     expect(subscribed('job.updated') + subscribed('job.progress')).toBe(0);
@@ -171,17 +169,19 @@ describe('useSamplingJob: one followed sampling job', () => {
     const { follower, unmount } = mountFollower();
     results.set('j4', view('j4', 'running'));
     follower.job.value = view('j4', 'queued');
-    follower.watchProgress('j4');
     await follower.follow('j4');
     expect(subscribed('job.updated') + subscribed('job.progress')).toBe(2);
     unmount();
     expect(subscribed('job.updated') + subscribed('job.progress')).toBe(0);
   });
 
-  it('watches the progress of one job at a time', () => {
+  it('watches the progress of one job at a time', async () => {
     const { follower, progress } = mountFollower();
-    follower.watchProgress('a');
-    follower.watchProgress('b');
+    results.set('a', view('a', 'running'));
+    results.set('b', view('b', 'running'));
+    follower.job.value = view('b', 'queued');
+    await follower.follow('a');
+    await follower.follow('b');
     expect(subscribed('job.progress')).toBe(1);
     emit('job.progress', { jobId: 'a', phase: 'sampling', done: 1, total: 2 });
     emit('job.progress', { jobId: 'b', phase: 'sampling', done: 2, total: 2 });

@@ -25,8 +25,7 @@ const messageOf = (err: unknown): string => (err instanceof Error ? err.message 
 
 /**
  * The sampling job one view shows: follows it through the bridge's 'job.updated' events (the
- * full view, with its result, is fetched once it ends) and its 'job.progress' events. Progress is
- * watched separately from the state so a view can subscribe to it as soon as it has the job id.
+ * full view, with its result, is fetched once it ends) and its 'job.progress' events.
  * Every subscription ends when the job ends, when another is followed, and on unmount.
  */
 export function useSamplingJob(handlers: SamplingJobHandlers) {
@@ -43,12 +42,6 @@ export function useSamplingJob(handlers: SamplingJobHandlers) {
     offUpdates = null;
   }
 
-  /** Passes the job's progress events to `onProgress` (in place of any earlier job's). */
-  function watchProgress(jobId: string): void {
-    offProgress?.();
-    offProgress = onSamplingProgress(jobId, handlers.onProgress);
-  }
-
   /** Fetches the job's view (with its result once it has ended). */
   async function refresh(jobId: string): Promise<void> {
     try {
@@ -63,8 +56,13 @@ export function useSamplingJob(handlers: SamplingJobHandlers) {
     }
   }
 
-  /** Follows the job's state; the full result is fetched once it ends. */
+  /**
+   * Follows the job (in place of any earlier one): its progress events go to `onProgress`, its
+   * state is tracked, and the full result is fetched once it ends.
+   */
   async function follow(jobId: string): Promise<void> {
+    offProgress?.();
+    offProgress = onSamplingProgress(jobId, handlers.onProgress);
     offUpdates?.();
     offUpdates = onJobUpdated(jobId, (j) => {
       if (job.value?.jobId !== jobId) return;
@@ -98,5 +96,5 @@ export function useSamplingJob(handlers: SamplingJobHandlers) {
 
   onBeforeUnmount(stopWatching);
 
-  return { job, running, stopWatching, watchProgress, follow, cancel, pickUpLiveJob };
+  return { job, running, stopWatching, follow, cancel, pickUpLiveJob };
 }
