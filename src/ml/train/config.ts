@@ -89,8 +89,8 @@ export const REFERENCE_SCHEDULER: SchedulerParams = {
  * ControlNet gets the largest share: it trains last from zero-initialised outputs and is the stage
  * that limits the translation. The autoencoder gets 20 minutes because no later stage can beat its
  * reconstruction (its steps are the costliest: full-resolution convolutions and a discriminator);
- * the frozen LDM under the ControlNet gets 15 (on open MS a ControlNet on a 12-minute LDM scored as
- * well as one on a 20-minute LDM). Validation and checkpoints count against the budget.
+ * the frozen LDM under the ControlNet gets 15 (on open MS a ControlNet on a 12-minute LDM came close
+ * to one on a 20-minute LDM; numbers at the LDM's learning rate below). Validation and checkpoints count against the budget.
  */
 export const DESKTOP_BUDGET_MINUTES: Readonly<Record<TrainStage, number>> = { autoencoder: 20, ldm: 15, controlnet: 25 };
 

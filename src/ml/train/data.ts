@@ -48,8 +48,8 @@ export function spreadIndices(count: number, k: number): number[] {
  * so its first batches alone would validate on the skull base only.
  */
 export function validationBatches(count: number, batchSize: number, maxBatches: number): number[][] {
-  const take = maxBatches > 0 ? Math.min(count, maxBatches * batchSize) : count;
-  const indices = take < count ? spreadIndices(count, take) : Array.from({ length: count }, (_, i) => i);
+  // spreadIndices(count, count) is every index in order, so one call serves capped and uncapped.
+  const indices = spreadIndices(count, maxBatches > 0 ? maxBatches * batchSize : count);
   const out: number[][] = [];
   for (let i = 0; i < indices.length; i += batchSize) out.push(indices.slice(i, i + batchSize));
   return out;
