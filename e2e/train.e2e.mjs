@@ -111,11 +111,21 @@ describe('Train view', () => {
     const start = form.getByTestId('train-start');
     await page.waitForFunction(() => !document.querySelector('[data-testid="train-start"]')?.disabled, null, { timeout: 20_000 });
     assert.equal(await page.getByTestId('train-error').count(), 0);
+    // The panel may already watch another run that is marked running (earlier e2e files leave one
+    // in the shared home), so the started run is told apart by its id, not by its status alone.
+    const live = page.getByTestId('train-live');
+    const watchedBefore = (await live.count()) ? await live.getAttribute('data-run-id') : null;
     await start.click();
 
     // The started run is watched: running, then the curve and the progress bar grow.
-    const live = page.getByTestId('train-live');
-    await page.locator('[data-testid="train-live"][data-status="running"]').waitFor({ timeout: 30_000 });
+    await page.waitForFunction(
+      (before) => {
+        const el = document.querySelector('[data-testid="train-live"]');
+        return el?.getAttribute('data-status') === 'running' && el.getAttribute('data-run-id') !== before;
+      },
+      watchedBefore,
+      { timeout: 30_000 },
+    );
     const runId = Number(await live.getAttribute('data-run-id'));
     trainedRunId = runId;
     assert.ok(runId > 0);
