@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StateDict } from '../../src/ml/io';
 import { checkpointDir, loadCheckpoint, type LoadedCheckpoint } from '../../src/ml/pipeline/checkpoint';
 import { defaultLoop, DESKTOP_BUDGET_MINUTES } from '../../src/ml/train/config';
-import { FIXED_EPOCHS, lrFactor, parseBudget, plateauStep, projectSteps, scheduleProblems, type ScheduleSettings } from '../../src/ml/train/schedule';
+import { annealOnPlateau, FIXED_EPOCHS, lrFactor, parseBudget, plateauStep, projectSteps, scheduleProblems, type ScheduleSettings } from '../../src/ml/train/schedule';
 import { runSession, type LoopConfig, type MetricOut, type StageRuntime, type TrainHooks } from '../../src/ml/train/session';
 import { runTraining, TRAINING_SUMMARY_FILE } from '../../src/ml/train/run';
 import { syntheticData, tinyConfig } from './fixtures';
@@ -193,6 +193,36 @@ describe('the loop stops at the first of budget, plateau and epochs', () => {
     expect(r).toMatchObject({ status: 'completed', stopReason: 'plateau', step: 20, epoch: 5 });
   });
 
+  it('under a decaying rate a plateau anneals the rate to its floor first, then stops', async () => {
+    const clock = new FakeClock();
+    const stage = new ScriptedStage(clock, 1, [1.0, 0.8, 0.79, 0.795, 0.9]);
+    const runDir = freshDir();
+    const validations: number[] = [];
+    const l = loop({ budgetSteps: 1000, plateauPatience: 3, plateauMinDelta: 0.02, lrSchedule: 'warmup-cosine', warmupFraction: 0, minLrFraction: 0.1 });
+    const r = await run(stage, l, clock, runDir, false, { metrics: (p) => validations.push(...p.filter((m) => m.split === 'validation').map((m) => m.step)) });
+    // The plateau came at step 20 with the cosine still near its peak; a third of 20 steps more
+    // (7) take the rate down on a half cosine, validated once more where they end.
+    expect(r).toMatchObject({ status: 'completed', stopReason: 'plateau', step: 27 });
+    // Projected end before the plateau: the epoch cap (100 epochs of 4 steps), below the step budget.
+    expect(r.schedule.anneal).toEqual({ step: 20, steps: 7, factor: lrFactor(l as ScheduleSettings, 20, 400) });
+    expect(r.schedule.projectedSteps).toBe(27);
+    expect(validations).toEqual([4, 8, 12, 16, 20, 24, 27]);
+    const tail = stage.factors.slice(20);
+    expect(tail[0]).toBeCloseTo(r.schedule.anneal!.factor, 12);
+    for (let i = 1; i < tail.length; i++) expect(tail[i]!).toBeLessThan(tail[i - 1]!);
+    expect(tail.at(-1)!).toBeLessThan(0.15);
+    expect(loadCheckpoint(checkpointDir(runDir, 'last')!).meta.step).toBe(27);
+  });
+
+  it('a plateau stops at once under a constant rate or with the rate near its floor', () => {
+    const c = { warmupFraction: 0, minLrFraction: 0.1 };
+    expect(annealOnPlateau({ ...c, lrSchedule: 'constant' }, 20, 1000)).toBeNull();
+    expect(annealOnPlateau({ ...c, lrSchedule: 'warmup-cosine' }, 990, 1000)).toBeNull();
+    // Never past the projected end (the budget still bounds the run).
+    expect(annealOnPlateau({ ...c, lrSchedule: 'warmup-cosine' }, 270, 350)).toMatchObject({ step: 270, steps: 80 });
+    expect(annealOnPlateau({ ...c, lrSchedule: 'warmup-cosine' }, 300, 1000)).toMatchObject({ step: 300, steps: 100 });
+  });
+
   it('without budget or plateau the epoch cap ends the run', async () => {
     const clock = new FakeClock();
     const r = await run(new ScriptedStage(clock), loop({ epochs: 2 }), clock, freshDir());
@@ -222,6 +252,25 @@ describe('resume continues the schedule', () => {
     const resumed = await run(second, l, clock, runDir, true);
     expect(resumed).toMatchObject({ status: 'completed', stopReason: 'budget', step: 30 });
     expect(resumed.schedule.elapsedSeconds).toBe(60);
+    expect([...first.factors, ...second.factors]).toEqual(straight.factors);
+  });
+});
+
+describe('resume continues the closing anneal', () => {
+  it('a run interrupted mid-anneal ends where and as the straight run did', async () => {
+    const vals = [1.0, 0.8, 0.79, 0.795, 0.9];
+    const l = loop({ budgetSteps: 1000, plateauPatience: 3, plateauMinDelta: 0.02, lrSchedule: 'warmup-cosine', warmupFraction: 0, minLrFraction: 0.1, checkpointEvery: 1 });
+    const clock = new FakeClock();
+    const straight = new ScriptedStage(clock, 1, vals);
+    const a = await run(straight, l, clock, freshDir());
+
+    const runDir = freshDir();
+    const first = new ScriptedStage(clock, 1, vals);
+    await run(first, l, clock, runDir, false, { shouldStop: () => first.factors.length >= 23 });
+    expect(loadCheckpoint(checkpointDir(runDir, 'last')!).meta.schedule?.anneal).toMatchObject({ step: 20, steps: 7 });
+    const second = new ScriptedStage(clock, 1, vals);
+    const b = await run(second, l, clock, runDir, true);
+    expect(b).toMatchObject({ status: 'completed', stopReason: 'plateau', step: a.step });
     expect([...first.factors, ...second.factors]).toEqual(straight.factors);
   });
 });

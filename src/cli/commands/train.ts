@@ -101,7 +101,7 @@ function summaryLine(outcome: JobOutcome, services: Services): string {
     lastValLoss?: number | null;
     bestValLoss?: number | null;
     stopReason?: string | null;
-    schedule?: { elapsedSeconds?: number; settings?: { budgetMinutes?: number | null } };
+    schedule?: { elapsedSeconds?: number; settings?: { budgetMinutes?: number | null }; anneal?: { step: number; steps: number } | null };
   };
   const last = services.checkpoints.list(run.id).filter((c) => c.kind === 'last').at(-1);
   const parts = [`run ${run.id} ${run.stage} ${run.status}`];
@@ -112,7 +112,9 @@ function summaryLine(outcome: JobOutcome, services: Services): string {
   }
   if (s.stopReason) {
     const budget = s.schedule?.settings?.budgetMinutes;
-    parts.push(`stopped by ${s.stopReason}${budget ? ` (budget ${formatSeconds(budget * 60)}, used ${formatSeconds(s.schedule?.elapsedSeconds)})` : ''}`);
+    const anneal = s.schedule?.anneal;
+    const how = s.stopReason === 'plateau' && anneal ? ` at step ${anneal.step}, then a ${anneal.steps}-step anneal` : '';
+    parts.push(`stopped by ${s.stopReason}${how}${budget ? ` (budget ${formatSeconds(budget * 60)}, used ${formatSeconds(s.schedule?.elapsedSeconds)})` : ''}`);
   }
   if (run.error) parts.push(`error: ${run.error}`);
   if (last) parts.push(`checkpoint step ${last.step}: ${last.path}`);

@@ -36,7 +36,13 @@ export interface CheckpointMeta {
   /** The pointers this folder was written to become ('last', and 'best' when it improved). */
   kinds?: CheckpointKind[];
   /** Budget, learning-rate projection and plateau count, for runs whose loop has them. */
-  schedule?: { elapsedSeconds: number; projectedSteps: number; plateauBest: number | null; sinceImprovement: number };
+  schedule?: {
+    elapsedSeconds: number;
+    projectedSteps: number;
+    plateauBest: number | null;
+    sinceImprovement: number;
+    anneal?: { step: number; steps: number; factor: number } | null;
+  };
   config: Record<string, unknown>;
   files: Record<string, { sha256: string; bytes: number }>;
   createdAt: string;

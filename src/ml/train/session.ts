@@ -16,12 +16,15 @@ import { batchCount, epochOrder, type TrainingData } from './data';
 import { tileImages, uprightGray, writePng, type GrayImage } from '../io/png';
 import {
   budgetSpent,
-  lrFactor,
   MEASURE_STEPS,
   plateauStep,
+  annealDone,
+  annealOnPlateau,
+  scheduledFactor,
   projectSteps,
   scheduleSettings,
   warmupSteps,
+  type Anneal,
   type ScheduleSettings,
   type ScheduleState,
   type StopReason,
@@ -33,7 +36,7 @@ import {
  * ("last" every N steps and at epoch end, "best" by validation loss), NaN/Inf guard, cooperative
  * cancel, and exact resume (weights, optimiser moments, RNG state, step and epoch position,
  * budget used and learning-rate projection). A stage stops at its epoch cap, its step or time
- * budget, or a validation plateau, whichever comes first (see schedule.ts).
+ * budget, or a validation plateau (after annealing the rate), whichever comes first (see schedule.ts).
  * Stage specifics (networks, losses) live behind StageRuntime.
  */
 
@@ -137,6 +140,8 @@ export interface ScheduleSummary {
   lastLrFactor: number;
   /** Wall seconds over all sessions of the run (what a time budget counts). */
   elapsedSeconds: number;
+  /** The closing anneal a plateau started, if one did. */
+  anneal: Anneal | null;
 }
 
 /** A loss went NaN/Inf: the run stops, the last good checkpoint stays as it was. */
@@ -230,6 +235,7 @@ export async function runSession(runtime: StageRuntime, opts: SessionOptions, ho
     projectedSteps: projectSteps(settings, { step: 0, capSteps, elapsedSeconds: 0, secondsPerStep: null }),
     plateauBest: null,
     sinceImprovement: 0,
+    anneal: null,
   };
   let elapsedBefore = 0;
 
@@ -253,7 +259,7 @@ export async function runSession(runtime: StageRuntime, opts: SessionOptions, ho
   }
 
   const elapsed = () => elapsedBefore + (clock() - t0) / 1000;
-  let lastFactor = lrFactor(settings, step, sched.projectedSteps);
+  let lastFactor = scheduledFactor(settings, sched, step);
 
   // Before the first projection the step count is only the epoch cap; the time budget bounds the ETA.
   const etaSeconds = (rate: number | null): number | null => {
@@ -303,7 +309,7 @@ export async function runSession(runtime: StageRuntime, opts: SessionOptions, ho
   };
 
   let lastValidatedStep: number | null = null;
-  /** Validates and writes the figure; `improved` picks the best checkpoint, `plateau` stops the run. */
+  /** Validates and writes the figure; `improved` picks the best checkpoint, `plateau` ends the run (see below). */
   const validateAndFigures = async (): Promise<{ improved: boolean; plateau: boolean }> => {
     emitProgress('validating', null);
     // A fixed stream per validation (seeded by epoch) keeps validation noise comparable across epochs.
@@ -351,6 +357,7 @@ export async function runSession(runtime: StageRuntime, opts: SessionOptions, ho
         warmupSteps: warmupSteps(settings, sched.projectedSteps),
         lastLrFactor: lastFactor,
         elapsedSeconds: elapsed(),
+        anneal: sched.anneal ?? null,
       },
     };
   };
@@ -370,7 +377,11 @@ export async function runSession(runtime: StageRuntime, opts: SessionOptions, ho
         stopReason = 'budget';
         break training;
       }
-      lastFactor = lrFactor(settings, step, sched.projectedSteps);
+      if (annealDone(sched, step)) {
+        stopReason = 'plateau';
+        break training;
+      }
+      lastFactor = scheduledFactor(settings, sched, step);
       runtime.setLrFactor(lastFactor);
       const indices = order.slice(stepInEpoch * loop.batchSize, (stepInEpoch + 1) * loop.batchSize);
       const losses = await runtime.trainStep(indices, epoch, step + 1, rng);
@@ -396,6 +407,7 @@ export async function runSession(runtime: StageRuntime, opts: SessionOptions, ho
       if (settings.budgetMinutes !== null && sessionSteps >= MEASURE_STEPS && (sessionSteps - MEASURE_STEPS) % 10 === 0) {
         const secondsPerStep = (now - t0) / 1000 / sessionSteps;
         sched.projectedSteps = projectSteps(settings, { step, capSteps, elapsedSeconds: elapsed(), secondsPerStep });
+        if (sched.anneal) sched.projectedSteps = Math.max(step, Math.min(sched.projectedSteps, sched.anneal.step + sched.anneal.steps));
       }
       emitProgress('training', rate);
       // Tensor reads on cpu/wasm resolve as microtasks, so without this a whole run would never
@@ -407,14 +419,26 @@ export async function runSession(runtime: StageRuntime, opts: SessionOptions, ho
     stepInEpoch = 0;
     const validateNow = epoch === loop.epochs || (loop.valEvery > 0 && epoch % loop.valEvery === 0);
     const v = validateNow ? await validateAndFigures() : { improved: false, plateau: false };
+    // A plateau under a decaying rate starts the closing anneal (once; the run then stops at its
+    // end); under a constant rate, or with the rate already near its floor, it stops the run now.
+    let stopNow = false;
+    if (v.plateau && !sched.anneal) {
+      const anneal = annealOnPlateau(settings, step, sched.projectedSteps);
+      if (anneal) {
+        sched.anneal = anneal;
+        sched.projectedSteps = anneal.step + anneal.steps;
+        hooks.log?.(`validation plateau at step ${step}: annealing the learning rate from ${anneal.factor.toFixed(3)} of its peak over ${anneal.steps} steps, then stopping`);
+      } else stopNow = true;
+    }
     await saveCheckpoint(v.improved ? ['last', 'best'] : ['last']);
-    if (v.plateau) {
+    if (stopNow) {
       stopReason = 'plateau';
       break;
     }
   }
-  if (stopReason === 'budget') {
-    // A budget ends mid-epoch: validate once more so the run ends with figures and a current best.
+  if (stopReason === 'budget' || stopReason === 'plateau') {
+    // A budget or an anneal ends mid-epoch: validate once more so the run ends with figures and a
+    // current best (a plateau that stopped at once has just validated and checkpointed).
     const v = lastValidatedStep === step || sessionSteps === 0 ? { improved: false } : await validateAndFigures();
     if (lastCheckpointStep !== step || v.improved) await saveCheckpoint(v.improved ? ['last', 'best'] : ['last']);
   }
