@@ -23,6 +23,7 @@ let jobs: TrainingJobs;
 let lastWorker: Worker | null = null;
 const progress: EventPayload<'job.progress'>[] = [];
 const updates: EventPayload<'job.updated'>[] = [];
+const logs: EventPayload<'run.log'>[] = [];
 /** The next job started or resumed is held once it has done this many steps (then the gate resets). */
 let holdNext: number | undefined;
 
@@ -40,6 +41,7 @@ beforeAll(() => {
   });
   services.events.on('job.progress', (p) => progress.push(p));
   services.events.on('job.updated', (j) => updates.push(j));
+  services.events.on('run.log', (l) => logs.push(l));
 });
 afterAll(() => {
   jobs.closeSync();
@@ -154,6 +156,8 @@ describe('training jobs', () => {
     await startHeld(stoppedAt + 2, () => (resumed = jobs.resume(run.id)));
     expect(resumed!.status).toBe('queued');
     expect(trainSteps(run.id)).toEqual(range(1, stoppedAt + 2));
+    // The loop's notice of where it resumed reaches the back end's listeners (the CLI prints it).
+    expect(logs.filter((l) => l.runId === run.id).map((l) => l.message)).toEqual([`resuming at step ${stoppedAt} (epoch 1, batch ${stoppedAt})`]);
     jobs.cancel(run.id);
     await jobs.waitFor(run.id);
     const steps = trainSteps(run.id);

@@ -488,6 +488,7 @@ export class TrainingJobs {
         this.storing(() => this.services.artefacts.add({ runId: job.runId, kind: m.event.kind, path: m.event.path, step: m.event.step, meta: m.event.meta }));
         break;
       case 'log':
+        events.emit('run.log', { runId: job.runId, message: m.message });
         this.opts.onLog?.(job.runId, m.message);
         break;
       case 'held':

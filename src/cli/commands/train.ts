@@ -147,7 +147,13 @@ export function estimateLines(stage: string, preset: string, e: TrainEstimate): 
 /** Waits for a job of this process with a progress view, Ctrl-C handling and a summary line. */
 async function follow(services: Services, runId: number, json: boolean): Promise<void> {
   const view = progressView(runId);
-  const off = services.events.on('job.progress', (p) => view.update(p));
+  const offProgress = services.events.on('job.progress', (p) => view.update(p));
+  // The loop's own notices (resume point, a plateau's anneal) go to stderr beside the progress.
+  const offLog = services.events.on('run.log', (l) => l.runId === runId && process.stderr.write(`\nrun ${runId}: ${l.message}\n`));
+  const off = () => {
+    offProgress();
+    offLog();
+  };
   let interrupts = 0;
   const onSigint = () => {
     interrupts += 1;

@@ -29,6 +29,8 @@ export const events = {
     names: z.array(z.string()),
     lastStep: z.number().int(),
   }),
+  /** A line a training run's loop reports about itself (a resume point, a plateau's anneal). */
+  'run.log': z.object({ runId: Id, message: z.string() }),
   /** A run was created or changed (status, error, ...). */
   'run.updated': z.object({ run: Run }),
   /** A dataset job (import, phantom, prepare, fetch) changed state or progressed. */
