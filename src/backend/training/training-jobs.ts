@@ -65,7 +65,6 @@ export interface JobsOptions {
   staleAfterMs?: number;
   /** Progress listener in the same process (the CLI's progress bar). */
   onProgress?: (runId: number, p: TrainProgress) => void;
-  onLog?: (runId: number, message: string) => void;
   /**
    * Tests only: hold a job before its next step once it has done this many steps (undefined: never),
    * until release() or cancel(). Default: BRAINSYNTH_TEST_HOLD_AT_STEP, so tests can gate the CLI's
@@ -489,7 +488,6 @@ export class TrainingJobs {
         break;
       case 'log':
         events.emit('run.log', { runId: job.runId, message: m.message });
-        this.opts.onLog?.(job.runId, m.message);
         break;
       case 'held':
         // Everything before the hold is in the store when a test acts on it.

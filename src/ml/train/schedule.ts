@@ -106,8 +106,13 @@ export function lrFactor(s: Pick<ScheduleSettings, 'lrSchedule' | 'warmupFractio
   const warmup = warmupSteps(s, total);
   if (step < warmup) return (step + 1) / warmup;
   const span = Math.max(1, total - warmup);
-  const p = Math.min(1, (step - warmup) / span);
-  return s.minLrFraction + (1 - s.minLrFraction) * 0.5 * (1 + Math.cos(Math.PI * p));
+  return cosineFall(1, s.minLrFraction, (step - warmup) / span);
+}
+
+/** A half cosine from `from` (p = 0) down to `to` (p >= 1): the shape of every decay here. */
+function cosineFall(from: number, to: number, p: number): number {
+  const q = Math.min(1, Math.max(0, p));
+  return to + (from - to) * 0.5 * (1 + Math.cos(Math.PI * q));
 }
 
 export function warmupSteps(s: Pick<ScheduleSettings, 'lrSchedule' | 'warmupFraction'>, total: number): number {
@@ -141,9 +146,7 @@ export function scheduledFactor(
   step: number,
 ): number {
   const a = state.anneal;
-  if (!a) return lrFactor(s, step, state.projectedSteps);
-  const p = Math.min(1, Math.max(0, (step - a.step) / a.steps));
-  return s.minLrFraction + (a.factor - s.minLrFraction) * 0.5 * (1 + Math.cos(Math.PI * p));
+  return a ? cosineFall(a.factor, s.minLrFraction, (step - a.step) / a.steps) : lrFactor(s, step, state.projectedSteps);
 }
 
 /** Whether a begun anneal has run its steps (checked before each step). */
