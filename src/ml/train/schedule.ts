@@ -1,3 +1,5 @@
+import type { Anneal, ScheduleState } from '../pipeline/checkpoint';
+
 /**
  * When a stage stops and how its learning rate moves on the way there.
  *
@@ -38,32 +40,9 @@ export const FIXED_EPOCHS: ScheduleSettings = {
   plateauMinDelta: 0,
 };
 
-/** What a resumed run needs to continue the same budget, schedule and plateau count. */
-export interface ScheduleState {
-  /** Wall seconds spent by earlier sessions of this run (counted against a time budget). */
-  elapsedSeconds: number;
-  /** The latest projection of the run's total optimiser steps. */
-  projectedSteps: number;
-  /** Best validation loss seen by the plateau rule, and validations since it improved. */
-  plateauBest: number | null;
-  sinceImprovement: number;
-  /** Set once a plateau started the closing anneal (absent in checkpoints written before it existed). */
-  anneal?: Anneal | null;
-}
-
-/**
- * The closing anneal a plateau starts under a decaying schedule: from `factor` at optimiser step
- * `step`, a half cosine down to the floor over `steps` steps, then the run stops. Stopping at
- * once would keep weights trained at a high rate when the budget is long (on open MS an
- * autoencoder given 40 minutes plateaued at 14.5 with the rate still at 0.7 of its peak, and
- * reconstructed worse than one whose 20-minute cosine had run out); the annealed tail is where a
- * cosine gains most.
- */
-export interface Anneal {
-  step: number;
-  steps: number;
-  factor: number;
-}
+// The resumable state's types live with the checkpoint format that stores them (the loop imports
+// the checkpoint module, not the other way round).
+export type { Anneal, ScheduleState };
 
 /** The anneal lasts this fraction of the steps trained when the plateau came. */
 export const ANNEAL_FRACTION = 1 / 3;
