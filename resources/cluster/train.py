@@ -170,12 +170,29 @@ def to_float(batch_u8, image_size, device):
 AUGMENT = {
     "autoencoder": dict(flip=0.5, affine=0.5, translate=2, scale=(0.95, 1.05), shift=0.1, shift_range=0.05, contrast=0.1, gamma=(0.97, 1.03)),
     "diffusion": dict(flip=0.5, affine=0.25, translate=2, scale=(0.99, 1.01), shift=0.1, shift_range=0.05, contrast=0.1, gamma=(0.97, 1.03)),
+    # For training sets of few subjects: rotation, larger scaling and a smooth deformation vary the
+    # anatomy (pixel sizes for 80x112 slices, as the desktop app's table).
+    "anatomy": dict(flip=0.5, affine=0.8, translate=4, scale=(0.9, 1.1), rotate=math.radians(10), elastic=0.5, elastic_spacing=16,
+                    elastic_magnitude=2, shift=0.1, shift_range=0.05, contrast=0.1, gamma=(0.97, 1.03)),
 }
 
 
+def augment_table(config, stage):
+    """The run's augmentation setting: "none", "reference" (the per-stage tables) or "anatomy";
+    older configs hold a boolean (true = reference)."""
+    setting = config.get("augment", True)
+    if setting is False or setting == "none":
+        return None
+    if setting == "anatomy":
+        return AUGMENT["anatomy"]
+    if setting is True or setting == "reference":
+        return AUGMENT["autoencoder" if stage == "autoencoder" else "diffusion"]
+    raise ValueError(f"job.json: augment must be none, reference or anatomy, got {setting!r}")
+
+
 def augment(images, a, gen):
-    """The reference's order: flip -> affine -> intensity shift -> contrast -> clamp; paired images
-    (list of [B, 1, H, W]) get the same geometric draw, as MONAI dictionary transforms do."""
+    """The reference's order: flip -> affine (+ deformation) -> intensity shift -> contrast -> clamp;
+    paired images (list of [B, 1, H, W]) get the same geometric draw, as MONAI dictionary transforms do."""
     b, _, h, w = images[0].shape
     dev = images[0].device
     u = lambda *s: torch.rand(*s, generator=gen).to(dev)
@@ -186,12 +203,29 @@ def augment(images, a, gen):
     sy = a["scale"][0] + (a["scale"][1] - a["scale"][0]) * u(b)
     tx = (u(b) * 2 - 1) * a["translate"] * 2 / w
     ty = (u(b) * 2 - 1) * a["translate"] * 2 / h
+    # Tables without rotation draw nothing for it, so their random stream is as it always was.
+    rot = torch.where(aff, (u(b) * 2 - 1) * a["rotate"], torch.zeros(b, device=dev)) if a.get("rotate") else torch.zeros(b, device=dev)
+    one = torch.ones_like(sx)
+    kx = torch.where(aff, 1 / sx, one)
+    ky = torch.where(aff, 1 / sy, one)
+    cos, sin = torch.cos(rot), torch.sin(rot)
     theta = torch.zeros(b, 2, 3, device=dev)
-    theta[:, 0, 0] = torch.where(aff, 1 / sx, torch.ones_like(sx))
-    theta[:, 1, 1] = torch.where(aff, 1 / sy, torch.ones_like(sy))
+    # Rotation in pixel space, written in affine_grid's normalised coordinates (x spans w, y spans h).
+    theta[:, 0, 0] = cos * kx
+    theta[:, 0, 1] = sin * ky * h / w
+    theta[:, 1, 0] = -sin * kx * w / h
+    theta[:, 1, 1] = cos * ky
     theta[:, 0, 2] = torch.where(aff, tx, torch.zeros_like(tx))
     theta[:, 1, 2] = torch.where(aff, ty, torch.zeros_like(ty))
     grid = F.affine_grid(theta, list(images[0].shape), align_corners=False)
+    if a.get("elastic", 0) > 0:
+        rows = max(2, math.ceil((h - 1) / a["elastic_spacing"]) + 1)
+        cols = max(2, math.ceil((w - 1) / a["elastic_spacing"]) + 1)
+        on = (u(b) < a["elastic"]).float()[:, None, None, None]
+        coarse = torch.randn(b, 2, rows, cols, generator=gen).to(dev) * a["elastic_magnitude"] * on
+        field = F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=True)
+        # Pixels -> normalised units: x (channel 0) over w, y (channel 1) over h.
+        grid = grid + torch.stack([field[:, 0] * 2 / w, field[:, 1] * 2 / h], dim=-1)
     images = [F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False) for x in images]
     out = []
     for x in images:
@@ -379,7 +413,7 @@ class AutoencoderStage:
             self.p_weight = args.perceptual_weight
         self.models = {"ae": self.ae, "disc": self.disc}
         self.device = device
-        self.augment = AUGMENT["autoencoder"] if config.get("augment", True) else None
+        self.augment = augment_table(config, "autoencoder")
 
     def wrap(self, wrap):
         self.ae_t = wrap(self.ae)
@@ -471,7 +505,7 @@ class LdmStage:
             scale = float(1.0 / z.flatten().std(unbiased=False))
         self.scale = float(scale)
         self.models = {"model": self.model}
-        self.augment = AUGMENT["diffusion"] if config.get("augment", True) else None
+        self.augment = augment_table(config, "diffusion")
 
     def wrap(self, wrap):
         self.model_t = wrap(self.model)
@@ -542,7 +576,7 @@ class ControlNetStage:
         self.controlnet.load_state_dict(self.unet.state_dict(), strict=False)
         self.controlnet.to(device)
         self.models = {"controlnet": self.controlnet}
-        self.augment = AUGMENT["diffusion"] if config.get("augment", True) else None
+        self.augment = augment_table(config, "diffusion")
 
     def wrap(self, wrap):
         self.controlnet_t = wrap(self.controlnet)

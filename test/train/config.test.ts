@@ -78,6 +78,22 @@ describe('training configs', () => {
     expect(() => validateTrainConfig(applyOverrides(ae, ['autoencoder.network.in_channels=3']))).toThrow(/in_channels and out_channels must be 1/);
   });
 
+  it('augmentation: both presets default to the reference tables in every stage', () => {
+    for (const preset of ['reference', 'desktop'] as const) {
+      const ae = buildTrainConfig({ stage: 'autoencoder', preset, overrides: [] });
+      const ldm = buildTrainConfig({ stage: 'ldm', preset, overrides: [], parent: parentOf(ae) });
+      const cn = buildTrainConfig({ stage: 'controlnet', preset, overrides: [], parent: parentOf(ldm, 2) });
+      expect([ae.augment, ldm.augment, cn.augment]).toEqual(['reference', 'reference', 'reference']);
+    }
+    const ae = buildTrainConfig({ stage: 'autoencoder', preset: 'desktop', overrides: [] });
+    // Any setting is one --set away; older runs' booleans are still accepted; a typo names the choices.
+    expect(buildTrainConfig({ stage: 'autoencoder', preset: 'desktop', overrides: ['augment=anatomy'] }).augment).toBe('anatomy');
+    expect(() => validateTrainConfig(applyOverrides(ae, ['augment=none']))).not.toThrow();
+    expect(() => validateTrainConfig(applyOverrides(ae, ['augment=false']))).not.toThrow();
+    expect(() => validateTrainConfig(applyOverrides(ae, ['augment=strong']))).toThrow(/augment must be one of none, reference, anatomy, got "strong"/);
+    expect(() => applyOverrides(ae, ['augment=[1]'])).toThrow(/--set augment: expected a string/);
+  });
+
   it('--set overrides meet the same field limits as the form and the API', () => {
     const ae = buildTrainConfig({ stage: 'autoencoder', preset: 'desktop', overrides: [] });
     const cases: [string, RegExp][] = [

@@ -1,4 +1,6 @@
 import type { Rng } from '../util/rng';
+import type { Augmentation } from './config';
+import type { TrainStage } from './session';
 
 /**
  * The reference's training augmentations, in its order: flip ->
@@ -16,6 +18,12 @@ export interface AugmentConfig {
   translate: number;
   /** Independent scale per axis, U[lo, hi]. */
   scale: [number, number];
+  /** In-plane rotation U[-r, r] radians (0 in the reference's tables). */
+  rotate: number;
+  /** Smooth random deformation: probability, control-point spacing (pixels), displacement std (pixels). */
+  elasticProb: number;
+  elasticSpacing: number;
+  elasticMagnitude: number;
   /** RandShiftIntensity: add one offset U[-r, r]. */
   shiftProb: number;
   shiftRange: number;
@@ -29,6 +37,10 @@ export const AUGMENT_AUTOENCODER: AugmentConfig = {
   affineProb: 0.5,
   translate: 2,
   scale: [0.95, 1.05],
+  rotate: 0,
+  elasticProb: 0,
+  elasticSpacing: 16,
+  elasticMagnitude: 0,
   shiftProb: 0.1,
   shiftRange: 0.05,
   contrastProb: 0.1,
@@ -41,6 +53,30 @@ export const AUGMENT_DIFFUSION: AugmentConfig = {
   affineProb: 0.25,
   translate: 2,
   scale: [0.99, 1.01],
+  rotate: 0,
+  elasticProb: 0,
+  elasticSpacing: 16,
+  elasticMagnitude: 0,
+  shiftProb: 0.1,
+  shiftRange: 0.05,
+  contrastProb: 0.1,
+  gamma: [0.97, 1.03],
+};
+
+/**
+ * Stronger, anatomy-varying augmentation for a training set of few subjects: rotations, larger
+ * anisotropic scaling and a smooth deformation give the networks ventricles, sulci and outlines of
+ * other shapes and sizes than the one brain they see. Pixel sizes are for the desktop's 80x112.
+ */
+export const AUGMENT_ANATOMY: AugmentConfig = {
+  flipProb: 0.5,
+  affineProb: 0.8,
+  translate: 4,
+  scale: [0.9, 1.1],
+  rotate: (10 * Math.PI) / 180,
+  elasticProb: 0.5,
+  elasticSpacing: 16,
+  elasticMagnitude: 2,
   shiftProb: 0.1,
   shiftRange: 0.05,
   contrastProb: 0.1,
@@ -52,21 +88,49 @@ export const AUGMENT_NONE: AugmentConfig = {
   affineProb: 0,
   translate: 0,
   scale: [1, 1],
+  rotate: 0,
+  elasticProb: 0,
+  elasticSpacing: 16,
+  elasticMagnitude: 0,
   shiftProb: 0,
   shiftRange: 0,
   contrastProb: 0,
   gamma: [1, 1],
 };
 
+/** Displacements (pixels) at a coarse grid of control points, interpolated smoothly in between. */
+export interface ElasticField {
+  rows: number;
+  cols: number;
+  dy: Float32Array;
+  dx: Float32Array;
+}
+
+/**
+ * The table a stage trains with under a run's augmentation setting (null: none). The reference
+ * setting keeps the reference's per-stage tables; booleans are older runs' form of the setting.
+ */
+export function augmentTable(setting: Augmentation | boolean, stage: TrainStage): AugmentConfig | null {
+  if (setting === false || setting === 'none') return null;
+  if (setting === 'anatomy') return AUGMENT_ANATOMY;
+  return stage === 'autoencoder' ? AUGMENT_AUTOENCODER : AUGMENT_DIFFUSION;
+}
+
 /** One random draw, applied identically to every image of a pair. */
 export interface AugmentDraw {
   flip: boolean;
-  affine: { ty: number; tx: number; sy: number; sx: number } | null;
+  affine: { ty: number; tx: number; sy: number; sx: number; rot?: number } | null;
+  elastic?: ElasticField | null;
   shift: number | null;
   gamma: number | null;
 }
 
-export function drawAugment(cfg: AugmentConfig, rng: Rng): AugmentDraw {
+/**
+ * Draws one augmentation. h and w size the elastic field's control grid; tables without rotation
+ * or deformation consume the random stream exactly as before those existed, so a seed gives the
+ * reference tables the same augmentations it always did.
+ */
+export function drawAugment(cfg: AugmentConfig, rng: Rng, h = 0, w = 0): AugmentDraw {
   const flip = cfg.flipProb > 0 && rng.bernoulli(cfg.flipProb);
   const affine =
     cfg.affineProb > 0 && rng.bernoulli(cfg.affineProb)
@@ -75,11 +139,24 @@ export function drawAugment(cfg: AugmentConfig, rng: Rng): AugmentDraw {
           tx: rng.range(-cfg.translate, cfg.translate),
           sy: rng.range(cfg.scale[0], cfg.scale[1]),
           sx: rng.range(cfg.scale[0], cfg.scale[1]),
+          ...(cfg.rotate > 0 ? { rot: rng.range(-cfg.rotate, cfg.rotate) } : {}),
         }
       : null;
+  let elastic: ElasticField | null = null;
+  if (cfg.elasticProb > 0 && cfg.elasticMagnitude > 0 && h > 1 && w > 1 && rng.bernoulli(cfg.elasticProb)) {
+    const rows = Math.max(2, Math.ceil((h - 1) / cfg.elasticSpacing) + 1);
+    const cols = Math.max(2, Math.ceil((w - 1) / cfg.elasticSpacing) + 1);
+    const dy = new Float32Array(rows * cols);
+    const dx = new Float32Array(rows * cols);
+    for (let i = 0; i < dy.length; i++) {
+      dy[i] = rng.normal() * cfg.elasticMagnitude;
+      dx[i] = rng.normal() * cfg.elasticMagnitude;
+    }
+    elastic = { rows, cols, dy, dx };
+  }
   const shift = cfg.shiftProb > 0 && rng.bernoulli(cfg.shiftProb) ? rng.range(-cfg.shiftRange, cfg.shiftRange) : null;
   const gamma = cfg.contrastProb > 0 && rng.bernoulli(cfg.contrastProb) ? rng.range(cfg.gamma[0], cfg.gamma[1]) : null;
-  return { flip, affine, shift, gamma };
+  return { flip, affine, elastic, shift, gamma };
 }
 
 /**
@@ -97,31 +174,72 @@ function reflect(coord: number, n: number): number {
   return Math.min(Math.max(c + lo, 0), n - 1);
 }
 
+/** Bilinear sample at (sy, sx), coordinates reflected into the image. */
+function sampleAt(img: Float32Array, h: number, w: number, y: number, x: number): number {
+  const sy = reflect(y, h);
+  const sx = reflect(x, w);
+  const y0 = Math.floor(sy);
+  const y1 = Math.min(y0 + 1, h - 1);
+  const fy = sy - y0;
+  const x0 = Math.floor(sx);
+  const x1 = Math.min(x0 + 1, w - 1);
+  const fx = sx - x0;
+  const top = img[y0 * w + x0]! * (1 - fx) + img[y0 * w + x1]! * fx;
+  const bottom = img[y1 * w + x0]! * (1 - fx) + img[y1 * w + x1]! * fx;
+  return top * (1 - fy) + bottom * fy;
+}
+
+/** Smoothstep weight: the field is continuous with continuous slope across control cells. */
+const smooth = (t: number) => t * t * (3 - 2 * t);
+
+/** The field's displacement at pixel (r, c) of an h x w image. */
+function displacement(f: ElasticField, h: number, w: number, r: number, c: number): [number, number] {
+  const gy = (r / Math.max(h - 1, 1)) * (f.rows - 1);
+  const gx = (c / Math.max(w - 1, 1)) * (f.cols - 1);
+  const i0 = Math.min(Math.floor(gy), f.rows - 2);
+  const j0 = Math.min(Math.floor(gx), f.cols - 2);
+  const ty = smooth(gy - i0);
+  const tx = smooth(gx - j0);
+  const at = (a: Float32Array, i: number, j: number) => a[i * f.cols + j]!;
+  const lerp2 = (a: Float32Array) =>
+    (at(a, i0, j0) * (1 - tx) + at(a, i0, j0 + 1) * tx) * (1 - ty) + (at(a, i0 + 1, j0) * (1 - tx) + at(a, i0 + 1, j0 + 1) * tx) * ty;
+  return [lerp2(f.dy), lerp2(f.dx)];
+}
+
 /**
- * Resamples with output->input map src = s * (dst - centre) + centre + t (centred coordinates),
- * bilinear, reflection padding.
+ * Resamples with output->input map src = R(rot) S (dst - centre) + centre + t (+ the elastic
+ * field's displacement at dst), bilinear, reflection padding.
  */
-export function affineResample(img: Float32Array, h: number, w: number, a: NonNullable<AugmentDraw['affine']>): Float32Array {
+export function affineResample(
+  img: Float32Array,
+  h: number,
+  w: number,
+  a: NonNullable<AugmentDraw['affine']>,
+  elastic: ElasticField | null = null,
+): Float32Array {
   const out = new Float32Array(h * w);
   const cy = (h - 1) / 2;
   const cx = (w - 1) / 2;
+  const cos = Math.cos(a.rot ?? 0);
+  const sin = Math.sin(a.rot ?? 0);
   for (let r = 0; r < h; r++) {
-    const sy = reflect(a.sy * (r - cy) + cy + a.ty, h);
-    const y0 = Math.floor(sy);
-    const y1 = Math.min(y0 + 1, h - 1);
-    const fy = sy - y0;
+    const py = a.sy * (r - cy);
     for (let c = 0; c < w; c++) {
-      const sx = reflect(a.sx * (c - cx) + cx + a.tx, w);
-      const x0 = Math.floor(sx);
-      const x1 = Math.min(x0 + 1, w - 1);
-      const fx = sx - x0;
-      const top = img[y0 * w + x0]! * (1 - fx) + img[y0 * w + x1]! * fx;
-      const bottom = img[y1 * w + x0]! * (1 - fx) + img[y1 * w + x1]! * fx;
-      out[r * w + c] = top * (1 - fy) + bottom * fy;
+      const px = a.sx * (c - cx);
+      let y = cos * py - sin * px + cy + a.ty;
+      let x = sin * py + cos * px + cx + a.tx;
+      if (elastic) {
+        const [dy, dx] = displacement(elastic, h, w, r, c);
+        y += dy;
+        x += dx;
+      }
+      out[r * w + c] = sampleAt(img, h, w, y, x);
     }
   }
   return out;
 }
+
+const IDENTITY = { ty: 0, tx: 0, sy: 1, sx: 1 };
 
 function flipRows(img: Float32Array, h: number, w: number): Float32Array {
   const out = new Float32Array(h * w);
@@ -145,7 +263,7 @@ function adjustContrast(img: Float32Array, gamma: number): void {
 export function applyAugment(img: Float32Array, h: number, w: number, draw: AugmentDraw): Float32Array {
   if (img.length !== h * w) throw new Error(`augment: image has ${img.length} values, expected ${h}x${w}`);
   let x = draw.flip ? flipRows(img, h, w) : img;
-  if (draw.affine) x = affineResample(x, h, w, draw.affine);
+  if (draw.affine || draw.elastic) x = affineResample(x, h, w, draw.affine ?? IDENTITY, draw.elastic ?? null);
   if (x === img) x = img.slice();
   if (draw.shift !== null) for (let i = 0; i < x.length; i++) x[i] = x[i]! + draw.shift;
   if (draw.gamma !== null) adjustContrast(x, draw.gamma);
@@ -155,6 +273,6 @@ export function applyAugment(img: Float32Array, h: number, w: number, draw: Augm
 
 /** Augments a set of paired images with one shared draw. */
 export function augmentPaired(images: Float32Array[], h: number, w: number, cfg: AugmentConfig, rng: Rng): Float32Array[] {
-  const draw = drawAugment(cfg, rng);
+  const draw = drawAugment(cfg, rng, h, w);
   return images.map((img) => applyAugment(img, h, w, draw));
 }

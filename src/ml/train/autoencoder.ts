@@ -5,7 +5,7 @@ import { LayersFeatureNetwork, perceptualDistance, type FeatureNetwork } from '.
 import { AutoencoderKL, type AutoencoderKLConfig } from '../networks/autoencoder-kl';
 import { PatchDiscriminator, type PatchDiscriminatorConfig } from '../networks/patch-discriminator';
 import type { Rng } from '../util/rng';
-import { AUGMENT_AUTOENCODER } from './augment';
+import { augmentTable } from './augment';
 import { subDict, withPrefix, type LoadedCheckpoint } from '../pipeline/checkpoint';
 import type { AutoencoderStageConfig, TrainConfig } from './config';
 import { makeBatch, spreadIndices, validationBatches, type TrainingData } from './data';
@@ -73,7 +73,7 @@ export class AutoencoderRuntime implements StageRuntime {
   async trainStep(indices: number[], epoch: number, _step: number, rng: Rng): Promise<Record<string, number>> {
     const cfg = this.cfg;
     const set = this.data.train;
-    const batch = makeBatch(set, indices, this.train.augment ? AUGMENT_AUTOENCODER : null, rng);
+    const batch = makeBatch(set, indices, augmentTable(this.train.augment, 'autoencoder'), rng);
     const x = batch.t1w;
     batch.flair.dispose();
     const eps = normalTensor(rng, this.latentShape(indices.length, set.height, set.width)) as tf.Tensor4D;

@@ -19,6 +19,14 @@ export const TRAIN_PRESETS: readonly TrainPreset[] = ['desktop', 'reference'];
 
 export type NetworkParams = Record<string, unknown>;
 
+/**
+ * Which training augmentation a run uses: none, the reference's mild tables, or the stronger
+ * anatomy-varying one (rotation, scaling, smooth deformation) for training sets of few subjects.
+ * Runs recorded before this setting existed hold a boolean: true is 'reference', false 'none'.
+ */
+export type Augmentation = 'none' | 'reference' | 'anatomy';
+export const AUGMENTATIONS: readonly Augmentation[] = ['none', 'reference', 'anatomy'];
+
 export interface AutoencoderStageConfig {
   network: NetworkParams;
   discriminator: NetworkParams;
@@ -69,7 +77,7 @@ export interface TrainConfig {
   preset: TrainPreset;
   /** [height, width] the slices are trained at (must divide 160x224 by whole factors). */
   imageSize: [number, number];
-  augment: boolean;
+  augment: Augmentation | boolean;
   loop: LoopConfig;
   autoencoder?: AutoencoderStageConfig;
   ldm?: LdmStageConfig;
@@ -248,7 +256,8 @@ export function applyOverrides<T extends object>(config: T, overrides: string[])
       kind(current) === kind(value) ||
       current === null ||
       value === null ||
-      (key.endsWith('latentScale') && (typeof value === 'number' || value === 'auto'));
+      (key.endsWith('latentScale') && (typeof value === 'number' || value === 'auto')) ||
+      (key === 'augment' && (typeof value === 'boolean' || typeof value === 'string'));
     if (!compatible) throw new Error(`--set ${key}: expected a ${kind(current)}, got ${JSON.stringify(value)}`);
     node[leaf] = value;
   }

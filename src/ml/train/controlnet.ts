@@ -20,10 +20,10 @@ import {
   type ConditioningContext,
   type LoadedCheckpoint,
 } from '../pipeline';
-import { AUGMENT_DIFFUSION } from './augment';
+import { augmentTable } from './augment';
 import type { ControlNetStageConfig, TrainConfig } from './config';
 import { makeBatch, spreadIndices, type TrainingData } from './data';
-import { augmentFor, diffusionValidationLoss, disposeNoised, noiseLatents, noiseSchedule } from './diffusion-common';
+import { diffusionValidationLoss, disposeNoised, noiseLatents, noiseSchedule } from './diffusion-common';
 import { adamw, namedGrads, type Adam } from './optim';
 import { allFinite, disposeNamed, namedParams, optimizerFromStateDict, optimizerToStateDict, readImages, readScalars } from './runtime-util';
 import type { StageRuntime, ValidationResult } from './session';
@@ -78,7 +78,7 @@ export class ControlNetRuntime implements StageRuntime {
   }
 
   async trainStep(indices: number[], _epoch: number, _step: number, rng: Rng): Promise<Record<string, number>> {
-    const batch = makeBatch(this.data.train, indices, augmentFor(this.train, AUGMENT_DIFFUSION), rng);
+    const batch = makeBatch(this.data.train, indices, augmentTable(this.train.augment, 'controlnet'), rng);
     const latent = encodeLatents(this.ae, batch.t1w, this.latentScale, rng);
     const noised = noiseLatents(this.sched, this.cfg.scheduler, latent, rng);
     const dropped = indices.map(() => rng.bernoulli(this.cfg.promptDropout));

@@ -4,8 +4,6 @@ import type { AutoencoderKL } from '../networks/autoencoder-kl';
 import { encodeLatents } from '../pipeline';
 import { addNoise, getVelocity, makeNoiseSchedule, type NoiseSchedule, type SchedulerParams } from '../schedulers';
 import type { Rng } from '../util/rng';
-import type { AugmentConfig } from './augment';
-import type { TrainConfig } from './config';
 import { makeBatch, validationBatches, type SliceSet } from './data';
 import { normalTensor, readScalars } from './runtime-util';
 
@@ -59,9 +57,6 @@ export function disposeNoised(n: NoisedBatch): void {
   n.timesteps.dispose();
 }
 
-export function augmentFor(train: TrainConfig, cfg: AugmentConfig): AugmentConfig | null {
-  return train.augment ? cfg : null;
-}
 
 /**
  * Validation loss shared by the LDM and ControlNet stages, as the reference validates both:

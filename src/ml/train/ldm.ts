@@ -16,10 +16,10 @@ import {
   seedRange,
   type LoadedCheckpoint,
 } from '../pipeline';
-import { AUGMENT_DIFFUSION } from './augment';
+import { augmentTable } from './augment';
 import type { LdmStageConfig, TrainConfig } from './config';
 import { makeBatch, type TrainingData } from './data';
-import { augmentFor, computeLatentScale, diffusionValidationLoss, disposeNoised, noiseLatents, noiseSchedule } from './diffusion-common';
+import { computeLatentScale, diffusionValidationLoss, disposeNoised, noiseLatents, noiseSchedule } from './diffusion-common';
 import { adamw, namedGrads, type Adam } from './optim';
 import { allFinite, disposeNamed, namedParams, optimizerFromStateDict, optimizerToStateDict, readImages, readScalars } from './runtime-util';
 import type { StageRuntime, ValidationResult } from './session';
@@ -71,7 +71,7 @@ export class LdmRuntime implements StageRuntime {
   }
 
   async trainStep(indices: number[], _epoch: number, _step: number, rng: Rng): Promise<Record<string, number>> {
-    const batch = makeBatch(this.data.train, indices, augmentFor(this.train, AUGMENT_DIFFUSION), rng);
+    const batch = makeBatch(this.data.train, indices, augmentTable(this.train.augment, 'ldm'), rng);
     const latent = encodeLatents(this.ae, batch.t1w, this.latentScale, rng);
     const noised = noiseLatents(this.sched, this.cfg.scheduler, latent, rng);
     const dropped = indices.map(() => rng.bernoulli(this.cfg.promptDropout));
