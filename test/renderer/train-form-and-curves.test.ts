@@ -40,6 +40,17 @@ describe('Train view config form', () => {
     expect(fields.find((f) => f.path === 'autoencoder.network.norm_num_groups')!.reference).toBeNull();
   });
 
+  it('a field that takes one of a few words lists them; other fields and older booleans do not', () => {
+    const choices = { augment: ['none', 'reference', 'anatomy'], 'loop.lrSchedule': ['constant', 'warmup-cosine'] };
+    const withWords = configFields({ ...base, augment: 'anatomy' }, { ...reference, augment: 'reference' }, choices);
+    expect(withWords.find((f) => f.path === 'augment')).toMatchObject({ kind: 'string', text: 'anatomy', reference: 'reference', choices: ['none', 'reference', 'anatomy'] });
+    expect(withWords.find((f) => f.path === 'loop.epochs')!.choices).toBeUndefined();
+    const older = configFields(base, reference, choices).find((f) => f.path === 'augment')!;
+    expect(older.kind).toBe('boolean');
+    expect(older.choices).toBeUndefined();
+    expect(toOverrides(withWords, { augment: 'none' })).toEqual(['augment=none']);
+  });
+
   it('turns changed fields into --set overrides and leaves unchanged ones to the preset', () => {
     const edits = { 'loop.epochs': '1', 'loop.batchSize': ' 8 ', imageSize: '[20, 28]', augment: 'false' };
     expect(toOverrides(fields, edits)).toEqual(['imageSize=[20, 28]', 'augment=false', 'loop.epochs=1']);

@@ -1,6 +1,6 @@
 import type { ParsedRequestOf, ResponseOf, RunStage, RunStatus } from '../../shared/contract';
 import { checkpointDir } from '../../ml/pipeline/checkpoint';
-import type { TrainConfig } from '../../ml/train/config';
+import { CONFIG_CHOICES, type TrainConfig } from '../../ml/train/config';
 import type { TrainStage } from '../../ml/train/session';
 import type { ParentRunInfo } from '../../ml/train/validate';
 import type { Services } from '../index';
@@ -58,7 +58,8 @@ export async function evaluateTrainForm(
 ): Promise<TrainFormAnswer> {
   // Loaded on first use: the validation constructs networks (tfjs), which quick commands never need.
   const { buildTrainConfig, validateTrainConfig } = await import('../../ml/train/validate');
-  const answer: TrainFormAnswer = { base: null, reference: null, config: null, error: null };
+  const choices = Object.fromEntries(Object.entries(CONFIG_CHOICES).map(([k, v]) => [k, [...v]]));
+  const answer: TrainFormAnswer = { base: null, reference: null, config: null, error: null, choices };
   let parent: ParentRunInfo | undefined;
   try {
     parent = req.parentRunId !== undefined ? resolve.parent(req.parentRunId) : undefined;

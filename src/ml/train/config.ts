@@ -1,5 +1,5 @@
 import type { SchedulerParams } from '../schedulers';
-import { FIXED_EPOCHS } from './schedule';
+import { FIXED_EPOCHS, LR_SCHEDULES } from './schedule';
 import type { LoopConfig, TrainStage } from './session';
 
 export type { SchedulerParams };
@@ -101,6 +101,12 @@ export const REFERENCE_SCHEDULER: SchedulerParams = {
  * to one on a 20-minute LDM; numbers at the LDM's learning rate below). Validation and checkpoints count against the budget.
  */
 export const DESKTOP_BUDGET_MINUTES: Readonly<Record<TrainStage, number>> = { autoencoder: 20, ldm: 15, controlnet: 25 };
+
+/** Config fields that take one of a few words, by dotted path, with the words (for forms). */
+export const CONFIG_CHOICES: Readonly<Record<string, readonly string[]>> = {
+  augment: AUGMENTATIONS,
+  'loop.lrSchedule': LR_SCHEDULES,
+};
 
 /** The reference's loop settings per stage, with the per-process batch we can afford. */
 export function defaultLoop(stage: TrainStage, preset: TrainPreset): LoopConfig {

@@ -12,6 +12,7 @@ import type { Anneal, ScheduleState } from '../pipeline/checkpoint';
  */
 
 export type LrScheduleKind = 'constant' | 'warmup-cosine';
+export const LR_SCHEDULES: readonly LrScheduleKind[] = ['constant', 'warmup-cosine'];
 export type StopReason = 'budget' | 'plateau' | 'epochs';
 
 export interface ScheduleSettings {

@@ -111,7 +111,8 @@ export const trainChannels = {
 
   /**
    * Train view form: the config a jobs.start request would train with (base preset + overrides),
-   * the reference preset's values, and jobs.start's refusal (null = it would start). Writes nothing.
+   * the reference preset's values, and jobs.start's refusal (null = it would start); `choices`
+   * lists the accepted values of fields that take one of a few words. Writes nothing.
    */
   'train.validate': channel(
     z
@@ -125,7 +126,13 @@ export const trainChannels = {
         overrides: z.array(z.string().max(2000)).max(200).optional(),
       })
       .strict(),
-    z.object({ base: JsonObject.nullable(), reference: JsonObject.nullable(), config: JsonObject.nullable(), error: z.string().nullable() }),
+    z.object({
+      base: JsonObject.nullable(),
+      reference: JsonObject.nullable(),
+      config: JsonObject.nullable(),
+      error: z.string().nullable(),
+      choices: z.record(z.string(), z.array(z.string())).optional(),
+    }),
   ),
   /**
    * Times a few real optimiser steps of what jobs.start with these arguments would train (a short

@@ -15,6 +15,8 @@ export interface ConfigField {
   text: string;
   /** The reference preset's value as text, or null when the reference has no such key. */
   reference: string | null;
+  /** The accepted words, for a field that takes one of a few (the form offers a list). */
+  choices?: string[];
 }
 
 /** Keys the view asks for elsewhere (stage, preset, seed) or that the back end fills in. */
@@ -45,7 +47,11 @@ function lookup(obj: unknown, path: string): { found: boolean; value: unknown } 
   return { found: true, value: node };
 }
 
-export function configFields(base: Record<string, unknown> | null, reference: Record<string, unknown> | null): ConfigField[] {
+export function configFields(
+  base: Record<string, unknown> | null,
+  reference: Record<string, unknown> | null,
+  choices: Readonly<Record<string, string[]>> = {},
+): ConfigField[] {
   const out: ConfigField[] = [];
   const walk = (node: Record<string, unknown>, prefix: string) => {
     const isSection = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -54,7 +60,11 @@ export function configFields(base: Record<string, unknown> | null, reference: Re
       const path = prefix ? `${prefix}.${key}` : key;
       if (HIDDEN.has(path) || isSection(value)) continue;
       const ref = lookup(reference, path);
-      out.push({ path, section: prefix || 'general', key, kind: kindOf(value), text: valueText(value), reference: ref.found ? valueText(ref.value) : null });
+      const field: ConfigField = { path, section: prefix || 'general', key, kind: kindOf(value), text: valueText(value), reference: ref.found ? valueText(ref.value) : null };
+      // A listed field offers its words; an older boolean value keeps its checkbox.
+      const words = choices[path];
+      if (words && field.kind === 'string') field.choices = [...words];
+      out.push(field);
     }
     for (const [key, value] of Object.entries(node)) {
       const path = prefix ? `${prefix}.${key}` : key;
