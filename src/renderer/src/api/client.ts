@@ -121,6 +121,14 @@ export function onRunProgress(runId: number, listener: (progress: RunProgress) =
   });
 }
 
+/** Lines a run's training loop reports about itself (where it resumed, a plateau's anneal). */
+export function onRunLog(runId: number, listener: (message: string) => void): () => void {
+  if (!window.api) return () => undefined;
+  return api().on('run.log', (e) => {
+    if (e.runId === runId) listener(e.message);
+  });
+}
+
 export async function appInfo(): Promise<{ host: string; version: string; home: string; canPickFolder: boolean }> {
   const info = await api().app.info();
   return { host: info.host, version: info.version, home: info.home, canPickFolder: info.canPickFolder };
