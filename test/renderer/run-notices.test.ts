@@ -1,66 +1,23 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createRenderer, defineComponent, nextTick, ref, type Ref } from 'vue';
+import { nextTick, ref, type Ref } from 'vue';
 import { useRunNotices } from '../../src/renderer/src/composables/useRunNotices';
+import { fakeEvents, mountComposable } from './composable-host';
 
-// A bridge stand-in: event listeners by channel.
-type Listener = (payload: unknown) => void;
-let listeners: Map<string, Set<Listener>>;
-const emit = (channel: string, payload: unknown) => [...(listeners.get(channel) ?? [])].forEach((l) => l(payload));
-const subscribed = (channel: string) => listeners.get(channel)?.size ?? 0;
+let events: ReturnType<typeof fakeEvents>;
+const emit = (channel: string, payload: unknown) => events.emit(channel, payload);
+const subscribed = (channel: string) => events.subscribed(channel);
 
 beforeEach(() => {
-  listeners = new Map();
-  const api = {
-    on(channel: string, listener: Listener) {
-      const set = listeners.get(channel) ?? new Set<Listener>();
-      set.add(listener);
-      listeners.set(channel, set);
-      return () => void set.delete(listener);
-    },
-  };
-  (globalThis as { window?: unknown }).window = { api };
+  events = fakeEvents();
+  (globalThis as { window?: unknown }).window = { api: { on: events.on } };
 });
 afterEach(() => {
   delete (globalThis as { window?: unknown }).window;
 });
 
-// The composable registers an unmount hook, so it runs inside a component mounted on a renderer
-// without a DOM; unmounting it is the view leaving.
-interface Node {
-  children: Node[];
-  parent: Node | null;
-}
-const node = (): Node => ({ children: [], parent: null });
-const renderer = createRenderer<Node, Node>({
-  createElement: node,
-  createText: node,
-  createComment: node,
-  setText: () => undefined,
-  setElementText: () => undefined,
-  patchProp: () => undefined,
-  insert: (child, parent) => {
-    child.parent = parent;
-    parent.children.push(child);
-  },
-  remove: (child) => {
-    child.parent = null;
-  },
-  parentNode: (n) => n.parent,
-  nextSibling: () => null,
-});
-
 function mountNotices(runId: Ref<number>, keep?: number) {
-  let notices!: Ref<string[]>;
-  const app = renderer.createApp(
-    defineComponent({
-      setup() {
-        notices = useRunNotices(runId, keep);
-        return () => null;
-      },
-    }),
-  );
-  app.mount(node());
-  return { notices, unmount: () => app.unmount() };
+  const { result, unmount } = mountComposable(() => useRunNotices(runId, keep));
+  return { notices: result, unmount };
 }
 
 describe('useRunNotices: the training loop notices of the watched run', () => {

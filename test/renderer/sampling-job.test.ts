@@ -1,12 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createRenderer, defineComponent, nextTick } from 'vue';
+import { nextTick } from 'vue';
 import type { GenerateJobView, Job } from '../../src/shared/contract';
 import { useSamplingJob, type SamplingJobHandlers } from '../../src/renderer/src/composables/useSamplingJob';
 import type { SamplingProgress } from '../../src/renderer/src/api/sampling';
+import { fakeEvents, mountComposable } from './composable-host';
 
 // A bridge stand-in: event listeners by channel, and generate.* answers the test sets.
-type Listener = (payload: unknown) => void;
-let listeners: Map<string, Set<Listener>>;
+let events: ReturnType<typeof fakeEvents>;
 let results: Map<string, GenerateJobView | Error>;
 let liveJobs: Pick<GenerateJobView, 'jobId' | 'kind' | 'runId' | 'state' | 'progress' | 'backend' | 'error'>[];
 let cancelled: string[];
@@ -22,10 +22,8 @@ const view = (jobId: string, state: GenerateJobView['state'], extra: Partial<Gen
   ...extra,
 });
 
-function emit(channel: string, payload: unknown): void {
-  for (const l of [...(listeners.get(channel) ?? [])]) l(payload);
-}
-const subscribed = (channel: string): number => listeners.get(channel)?.size ?? 0;
+const emit = (channel: string, payload: unknown): void => events.emit(channel, payload);
+const subscribed = (channel: string): number => events.subscribed(channel);
 const jobEvent = (jobId: string, state: Job['state'], error: string | null = null) => ({ jobId, state, error }) as unknown as Job;
 /** Lets pending promise callbacks (the fake bridge's answers and what follows them) run. */
 const settle = async (): Promise<void> => {
@@ -34,17 +32,12 @@ const settle = async (): Promise<void> => {
 };
 
 beforeEach(() => {
-  listeners = new Map();
+  events = fakeEvents();
   results = new Map();
   liveJobs = [];
   cancelled = [];
   const api = {
-    on(channel: string, listener: Listener) {
-      const set = listeners.get(channel) ?? new Set<Listener>();
-      set.add(listener);
-      listeners.set(channel, set);
-      return () => void set.delete(listener);
-    },
+    on: events.on,
     generate: {
       async result({ jobId }: { jobId: string }) {
         const r = results.get(jobId);
@@ -68,45 +61,13 @@ afterEach(() => {
   delete (globalThis as { window?: unknown }).window;
 });
 
-// The composable registers an unmount hook, so it runs inside a component: a renderer with no
-// DOM mounts one whose setup calls it, and unmounting it is the view leaving.
-interface Node {
-  children: Node[];
-  parent: Node | null;
-}
-const renderer = createRenderer<Node, Node>({
-  createElement: () => ({ children: [], parent: null }),
-  createText: () => ({ children: [], parent: null }),
-  createComment: () => ({ children: [], parent: null }),
-  setText: () => undefined,
-  setElementText: () => undefined,
-  patchProp: () => undefined,
-  insert: (child, parent) => {
-    child.parent = parent;
-    parent.children.push(child);
-  },
-  remove: (child) => {
-    if (child.parent) child.parent.children = child.parent.children.filter((c) => c !== child);
-    child.parent = null;
-  },
-  parentNode: (node) => node.parent,
-  nextSibling: () => null,
-});
-
 function mountFollower(extra: Partial<SamplingJobHandlers> = {}) {
   const progress: SamplingProgress[] = [];
   const errors: string[] = [];
-  let follower!: ReturnType<typeof useSamplingJob>;
-  const app = renderer.createApp(
-    defineComponent({
-      setup() {
-        follower = useSamplingJob({ onProgress: (p) => progress.push(p), onError: (m) => errors.push(m), ...extra });
-        return () => null;
-      },
-    }),
+  const { result: follower, unmount } = mountComposable(() =>
+    useSamplingJob({ onProgress: (p) => progress.push(p), onError: (m) => errors.push(m), ...extra }),
   );
-  app.mount({ children: [], parent: null });
-  return { follower, progress, errors, unmount: () => app.unmount() };
+  return { follower, progress, errors, unmount };
 }
 
 describe('useSamplingJob: one followed sampling job', () => {

@@ -47,20 +47,11 @@ export const AUGMENT_AUTOENCODER: AugmentConfig = {
   gamma: [0.97, 1.03],
 };
 
-/** LDM and ControlNet share this table. */
+/** LDM and ControlNet share this table: the autoencoder's with a rarer, nearly unscaled affine. */
 export const AUGMENT_DIFFUSION: AugmentConfig = {
-  flipProb: 0.5,
+  ...AUGMENT_AUTOENCODER,
   affineProb: 0.25,
-  translate: 2,
   scale: [0.99, 1.01],
-  rotate: 0,
-  elasticProb: 0,
-  elasticSpacing: 16,
-  elasticMagnitude: 0,
-  shiftProb: 0.1,
-  shiftRange: 0.05,
-  contrastProb: 0.1,
-  gamma: [0.97, 1.03],
 };
 
 /**
@@ -69,18 +60,14 @@ export const AUGMENT_DIFFUSION: AugmentConfig = {
  * other shapes and sizes than the one brain they see. Pixel sizes are for the desktop's 80x112.
  */
 export const AUGMENT_ANATOMY: AugmentConfig = {
-  flipProb: 0.5,
+  // The diffusion table's flips and intensity changes, with stronger geometry.
+  ...AUGMENT_DIFFUSION,
   affineProb: 0.8,
   translate: 4,
   scale: [0.9, 1.1],
   rotate: (10 * Math.PI) / 180,
   elasticProb: 0.5,
-  elasticSpacing: 16,
   elasticMagnitude: 2,
-  shiftProb: 0.1,
-  shiftRange: 0.05,
-  contrastProb: 0.1,
-  gamma: [0.97, 1.03],
 };
 
 export const AUGMENT_NONE: AugmentConfig = {
