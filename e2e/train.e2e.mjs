@@ -198,6 +198,15 @@ describe('Train view', () => {
     await page.getByTestId('train-resume').click();
     await page.locator('[data-testid="train-live"][data-status="running"]').waitFor({ timeout: 30_000 });
     assert.equal(Number(await live.getAttribute('data-run-id')), ldmRunId);
+    // The watch list's label follows the run's status (it said "cancelled" until the list reloaded).
+    await page.waitForFunction(
+      (id) => {
+        const option = [...(document.querySelector('[data-testid="train-watch"]')?.options ?? [])].find((o) => o.value === String(id));
+        return option !== undefined && !option.textContent.includes('cancelled');
+      },
+      ldmRunId,
+      { timeout: 15_000 },
+    );
     await page.getByTestId('train-cancel').click();
     await page.locator('[data-testid="train-live"][data-status="cancelled"]').waitFor({ timeout: 30_000 });
     const ldmRun = await client.api.runs.get({ id: ldmRunId });
