@@ -170,11 +170,11 @@ def to_float(batch_u8, image_size, device):
 AUGMENT = {
     "autoencoder": dict(flip=0.5, affine=0.5, translate=2, scale=(0.95, 1.05), shift=0.1, shift_range=0.05, contrast=0.1, gamma=(0.97, 1.03)),
     "diffusion": dict(flip=0.5, affine=0.25, translate=2, scale=(0.99, 1.01), shift=0.1, shift_range=0.05, contrast=0.1, gamma=(0.97, 1.03)),
-    # For training sets of few subjects: rotation, larger scaling and a smooth deformation vary the
-    # anatomy (pixel sizes for 80x112 slices, as the desktop app's table).
-    "anatomy": dict(flip=0.5, affine=0.8, translate=4, scale=(0.9, 1.1), rotate=math.radians(10), elastic=0.5, elastic_spacing=16,
-                    elastic_magnitude=2, shift=0.1, shift_range=0.05, contrast=0.1, gamma=(0.97, 1.03)),
 }
+# For training sets of few subjects: the diffusion table's flips and intensity changes with
+# rotation, larger scaling and a smooth deformation (pixel sizes for 80x112 slices, as the app's).
+AUGMENT["anatomy"] = dict(AUGMENT["diffusion"], affine=0.8, translate=4, scale=(0.9, 1.1), rotate=math.radians(10), elastic=0.5,
+                          elastic_spacing=16, elastic_magnitude=2)
 
 
 def augment_table(config, stage):

@@ -179,18 +179,55 @@ function sampleAt(img: Float32Array, h: number, w: number, y: number, x: number)
 /** Smoothstep weight: the field is continuous with continuous slope across control cells. */
 const smooth = (t: number) => t * t * (3 - 2 * t);
 
-/** The field's displacement at pixel (r, c) of an h x w image. */
-function displacement(f: ElasticField, h: number, w: number, r: number, c: number): [number, number] {
-  const gy = (r / Math.max(h - 1, 1)) * (f.rows - 1);
-  const gx = (c / Math.max(w - 1, 1)) * (f.cols - 1);
-  const i0 = Math.min(Math.floor(gy), f.rows - 2);
-  const j0 = Math.min(Math.floor(gx), f.cols - 2);
-  const ty = smooth(gy - i0);
-  const tx = smooth(gx - j0);
-  const at = (a: Float32Array, i: number, j: number) => a[i * f.cols + j]!;
-  const lerp2 = (a: Float32Array) =>
-    (at(a, i0, j0) * (1 - tx) + at(a, i0, j0 + 1) * tx) * (1 - ty) + (at(a, i0 + 1, j0) * (1 - tx) + at(a, i0 + 1, j0 + 1) * tx) * ty;
-  return [lerp2(f.dy), lerp2(f.dx)];
+/**
+ * The source coordinates of every output pixel, interleaved (y, x): src = R(rot) S (dst - centre)
+ * + centre + t, plus the elastic field's displacement at dst. Computed once per draw and shared by
+ * the images of a pair.
+ */
+function sourceCoords(h: number, w: number, a: NonNullable<AugmentDraw['affine']>, elastic: ElasticField | null): Float64Array {
+  const out = new Float64Array(2 * h * w);
+  const cy = (h - 1) / 2;
+  const cx = (w - 1) / 2;
+  const cos = Math.cos(a.rot ?? 0);
+  const sin = Math.sin(a.rot ?? 0);
+  for (let r = 0; r < h; r++) {
+    const py = a.sy * (r - cy);
+    for (let c = 0; c < w; c++) {
+      const px = a.sx * (c - cx);
+      const k = 2 * (r * w + c);
+      out[k] = cos * py - sin * px + cy + a.ty;
+      out[k + 1] = sin * py + cos * px + cx + a.tx;
+    }
+  }
+  if (elastic) addDisplacements(out, elastic, h, w);
+  return out;
+}
+
+/** Adds the field's displacement, interpolated from its control grid, to every pixel's (y, x). */
+function addDisplacements(coords: Float64Array, f: ElasticField, h: number, w: number): void {
+  const { cols, dy, dx } = f;
+  for (let r = 0; r < h; r++) {
+    const gy = (r / Math.max(h - 1, 1)) * (f.rows - 1);
+    const i0 = Math.min(Math.floor(gy), f.rows - 2);
+    const ty = smooth(gy - i0);
+    for (let c = 0; c < w; c++) {
+      const gx = (c / Math.max(w - 1, 1)) * (cols - 1);
+      const j0 = Math.min(Math.floor(gx), cols - 2);
+      const tx = smooth(gx - j0);
+      const a = i0 * cols + j0;
+      const b = a + cols;
+      const k = 2 * (r * w + c);
+      coords[k] += (dy[a]! * (1 - tx) + dy[a + 1]! * tx) * (1 - ty) + (dy[b]! * (1 - tx) + dy[b + 1]! * tx) * ty;
+      coords[k + 1] += (dx[a]! * (1 - tx) + dx[a + 1]! * tx) * (1 - ty) + (dx[b]! * (1 - tx) + dx[b + 1]! * tx) * ty;
+    }
+  }
+}
+
+/** Bilinear resampling at the given source coordinates, reflection padding. */
+function resampleAt(img: Float32Array, h: number, w: number, coords: Float64Array): Float32Array {
+  const out = new Float32Array(h * w);
+  for (let i = 0; i < out.length; i++) out[i] = sampleAt(img, h, w, coords[2 * i]!, coords[2 * i + 1]!);
+  return out;
 }
 
 /**
@@ -204,26 +241,7 @@ export function affineResample(
   a: NonNullable<AugmentDraw['affine']>,
   elastic: ElasticField | null = null,
 ): Float32Array {
-  const out = new Float32Array(h * w);
-  const cy = (h - 1) / 2;
-  const cx = (w - 1) / 2;
-  const cos = Math.cos(a.rot ?? 0);
-  const sin = Math.sin(a.rot ?? 0);
-  for (let r = 0; r < h; r++) {
-    const py = a.sy * (r - cy);
-    for (let c = 0; c < w; c++) {
-      const px = a.sx * (c - cx);
-      let y = cos * py - sin * px + cy + a.ty;
-      let x = sin * py + cos * px + cx + a.tx;
-      if (elastic) {
-        const [dy, dx] = displacement(elastic, h, w, r, c);
-        y += dy;
-        x += dx;
-      }
-      out[r * w + c] = sampleAt(img, h, w, y, x);
-    }
-  }
-  return out;
+  return resampleAt(img, h, w, sourceCoords(h, w, a, elastic));
 }
 
 const IDENTITY = { ty: 0, tx: 0, sy: 1, sx: 1 };
@@ -246,11 +264,16 @@ function adjustContrast(img: Float32Array, gamma: number): void {
   for (let i = 0; i < img.length; i++) img[i] = Math.pow((img[i]! - lo) / (range + 1e-7), gamma) * range + lo;
 }
 
+/** The draw's resampling coordinates, or null when it moves no pixel (flips aside). */
+function drawCoords(draw: AugmentDraw, h: number, w: number): Float64Array | null {
+  return draw.affine || draw.elastic ? sourceCoords(h, w, draw.affine ?? IDENTITY, draw.elastic ?? null) : null;
+}
+
 /** Applies one draw to one H x W image (returns a new array; the input is untouched). */
-export function applyAugment(img: Float32Array, h: number, w: number, draw: AugmentDraw): Float32Array {
+export function applyAugment(img: Float32Array, h: number, w: number, draw: AugmentDraw, coords = drawCoords(draw, h, w)): Float32Array {
   if (img.length !== h * w) throw new Error(`augment: image has ${img.length} values, expected ${h}x${w}`);
   let x = draw.flip ? flipRows(img, h, w) : img;
-  if (draw.affine || draw.elastic) x = affineResample(x, h, w, draw.affine ?? IDENTITY, draw.elastic ?? null);
+  if (coords) x = resampleAt(x, h, w, coords);
   if (x === img) x = img.slice();
   if (draw.shift !== null) for (let i = 0; i < x.length; i++) x[i] = x[i]! + draw.shift;
   if (draw.gamma !== null) adjustContrast(x, draw.gamma);
@@ -258,8 +281,9 @@ export function applyAugment(img: Float32Array, h: number, w: number, draw: Augm
   return x;
 }
 
-/** Augments a set of paired images with one shared draw. */
+/** Augments a set of paired images with one shared draw (its coordinates computed once). */
 export function augmentPaired(images: Float32Array[], h: number, w: number, cfg: AugmentConfig, rng: Rng): Float32Array[] {
   const draw = drawAugment(cfg, rng, h, w);
-  return images.map((img) => applyAugment(img, h, w, draw));
+  const coords = drawCoords(draw, h, w);
+  return images.map((img) => applyAugment(img, h, w, draw, coords));
 }

@@ -57,7 +57,6 @@ export function disposeNoised(n: NoisedBatch): void {
   n.timesteps.dispose();
 }
 
-
 /**
  * Validation loss shared by the LDM and ControlNet stages, as the reference validates both:
  * v-prediction MSE with random t and noise over the validation split, averaged per sample.

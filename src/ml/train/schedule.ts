@@ -60,7 +60,7 @@ export function scheduleSettings(loop: Partial<ScheduleSettings>): ScheduleSetti
 /** Problems with the settings, each naming its config key (empty when valid). */
 export function scheduleProblems(s: ScheduleSettings, prefix = 'loop'): string[] {
   const out: string[] = [];
-  if (s.lrSchedule !== 'constant' && s.lrSchedule !== 'warmup-cosine') {
+  if (!LR_SCHEDULES.includes(s.lrSchedule)) {
     out.push(`${prefix}.lrSchedule must be "constant" or "warmup-cosine", got ${JSON.stringify(s.lrSchedule)}`);
   }
   if (!(s.warmupFraction >= 0 && s.warmupFraction < 1)) out.push(`${prefix}.warmupFraction must be in [0, 1), got ${s.warmupFraction}`);
