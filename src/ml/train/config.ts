@@ -60,7 +60,7 @@ export interface DiffusionStageConfig {
 }
 
 export interface LdmStageConfig extends DiffusionStageConfig {
-  /** latent = scale * z; 'auto' computes 1/std of sampled z over the first training batch. */
+  /** latent = scale * z; 'auto' computes 1/std of sampled z over 32 training slices spread through the split. */
   latentScale: number | 'auto';
   /** Learned context length (tokens); ignored with a context file. */
   contextTokens: number;

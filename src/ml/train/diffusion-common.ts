@@ -4,7 +4,7 @@ import type { AutoencoderKL } from '../networks/autoencoder-kl';
 import { encodeLatents } from '../pipeline';
 import { addNoise, getVelocity, makeNoiseSchedule, type NoiseSchedule, type SchedulerParams } from '../schedulers';
 import type { Rng } from '../util/rng';
-import { makeBatch, validationBatches, type SliceSet } from './data';
+import { makeBatch, spreadIndices, validationBatches, type SliceSet } from './data';
 import { normalTensor, readScalars } from './runtime-util';
 
 /**
@@ -16,19 +16,32 @@ export function noiseSchedule(p: SchedulerParams): NoiseSchedule {
   return makeNoiseSchedule({ numTrainTimesteps: p.numTrainTimesteps, schedule: p.schedule, betaStart: p.betaStart, betaEnd: p.betaEnd });
 }
 
-/** 1/std of sampled latents of one batch (the MONAI tutorials' scale; the reference hard-codes 0.3). */
+/** Slices the 'auto' latent scale is measured on: enough for a stable std at any batch size. */
+export const LATENT_SCALE_SLICES = 32;
+
+/**
+ * 1/std of sampled latents (the MONAI tutorials' scale; the reference hard-codes 0.3), over up to
+ * LATENT_SCALE_SLICES slices spread through the set, encoded `batchSize` at a time. A split is
+ * stored slice by slice up the volume, so its first batch alone (two skull-base slices at the
+ * desktop's batch 2) would measure the latents of mostly background.
+ */
 export async function computeLatentScale(ae: AutoencoderKL, set: SliceSet, batchSize: number, seed: number, rngFactory: (s: number) => Rng): Promise<number> {
-  const n = Math.min(batchSize, set.count);
-  const batch = makeBatch(
-    set,
-    Array.from({ length: n }, (_, i) => i),
-    null,
-    null,
-  );
-  const z = encodeLatents(ae, batch.t1w, 1, rngFactory(seed + 17));
-  const std = tf.tidy(() => tf.sqrt(tf.mean(tf.square(tf.sub(z, tf.mean(z))))));
-  const value = (await std.data())[0]!;
-  [batch.t1w, batch.flair, z, std].forEach((t) => t.dispose());
+  const indices = spreadIndices(set.count, LATENT_SCALE_SLICES);
+  const rng = rngFactory(seed + 17);
+  let n = 0;
+  let sum = 0;
+  let sumSq = 0;
+  for (let i = 0; i < indices.length; i += Math.max(1, batchSize)) {
+    const batch = makeBatch(set, indices.slice(i, i + Math.max(1, batchSize)), null, null);
+    const z = encodeLatents(ae, batch.t1w, 1, rng);
+    const [s, sq] = tf.tidy(() => [tf.sum(z), tf.sum(tf.square(z))]);
+    sum += (await s!.data())[0]!;
+    sumSq += (await sq!.data())[0]!;
+    n += z.size;
+    [batch.t1w, batch.flair, z, s!, sq!].forEach((t) => t.dispose());
+  }
+  const mean = n > 0 ? sum / n : 0;
+  const value = n > 0 ? Math.sqrt(Math.max(0, sumSq / n - mean * mean)) : 0;
   if (!(value > 0) || !Number.isFinite(value)) throw new Error(`latent scale: std of the latents is ${value}; the autoencoder output is degenerate`);
   return 1 / value;
 }

@@ -81,7 +81,7 @@ export function localError(field: ConfigField, text: string): string | null {
   if (field.kind === 'number') {
     if (NULLABLE_NUMBERS.has(field.path) && t === 'null') return null;
     if (t === '' || !Number.isFinite(Number(t))) {
-      // latentScale also takes 'auto' (1/std of the first batch).
+      // latentScale also takes 'auto' (1/std of the latents of 32 training slices).
       if (field.path.endsWith('latentScale') && t === 'auto') return null;
       return 'expected a number';
     }
