@@ -4,7 +4,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { defaultWasmThreads, initEngine, MAX_WASM_THREADS } from '../../src/ml/engine';
-import { parseWasmThreads } from '../../src/ml/engine/wasmThreads';
+import { chooseWasmThreads, parseWasmThreads } from '../../src/ml/engine/wasmThreads';
+import { trainingWasmThreads } from '../../src/ml/train/threads';
 
 /**
  * Threaded wasm under Node: the engine starts XNNPACK's thread pool (tfjs disables it in Node),
@@ -64,5 +65,21 @@ describe('wasm thread pool in Node', () => {
     expect(defaultWasmThreads(2, 14)).toBe(1);
     expect(() => parseWasmThreads('many', 'BRAINSYNTH_WASM_THREADS')).toThrow(/BRAINSYNTH_WASM_THREADS.*'many'/);
     expect(() => parseWasmThreads(-2, 'initEngine wasmThreads')).toThrow(/positive integer/);
+  });
+
+  it("chooses the count: the option, else the env, else the caller's preferred count within the free cores, else the free cores", () => {
+    expect(chooseWasmThreads({ option: 3, env: '2', preferred: 1 }, 4)).toBe(3);
+    expect(chooseWasmThreads({ env: '2', preferred: 1 }, 4)).toBe(2);
+    expect(chooseWasmThreads({ env: '', preferred: 1 }, 4)).toBe(1);
+    expect(chooseWasmThreads({ preferred: 6 }, 4)).toBe(4);
+    expect(chooseWasmThreads({}, 4)).toBe(4);
+    expect(() => chooseWasmThreads({ preferred: 0.5 }, 4)).toThrow(/wasmThreadsDefault/);
+    // Training: the desktop diffusion stages' small kernels run on one thread; the desktop
+    // autoencoder and every reference stage on every free core.
+    expect(chooseWasmThreads({ preferred: trainingWasmThreads('desktop', 'ldm') }, 2)).toBe(1);
+    expect(chooseWasmThreads({ preferred: trainingWasmThreads('desktop', 'controlnet') }, 2)).toBe(1);
+    expect(chooseWasmThreads({ preferred: trainingWasmThreads('desktop', 'autoencoder') }, 2)).toBe(2);
+    expect(chooseWasmThreads({ preferred: trainingWasmThreads('reference', 'ldm') }, 2)).toBe(2);
+    expect(chooseWasmThreads({ env: '2', preferred: trainingWasmThreads('desktop', 'ldm') }, 2)).toBe(2);
   });
 });

@@ -285,5 +285,7 @@ describe('a real stage under a step budget', () => {
     expect(summary).toMatchObject({ stopReason: 'budget', step: 3, schedule: { projectedSteps: 3, settings: { lrSchedule: 'warmup-cosine', budgetSteps: 3 } } });
     // Validated at the budget although the epoch had not reached valEvery.
     expect(summary.lastValLoss).toBeGreaterThan(0);
+    // How the run was computed (results do not depend on it, its speed does).
+    expect(summary).toMatchObject({ backend: 'wasm', wasmThreads: expect.any(Number) });
   }, 300_000);
 });

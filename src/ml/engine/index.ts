@@ -11,7 +11,7 @@ import {
   lastWebgpuAdapter,
 } from './backends';
 import { registerKernelFixes } from './kernels';
-import { defaultWasmThreads, parseWasmThreads, wasmThreadsFallbackReason, wasmThreadsInUse } from './wasmThreads';
+import { chooseWasmThreads, wasmThreadsFallbackReason, wasmThreadsInUse } from './wasmThreads';
 
 /**
  * The one place that picks and initialises the TensorFlow.js backend. Order unless overridden
@@ -25,7 +25,7 @@ export type { BackendName, WebgpuAdapterInfo } from './backends';
 export { BACKEND_ORDER } from './backends';
 export { assertNoLeak, disposeAll, liveTensors, withTidy, type LeakReport } from './memory';
 export { kernelFixesFor, registerKernelFixes } from './kernels';
-export { MAX_WASM_THREADS, defaultWasmThreads } from './wasmThreads';
+export { MAX_WASM_THREADS, chooseWasmThreads, defaultWasmThreads } from './wasmThreads';
 
 export type BackendRequest = 'auto' | BackendName;
 
@@ -42,6 +42,11 @@ export interface EngineOptions {
    * process; later requests cannot change it.
    */
   wasmThreads?: number | 'auto';
+  /**
+   * The count a caller knows suits its work, used when neither `wasmThreads` nor
+   * BRAINSYNTH_WASM_THREADS sets one; never more than the 'auto' count (the free cores).
+   */
+  wasmThreadsDefault?: number;
 }
 
 export interface EngineInfo {
@@ -92,7 +97,7 @@ async function tryBackend(name: BackendName, opts: EngineOptions): Promise<void>
 }
 
 function wasmThreadRequest(opts: EngineOptions): number {
-  return parseWasmThreads(opts.wasmThreads, 'initEngine wasmThreads') ?? parseWasmThreads(env('BRAINSYNTH_WASM_THREADS'), 'BRAINSYNTH_WASM_THREADS') ?? defaultWasmThreads();
+  return chooseWasmThreads({ option: opts.wasmThreads, env: env('BRAINSYNTH_WASM_THREADS'), preferred: opts.wasmThreadsDefault });
 }
 
 function dawnFlagsFromEnv(): string[] {

@@ -60,6 +60,20 @@ export function parseWasmThreads(value: string | number | undefined, source: str
   return Math.min(n, MAX_WASM_THREADS);
 }
 
+/**
+ * The thread count wasm starts with: the initEngine option, else BRAINSYNTH_WASM_THREADS, else the
+ * caller's preferred count for its work (at most `free`, the 'auto' count), else `free`.
+ */
+export function chooseWasmThreads(
+  s: { option?: number | 'auto'; env?: string; preferred?: number },
+  free: number = defaultWasmThreads(),
+): number {
+  const set = parseWasmThreads(s.option, 'initEngine wasmThreads') ?? parseWasmThreads(s.env, 'BRAINSYNTH_WASM_THREADS');
+  if (set !== undefined) return set;
+  const preferred = parseWasmThreads(s.preferred, 'initEngine wasmThreadsDefault');
+  return preferred === undefined ? free : Math.min(preferred, free);
+}
+
 function workerSource(wasmPackageDir: string): string {
   const req = createRequire(join(wasmPackageDir, 'package.json'));
   const { wasmWorkerContents } = req(join(wasmPackageDir, WORKER_SCRIPT)) as { wasmWorkerContents?: unknown };

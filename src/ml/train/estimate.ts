@@ -5,6 +5,7 @@ import { Rng } from '../util/rng';
 import { checkSliceSet, type TrainingData } from './data';
 import { createRuntime } from './run';
 import type { TrainJobSpec } from './spec';
+import { trainingWasmThreads } from './threads';
 
 /**
  * Times real optimiser steps of a configured stage before a run exists: the stage runtime the
@@ -114,7 +115,7 @@ export async function measureTrainingStep(spec: EstimateSpec, opts: MeasureOptio
     if (opts.shouldStop?.()) throw new EstimateCancelledError();
   };
   const { config } = spec;
-  const engine = await initEngine({ backend: spec.backend === 'auto' ? undefined : (spec.backend as never) });
+  const engine = await initEngine({ backend: spec.backend === 'auto' ? undefined : (spec.backend as never), wasmThreadsDefault: trainingWasmThreads(spec.config.preset, spec.config.stage) });
   const { index } = readPreparedIndex(spec.datasetDir);
   const trainSlices = index.records.filter((r) => r.split === 'train').length;
   if (trainSlices === 0) throw new Error(`${spec.datasetDir}: the train split has no slices`);

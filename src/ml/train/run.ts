@@ -8,6 +8,7 @@ import { checkSliceSet, type TrainingData } from './data';
 import { LdmRuntime } from './ldm';
 import { runSession, type StageRuntime, type TrainHooks, type TrainResult } from './session';
 import type { TrainJobSpec } from './spec';
+import { trainingWasmThreads } from './threads';
 
 /**
  * One training job from a plain spec: picks the backend, loads the prepared slices (train and
@@ -54,7 +55,7 @@ export async function runTraining(
   hooks: RunHooks = {},
   data?: TrainingData,
 ): Promise<{ result: TrainResult; summary: Record<string, unknown> }> {
-  const engine = await initEngine({ backend: spec.backend === 'auto' ? undefined : (spec.backend as never) });
+  const engine = await initEngine({ backend: spec.backend === 'auto' ? undefined : (spec.backend as never), wasmThreadsDefault: trainingWasmThreads(spec.config.preset, spec.config.stage) });
   hooks.started?.(engine.backend);
   const slices = data ?? loadTrainingData(spec.datasetDir, spec.config.imageSize);
   const runtime = await createRuntime(spec, slices);
@@ -67,6 +68,8 @@ export async function runTraining(
     const summary: Record<string, unknown> = {
       stage: spec.config.stage,
       backend: engine.backend,
+      // Results do not depend on it (XNNPACK splits work by output tiles), only the speed does.
+      wasmThreads: engine.wasmThreads,
       status: result.status,
       step: result.step,
       epoch: result.epoch,
