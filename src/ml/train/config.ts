@@ -57,6 +57,11 @@ export interface DiffusionStageConfig {
   guidanceScale: number;
   /** Examples per validation figure. */
   figureExamples: number;
+  /**
+   * Decay of an exponential moving average of the trained weights, which validation, figures and
+   * checkpoints then use (null: none, as the reference trains). Optional so older configs load.
+   */
+  emaDecay?: number | null;
 }
 
 export interface LdmStageConfig extends DiffusionStageConfig {
@@ -176,6 +181,7 @@ export function defaultStageConfig(
     sampleSteps: preset === 'reference' ? 200 : 25,
     guidanceScale: 7.0,
     figureExamples: preset === 'reference' ? 2 : 3,
+    emaDecay: null,
   };
   if (stage === 'autoencoder') {
     return {

@@ -24,6 +24,7 @@ import { augmentTable } from './augment';
 import type { ControlNetStageConfig, TrainConfig } from './config';
 import { makeBatch, spreadIndices, type TrainingData } from './data';
 import { diffusionValidationLoss, disposeNoised, noiseLatents, noiseSchedule } from './diffusion-common';
+import { averaged, TRAINED_PREFIX, WeightAverage } from './ema';
 import { adamw, namedGrads, type Adam } from './optim';
 import { allFinite, disposeNamed, namedParams, optimizerFromStateDict, optimizerToStateDict, readImages, readScalars } from './runtime-util';
 import type { StageRuntime, ValidationResult } from './session';
@@ -38,6 +39,8 @@ export class ControlNetRuntime implements StageRuntime {
   readonly stage = 'controlnet' as const;
   private readonly opt: Adam;
   private readonly sched: NoiseSchedule;
+  /** The weights validation, figures and checkpoints use when the config asks for an average. */
+  private readonly avg: WeightAverage | null;
 
   private constructor(
     private readonly cfg: ControlNetStageConfig,
@@ -49,7 +52,9 @@ export class ControlNetRuntime implements StageRuntime {
     private readonly context: ConditioningContext,
     private readonly latentScale: number,
   ) {
-    this.opt = adamw(namedParams(controlnet), { lr: cfg.lr, weightDecay: cfg.weightDecay });
+    const params = namedParams(controlnet);
+    this.opt = adamw(params, { lr: cfg.lr, weightDecay: cfg.weightDecay });
+    this.avg = cfg.emaDecay ? new WeightAverage(params, cfg.emaDecay) : null;
     this.sched = noiseSchedule(cfg.scheduler);
   }
 
@@ -89,7 +94,10 @@ export class ControlNetRuntime implements StageRuntime {
     );
     try {
       const scalars = await readScalars({ loss: value });
-      if (allFinite(scalars)) this.opt.apply(grads);
+      if (allFinite(scalars)) {
+        this.opt.apply(grads);
+        this.avg?.update();
+      }
       return scalars;
     } finally {
       disposeNamed(grads);
@@ -99,6 +107,10 @@ export class ControlNetRuntime implements StageRuntime {
   }
 
   validate(_epoch: number, rng: Rng): Promise<ValidationResult> {
+    return averaged(this.avg, () => this.validationLoss(rng));
+  }
+
+  private validationLoss(rng: Rng): Promise<ValidationResult> {
     return diffusionValidationLoss({
       set: this.data.validation,
       batchSize: this.train.loop.batchSize,
@@ -112,8 +124,12 @@ export class ControlNetRuntime implements StageRuntime {
     });
   }
 
+  figures(_epoch: number, rng: Rng) {
+    return averaged(this.avg, () => this.sampleFigures(rng));
+  }
+
   /** One row per validation pair: FLAIR | generated T1w | real T1w (guided DDIM, as the product samples). */
-  async figures(_epoch: number, rng: Rng) {
+  private async sampleFigures(rng: Rng) {
     const set = this.data.validation.count > 0 ? this.data.validation : this.data.train;
     const k = Math.min(this.cfg.figureExamples, set.count);
     if (k <= 0) return null;
@@ -142,11 +158,15 @@ export class ControlNetRuntime implements StageRuntime {
     return { name: 'flair-generated-real', rows: flair.map((f, i) => [f, generated[i]!, real[i]!]), columns: ['FLAIR (condition)', 'generated T1w', 'real T1w'] };
   }
 
+  /** With an average, the model file holds it and the state the trained weights. */
   async checkpointPayload(): Promise<{ model: StateDict; state: StateDict; context: StateDict }> {
     const state: StateDict = new Map();
     await optimizerToStateDict(this.opt, 'optimizer', state);
     state.set('latent_scale', { shape: [1], data: Float32Array.of(this.latentScale) });
-    return { model: await this.controlnet.stateDict(), state, context: await this.context.stateDict() };
+    return averaged(this.avg, async () => {
+      await this.avg?.trainedToStateDict(TRAINED_PREFIX, state);
+      return { model: await this.controlnet.stateDict(), state, context: await this.context.stateDict() };
+    });
   }
 
   setLrFactor(factor: number): void {
@@ -155,10 +175,12 @@ export class ControlNetRuntime implements StageRuntime {
 
   restore(ckpt: LoadedCheckpoint): void {
     this.controlnet.loadStateDict(ckpt.model, { source: `${ckpt.dir}/model.safetensors` });
+    this.avg?.restore(ckpt.state, TRAINED_PREFIX);
     optimizerFromStateDict(this.opt, ckpt.state, 'optimizer');
   }
 
   dispose(): void {
+    this.avg?.dispose();
     this.opt.dispose();
     this.controlnet.dispose();
     this.unet.dispose();

@@ -20,6 +20,7 @@ import { augmentTable } from './augment';
 import type { LdmStageConfig, TrainConfig } from './config';
 import { makeBatch, type TrainingData } from './data';
 import { computeLatentScale, diffusionValidationLoss, disposeNoised, noiseLatents, noiseSchedule } from './diffusion-common';
+import { averaged, TRAINED_PREFIX, WeightAverage } from './ema';
 import { adamw, namedGrads, type Adam } from './optim';
 import { allFinite, disposeNamed, namedParams, optimizerFromStateDict, optimizerToStateDict, readImages, readScalars } from './runtime-util';
 import type { StageRuntime, ValidationResult } from './session';
@@ -34,6 +35,8 @@ export class LdmRuntime implements StageRuntime {
   readonly stage = 'ldm' as const;
   private readonly opt: Adam;
   private readonly sched: NoiseSchedule;
+  /** The weights validation, figures and checkpoints use when the config asks for an average. */
+  private readonly avg: WeightAverage | null;
 
   private constructor(
     private readonly cfg: LdmStageConfig,
@@ -44,7 +47,9 @@ export class LdmRuntime implements StageRuntime {
     readonly context: ConditioningContext,
     private latentScale: number,
   ) {
-    this.opt = adamw({ ...namedParams(unet), ...context.params() }, { lr: cfg.lr, weightDecay: cfg.weightDecay });
+    const params = { ...namedParams(unet), ...context.params() };
+    this.opt = adamw(params, { lr: cfg.lr, weightDecay: cfg.weightDecay });
+    this.avg = cfg.emaDecay ? new WeightAverage(params, cfg.emaDecay) : null;
     this.sched = noiseSchedule(cfg.scheduler);
   }
 
@@ -82,7 +87,10 @@ export class LdmRuntime implements StageRuntime {
     }, params);
     try {
       const scalars = await readScalars({ loss: value });
-      if (allFinite(scalars)) this.opt.apply(grads);
+      if (allFinite(scalars)) {
+        this.opt.apply(grads);
+        this.avg?.update();
+      }
       return scalars;
     } finally {
       disposeNamed(grads);
@@ -92,6 +100,10 @@ export class LdmRuntime implements StageRuntime {
   }
 
   validate(_epoch: number, rng: Rng): Promise<ValidationResult> {
+    return averaged(this.avg, () => this.validationLoss(rng));
+  }
+
+  private validationLoss(rng: Rng): Promise<ValidationResult> {
     return diffusionValidationLoss({
       set: this.data.validation,
       batchSize: this.train.loop.batchSize,
@@ -105,8 +117,12 @@ export class LdmRuntime implements StageRuntime {
     });
   }
 
+  figures(_epoch: number, rng: Rng) {
+    return averaged(this.avg, () => this.sampleFigures(rng));
+  }
+
   /** Row 1: unconditional samples (null context, no guidance); row 2: prompt with guidance. */
-  async figures(_epoch: number, rng: Rng) {
+  private async sampleFigures(rng: Rng) {
     const k = this.cfg.figureExamples;
     if (k <= 0) return null;
     const { height: h, width: w } = this.data.train;
@@ -135,11 +151,15 @@ export class LdmRuntime implements StageRuntime {
     return { name: 'samples', rows, columns: Array.from({ length: k }, (_, i) => `sample ${i + 1}`) };
   }
 
+  /** With an average, the model and context files hold it and the state the trained weights. */
   async checkpointPayload(): Promise<{ model: StateDict; state: StateDict; context: StateDict }> {
     const state: StateDict = new Map();
     await optimizerToStateDict(this.opt, 'optimizer', state);
     state.set('latent_scale', { shape: [1], data: Float32Array.of(this.latentScale) });
-    return { model: await this.unet.stateDict(), state, context: await this.context.stateDict() };
+    return averaged(this.avg, async () => {
+      await this.avg?.trainedToStateDict(TRAINED_PREFIX, state);
+      return { model: await this.unet.stateDict(), state, context: await this.context.stateDict() };
+    });
   }
 
   setLrFactor(factor: number): void {
@@ -155,10 +175,12 @@ export class LdmRuntime implements StageRuntime {
     saved.dispose();
     const scale = ckpt.state.get('latent_scale');
     if (scale) this.latentScale = scale.data[0]!;
+    this.avg?.restore(ckpt.state, TRAINED_PREFIX);
     optimizerFromStateDict(this.opt, ckpt.state, 'optimizer');
   }
 
   dispose(): void {
+    this.avg?.dispose();
     this.opt.dispose();
     this.unet.dispose();
     this.ae.dispose();

@@ -251,6 +251,7 @@ export function validateTrainConfig(config: TrainConfig, ctx: ValidateContext = 
     posInt(d.figureExamples, `${section}.figureExamples`, 0, 256);
     posInt(d.scheduler.numTrainTimesteps, `${section}.scheduler.numTrainTimesteps`, 1, 100_000);
     finite(d.guidanceScale, `${section}.guidanceScale`);
+    if (d.emaDecay != null && !(d.emaDecay > 0 && d.emaDecay < 1)) fail(`${section}.emaDecay must be null or between 0 and 1 (e.g. 0.999), got ${d.emaDecay}`);
     if (d.sampleSteps > d.scheduler.numTrainTimesteps) fail(`${section}.sampleSteps ${d.sampleSteps} exceeds numTrainTimesteps`);
     const net = d.network as { num_channels?: number[]; with_conditioning?: boolean; cross_attention_dim?: number | null; in_channels?: number };
     if (net.with_conditioning !== true || !net.cross_attention_dim) {
