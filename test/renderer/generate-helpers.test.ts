@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { buildLut, colorize, INFERNO_LUT, maxGrey } from '../../src/renderer/src/views/generate/colormap';
 import { absDiffGrey, splitTiles, uprightPixels } from '../../src/renderer/src/views/generate/display-orientation';
 import { bestIndex, compareTable, csvFileName, formatMeanStd, metricLabel, methodRows, sortMetricNames } from '../../src/renderer/src/views/generate/metric-tables';
+import { runSamplingDefaults } from '../../src/renderer/src/views/generate/run-sampling-defaults';
 import { defaultZ, sliceChoice } from '../../src/renderer/src/views/generate/slice-choice';
 import type { DatasetDetail, DatasetSubject } from '../../src/shared/contract';
 
@@ -82,6 +83,19 @@ const evalA = {
   steps: 20,
 };
 const evalB = { ...evalA, runId: 8, runName: 'eval B', model: [stats('psnr', 26), stats('mae', 0.06), stats('ms_ssim', null)] };
+
+describe("a run's sampling defaults", () => {
+  it('start from its sampling conditioning scale, else its training scale, else the reference values', () => {
+    expect(runSamplingDefaults({ controlnet: { guidanceScale: 5, conditioningScale: 1, sampleConditioningScale: 1.5, sampleSteps: 25 } })).toEqual({
+      guidanceScale: 5,
+      conditioningScale: 1.5,
+      steps: 25,
+    });
+    // a run recorded before the sampling scale existed
+    expect(runSamplingDefaults({ controlnet: { guidanceScale: 7, conditioningScale: 0.8, sampleSteps: 5000 } })).toEqual({ guidanceScale: 7, conditioningScale: 0.8, steps: 1000 });
+    expect(runSamplingDefaults({ stage: 'controlnet' })).toEqual({ guidanceScale: 7, conditioningScale: 1, steps: null });
+  });
+});
 
 describe('evaluation tables', () => {
   it('orders PSNR, MAE, MS-SSIM first, lesion variants after, and labels them', () => {

@@ -90,7 +90,8 @@ export interface TinyPipelineDirs {
 }
 
 /** Writes the three run folders (each with a 'last' checkpoint). */
-export function writeTinyPipeline(dirs: TinyPipelineDirs, seed = 7): void {
+/** `controlnet` adds fields to the ControlNet run's config section. */
+export function writeTinyPipeline(dirs: TinyPipelineDirs, seed = 7, controlnet: Record<string, unknown> = {}): void {
   const imageSize = TINY_SIZE;
   const diffusion = { lr: 1e-4, weightDecay: 0.01, promptDropout: 0.1, scheduler: { ...REFERENCE_SCHEDULER }, sampleSteps: 3, guidanceScale: 7, figureExamples: 1 };
   const ae = new AutoencoderKL(TINY_AE);
@@ -115,7 +116,7 @@ export function writeTinyPipeline(dirs: TinyPipelineDirs, seed = 7): void {
   save(
     dirs.controlnet,
     'controlnet',
-    { stage: 'controlnet', preset: 'desktop', imageSize, augment: false, loop: loop(), controlnet: { network: TINY_CONTROLNET, ...diffusion, conditioningScale: 1 } },
+    { stage: 'controlnet', preset: 'desktop', imageSize, augment: false, loop: loop(), controlnet: { network: TINY_CONTROLNET, ...diffusion, conditioningScale: 1, ...controlnet } },
     randomStateDict(cn, seed + 3, 0.1),
     scale,
     context,

@@ -1,10 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { guidedLatentSample, guidedPrediction, loadPipeline, PerImageNoise, runDiffusion, type SamplingPipeline } from '../../src/ml/pipeline';
 import { controlNetDenoiser, sampleUnconditional, translateSlices } from '../../src/ml/sample/sampler';
 import { REFERENCE_SCHEDULER } from '../../src/ml/train/config';
-import { flairBatch, openTinyPipeline, TINY_SIZE } from './fixtures';
+import { flairBatch, openTinyPipeline, TINY_SIZE, writeTinyPipeline } from './fixtures';
 
 const [H, W] = TINY_SIZE;
 let dir: string;
@@ -30,6 +32,19 @@ describe('loadPipeline', () => {
     expect(pipeline.info.scheduler.predictionType).toBe('v_prediction');
     expect(pipeline.info.conditioningScale).toBe(1);
     expect(pipeline.controlnet).not.toBeNull();
+  });
+
+  it("defaults to the run's sampling conditioning scale, and to its training scale for runs recorded before that", () => {
+    const root = mkdtempSync(join(tmpdir(), 'bs-sample-scale-'));
+    try {
+      const dirs = { autoencoder: join(root, 'ae'), ldm: join(root, 'ldm'), controlnet: join(root, 'cn') };
+      writeTinyPipeline(dirs, 7, { conditioningScale: 1, sampleConditioningScale: 1.5 });
+      const p = loadPipeline(dirs);
+      expect(p.info.conditioningScale).toBe(1.5);
+      p.dispose();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('names the folder when a source has no checkpoint', () => {

@@ -27,7 +27,7 @@ export interface CheckpointConfig {
   imageSize?: [number, number];
   autoencoder?: { network: NetworkParams };
   ldm?: { network: NetworkParams; scheduler: SchedulerParams; latentScale?: number | 'auto'; guidanceScale?: number };
-  controlnet?: { network: NetworkParams; scheduler?: SchedulerParams; conditioningScale?: number; guidanceScale?: number };
+  controlnet?: { network: NetworkParams; scheduler?: SchedulerParams; conditioningScale?: number; sampleConditioningScale?: number; guidanceScale?: number };
 }
 
 /** A checkpoint folder given directly, or the `kind` checkpoint of a run folder; `what` names the stage in errors. */
@@ -152,7 +152,7 @@ export interface PipelineInfo {
   /** Recorded with every sampling result, so a run that fell back to the default says so. */
   latentScaleFrom: LatentScaleSource;
   scheduler: SchedulerParams;
-  /** ControlNet conditioning scale used in training (reference 1). */
+  /** The run's default ControlNet conditioning scale for sampling (its sampling scale, else its training scale; reference 1). */
   conditioningScale: number;
   /** Guidance scale of the training config's validation figures (reference 7). */
   guidanceScale: number;
@@ -281,7 +281,8 @@ export function loadPipeline(sourcesOrRunDir: PipelineSources | string): Samplin
       latentScale,
       latentScaleFrom: cnScale ? 'checkpoint' : ldm.latentScaleFrom,
       scheduler: { ...(stage.scheduler ?? ldmCfg.ldm!.scheduler) },
-      conditioningScale: cnCfg?.controlnet?.conditioningScale ?? 1,
+      // A run samples at its sampling scale; runs recorded before it existed at their training scale.
+      conditioningScale: cnCfg?.controlnet?.sampleConditioningScale ?? cnCfg?.controlnet?.conditioningScale ?? 1,
       guidanceScale: stage.guidanceScale ?? 7,
       checkpoints: { controlnet: cnCkpt?.dir ?? null, ldm: ldmCkpt.dir, autoencoder: aeCkpt.dir },
       steps: { controlnet: cnCkpt?.meta.step ?? null, ldm: ldmCkpt.meta.step, autoencoder: aeCkpt.meta.step },

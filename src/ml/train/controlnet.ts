@@ -78,8 +78,8 @@ export class ControlNetRuntime implements StageRuntime {
     }
   }
 
-  private controlled(xt: tf.Tensor4D, timesteps: tf.Tensor1D, ctx: tf.Tensor3D, flair: tf.Tensor4D): tf.Tensor4D {
-    return controlledForward({ unet: this.unet, controlnet: this.controlnet }, xt, timesteps, ctx, flair, this.cfg.conditioningScale);
+  private controlled(xt: tf.Tensor4D, timesteps: tf.Tensor1D, ctx: tf.Tensor3D, flair: tf.Tensor4D, scale = this.cfg.conditioningScale): tf.Tensor4D {
+    return controlledForward({ unet: this.unet, controlnet: this.controlnet }, xt, timesteps, ctx, flair, scale);
   }
 
   async trainStep(indices: number[], _epoch: number, _step: number, rng: Rng): Promise<Record<string, number>> {
@@ -136,8 +136,10 @@ export class ControlNetRuntime implements StageRuntime {
     const { height: h, width: w } = set;
     const batch = makeBatch(set, spreadIndices(set.count, k), null, null);
     const flairs = batchOf(batch.flair, this.cfg.guidanceScale);
+    // Drawn as the run will be sampled: at its sampling conditioning scale.
+    const scale = this.cfg.sampleConditioningScale ?? this.cfg.conditioningScale;
     const denoise = (xt: tf.Tensor4D, t: number, ctx: tf.Tensor3D) =>
-      tf.tidy(() => this.controlled(xt, tf.fill([xt.shape[0]], t, 'int32') as tf.Tensor1D, ctx, flairs.at(xt.shape[0])));
+      tf.tidy(() => this.controlled(xt, tf.fill([xt.shape[0]], t, 'int32') as tf.Tensor1D, ctx, flairs.at(xt.shape[0]), scale));
     const cond = this.context.repeat('prompt', k);
     const uncond = this.context.repeat('null', k);
     const z = await guidedLatentSample(denoise, {

@@ -281,6 +281,8 @@ export function validateTrainConfig(config: TrainConfig, ctx: ValidateContext = 
 
   const d = checkDiffusion('controlnet');
   finite((d as { conditioningScale?: unknown }).conditioningScale, 'controlnet.conditioningScale');
+  const sampleScale = (d as { sampleConditioningScale?: unknown }).sampleConditioningScale;
+  if (sampleScale !== undefined) finite(sampleScale, 'controlnet.sampleConditioningScale');
   const cn = d.network as { conditioning_embedding_num_channels?: number[] };
   construct('controlnet.network', () => new ControlNet(d.network as unknown as ControlNetConfig)).dispose();
   const condDown = 2 ** ((cn.conditioning_embedding_num_channels?.length ?? 1) - 1);
