@@ -60,17 +60,17 @@ describe('desktop presets', () => {
     }
   });
 
-  it('desktop AE maps 80x112 slices to a 3x20x28 latent; the ControlNet embedding maps 80x112 to 20x28', async () => {
+  it('desktop AE maps 80x112 slices to an 8x20x28 latent; the ControlNet embedding maps 80x112 to 20x28', async () => {
     await useBackend('wasm');
     const ae = createNetwork('autoencoderkl', presetConfig('autoencoderkl', 'desktop')).initialize(1);
     const cn = createNetwork('controlnet', presetConfig('controlnet', 'desktop')).initialize(1);
     const shapes = tf.tidy(() => {
       const x = tf.zeros([1, 80, 112, 1]) as tf.Tensor4D;
       const { mu } = ae.encode(x);
-      const res = cn.forward(tf.zeros([1, 20, 28, 3]) as tf.Tensor4D, tf.tensor1d([10]), tf.zeros([1, 4, 64]) as tf.Tensor3D, x);
+      const res = cn.forward(tf.zeros([1, 20, 28, 8]) as tf.Tensor4D, tf.tensor1d([10]), tf.zeros([1, 4, 64]) as tf.Tensor3D, x);
       return { mu: mu.shape, down0: res.down[0].shape, mid: res.mid.shape, rec: ae.decode(mu).shape };
     });
-    expect(shapes).toEqual({ mu: [1, 20, 28, 3], down0: [1, 20, 28, 32], mid: [1, 5, 7, 64], rec: [1, 80, 112, 1] });
+    expect(shapes).toEqual({ mu: [1, 20, 28, 8], down0: [1, 20, 28, 32], mid: [1, 5, 7, 64], rec: [1, 80, 112, 1] });
     ae.dispose();
     cn.dispose();
     await useBackend('cpu');

@@ -6,6 +6,9 @@ import { useBackend } from './fixtures';
 
 beforeAll(() => useBackend('wasm'));
 
+/** The desktop latent's channels (the LDM's input). */
+const LATENT = Number(presetConfig('diffusion_unet', 'desktop').in_channels);
+
 describe('networks inside training loops', () => {
   it('optimizer.minimize over AE + discriminator (BatchNorm train mode) frees every intermediate and changes the weights', async () => {
     const ae = new AutoencoderKL({ ...presetConfig('autoencoderkl', 'desktop'), num_channels: [8, 16], attention_levels: [false, false], norm_num_groups: 4 }).initialize(1);
@@ -16,7 +19,7 @@ describe('networks inside training loops', () => {
       tf.tidy(() => {
         const loss = opt.minimize(
           () => {
-            const { reconstruction, mu, sigma } = ae.forward(x, tf.randomNormal([2, 8, 12, 3], 0, 1, 'float32', 4) as tf.Tensor4D);
+            const { reconstruction, mu, sigma } = ae.forward(x, tf.randomNormal([2, 8, 12, LATENT], 0, 1, 'float32', 4) as tf.Tensor4D);
             const logits = d.forward(reconstruction, { training: true }).at(-1)!;
             const kl = tf.mean(tf.sub(tf.add(tf.square(mu), tf.square(sigma)), tf.log(tf.square(sigma))));
             return tf.addN([tf.mean(tf.abs(tf.sub(reconstruction, x))), tf.mul(1e-6, kl), tf.mul(0.01, tf.mean(tf.square(tf.sub(logits, 1))))]) as tf.Scalar;
@@ -43,7 +46,7 @@ describe('networks inside training loops', () => {
 
   it('a repeated UNet forward under tidy leaves no tensors behind', () => {
     const unet = new DiffusionModelUNet(presetConfig('diffusion_unet', 'desktop')).initialize(4);
-    const x = tf.zeros([1, 8, 12, 3]) as tf.Tensor4D;
+    const x = tf.zeros([1, 8, 12, LATENT]) as tf.Tensor4D;
     const ctx = tf.zeros([1, 3, 64]) as tf.Tensor3D;
     const t = tf.tensor1d([5]);
     const before = tf.memory().numTensors;
@@ -57,7 +60,7 @@ describe('networks inside training loops', () => {
 describe('timesteps', () => {
   it('a single timestep broadcasts over the batch like a repeated one', async () => {
     const unet = new DiffusionModelUNet({ ...presetConfig('diffusion_unet', 'desktop'), num_channels: [16, 32, 32], num_head_channels: [0, 32, 32] }).initialize(6);
-    const x = tf.randomNormal([2, 8, 12, 3], 0, 1, 'float32', 8) as tf.Tensor4D;
+    const x = tf.randomNormal([2, 8, 12, LATENT], 0, 1, 'float32', 8) as tf.Tensor4D;
     const ctx = tf.randomNormal([2, 3, 64], 0, 1, 'float32', 9) as tf.Tensor3D;
     const one = tf.tidy(() => unet.forward(x, tf.tensor1d([321]), ctx));
     const two = tf.tidy(() => unet.forward(x, tf.tensor1d([321, 321]), ctx));
