@@ -2,7 +2,10 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exportClusterJob } from '../../src/backend/cluster/export';
+import { clusterConfigProblem, exportClusterJob } from '../../src/backend/cluster/export';
+import { applyOverrides, defaultLoop, defaultStageConfig, type TrainConfig } from '../../src/ml/train/config';
+import { networkPresets } from '../../src/ml/train/presets';
+import type { TrainStage } from '../../src/ml/train/session';
 import { readManifest } from '../../src/backend/cluster/manifest';
 import { openBackend, type Services } from '../../src/backend';
 import { createPhantomDataset, prepareDataset } from '../../src/backend/data/datasets';
@@ -48,6 +51,24 @@ describe('cluster export', () => {
     // No staging folder is left next to the job.
     expect(readdirSync(dirname(out)).filter((f) => f.includes('partial'))).toEqual([]);
   }, 120_000);
+
+  it('refuses a setting the cluster script does not implement (a weight average), naming it', () => {
+    const config = (stage: TrainStage): TrainConfig => ({
+      stage,
+      preset: 'desktop',
+      imageSize: [80, 112],
+      augment: 'reference',
+      loop: defaultLoop(stage, 'desktop'),
+      ...defaultStageConfig(stage, 'desktop', networkPresets('desktop')),
+    });
+    const cn = config('controlnet');
+    expect(clusterConfigProblem(cn)).toBeNull();
+    cn.controlnet!.emaDecay = 0.999;
+    expect(clusterConfigProblem(cn)).toMatch(/^controlnet\.emaDecay: the cluster script does not keep a weight average/);
+    const ldm = applyOverrides(config('ldm'), ['ldm.emaDecay=0.99']);
+    expect(clusterConfigProblem(ldm)).toMatch(/^ldm\.emaDecay/);
+    expect(clusterConfigProblem(config('autoencoder'))).toBeNull();
+  });
 
   it('refuses an occupied folder, a stage without its parent, and unknown datasets, writing nothing', async () => {
     const busy = join(root, 'jobs', 'busy');

@@ -109,6 +109,13 @@ function copyParent(services: ClusterDeps, runId: number, role: 'autoencoder' | 
   return { runId, stage: role, name: run.name, sha256: info.sha256 };
 }
 
+/** A setting the cluster script does not implement, so the job would silently train something else; else null. */
+export function clusterConfigProblem(config: TrainConfig): string | null {
+  const section = config.stage === 'ldm' ? config.ldm : config.stage === 'controlnet' ? config.controlnet : undefined;
+  if (section?.emaDecay != null) return `${config.stage}.emaDecay: the cluster script does not keep a weight average; set it to null for a cluster job`;
+  return null;
+}
+
 /** TSV rows name absolute PNG paths (as the reference's lists); point them at the final folder. */
 function retargetTsv(dataDir: string, from: string, to: string): void {
   for (const split of ['train', 'validation', 'test']) {
@@ -151,6 +158,8 @@ export async function exportClusterJob(services: ClusterDeps, req: ClusterExport
   } catch (err) {
     throw new InvalidInputError((err as Error).message);
   }
+  const unsupported = clusterConfigProblem(config);
+  if (unsupported) throw new InvalidInputError(unsupported);
   if (config.stage === 'ldm' && config.ldm?.contextFile) {
     // The script reads a fixed context from the job folder; the path on this machine means nothing there.
     readSafetensors(config.ldm.contextFile);
