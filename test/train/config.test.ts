@@ -71,6 +71,9 @@ describe('training configs', () => {
     expect(() => buildTrainConfig({ stage: 'autoencoder', preset: 'desktop', overrides: [], parent: parentOf(ae) })).toThrow(/takes no parent/);
     expect(() => buildTrainConfig({ stage: 'ldm', preset: 'desktop', overrides: [], parent: { ...parentOf(ae), status: 'running' } })).toThrow(/still running/);
     expect(() => buildTrainConfig({ stage: 'ldm', preset: 'desktop', overrides: [], parent: { ...parentOf(ae), hasCheckpoint: false } })).toThrow(/has no checkpoint/);
+    const sizeless = { ...ae } as Partial<TrainConfig>;
+    delete sizeless.imageSize;
+    expect(() => buildTrainConfig({ stage: 'ldm', preset: 'desktop', overrides: [], parent: parentOf(sizeless as TrainConfig) })).toThrow(/parent run 1 records no imageSize/);
     expect(() => buildTrainConfig({ stage: 'autoencoder', preset: 'huge' as never, overrides: [] })).toThrow(/unknown preset 'huge'/);
     expect(() => validateTrainConfig(applyOverrides(ae, ['autoencoder.network.norm_num_groups=6']))).toThrow(/autoencoder\.network: .*divisible by norm_num_groups=6/);
     expect(() => validateTrainConfig(applyOverrides(ae, ['loop.batchSize=0']))).toThrow(/loop\.batchSize must be an integer >= 1/);

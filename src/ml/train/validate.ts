@@ -72,6 +72,9 @@ function checkParent(stage: TrainStage, parent: ParentRunInfo | undefined): void
   if (parent.status === 'running' || parent.status === 'queued') fail(`parent run ${parent.runId} is still ${parent.status}; wait for it to finish`);
   if (!parent.hasCheckpoint) fail(`parent run ${parent.runId} has no checkpoint (it never finished an epoch or checkpoint interval)`);
   if (!parent.config || parent.config.stage !== need) fail(`parent run ${parent.runId} has no ${need} training config`);
+  // A child trains at its parent's size; a run registered by hand may record no size to inherit.
+  const size = parent.config.imageSize as unknown;
+  if (!Array.isArray(size) || size.length !== 2) fail(`parent run ${parent.runId} records no imageSize in its training config, so its size cannot be inherited`);
 }
 
 export function buildTrainConfig(req: BuildRequest): TrainConfig {
