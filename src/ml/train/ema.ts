@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { StateDict } from '../io';
-import { FLAT_GROUP_ELEMENTS, type NamedVariables } from './optim';
+import { flatConcat, flatGroups, type NamedVariables } from './optim';
 
 /**
  * An exponential moving average of a network's trained weights (Polyak averaging), the weights
@@ -22,20 +22,7 @@ export class WeightAverage {
     readonly decay: number,
   ) {
     if (!(decay > 0 && decay < 1)) throw new Error(`weight-average decay must be in (0, 1), got ${decay}`);
-    let current: string[] = [];
-    let size = 0;
-    const chunks: string[][] = [];
-    for (const [name, v] of Object.entries(params)) {
-      if (current.length > 0 && size + v.size > FLAT_GROUP_ELEMENTS) {
-        chunks.push(current);
-        current = [];
-        size = 0;
-      }
-      current.push(name);
-      size += v.size;
-    }
-    if (current.length > 0) chunks.push(current);
-    for (const names of chunks) {
+    for (const names of flatGroups(Object.keys(params), (n) => params[n]!.size)) {
       const shadow = tf.variable(tf.tidy(() => this.flat(names)), false);
       this.groups.push({ names, sizes: names.map((n) => params[n]!.size), shadow });
     }
@@ -47,8 +34,7 @@ export class WeightAverage {
   }
 
   private flat(names: string[]): tf.Tensor1D {
-    const parts = names.map((n) => tf.reshape(this.params[n]!, [-1]));
-    return (parts.length === 1 ? parts[0]! : tf.concat(parts)) as tf.Tensor1D;
+    return flatConcat(names.map((n) => this.params[n]!));
   }
 
   /** Folds the current weights into the average (after each optimiser step). */

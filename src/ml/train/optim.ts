@@ -93,6 +93,30 @@ interface FlatGroup {
   v: tf.Variable;
 }
 
+/** `names` in order, cut into groups of at most FLAT_GROUP_ELEMENTS elements (a larger tensor alone). */
+export function flatGroups(names: string[], size: (name: string) => number): string[][] {
+  const groups: string[][] = [];
+  let current: string[] = [];
+  let total = 0;
+  for (const name of names) {
+    const n = size(name);
+    if (current.length > 0 && total + n > FLAT_GROUP_ELEMENTS) {
+      groups.push(current);
+      current = [];
+      total = 0;
+    }
+    current.push(name);
+    total += n;
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
+}
+
+/** Tensors flattened and concatenated into one 1-D tensor (a reshape alone for one). */
+export function flatConcat(ts: tf.Tensor[]): tf.Tensor1D {
+  return (ts.length === 1 ? tf.reshape(ts[0]!, [-1]) : tf.concat(ts.map((x) => tf.reshape(x, [-1])))) as tf.Tensor1D;
+}
+
 export class Adam {
   readonly kind: 'adam' | 'adamw';
   lr: number;
@@ -199,8 +223,7 @@ export class Adam {
     for (const group of this.groups) {
       const ps = group.names.map((n) => this.params[n]!);
       tf.tidy(() => {
-        const flat = (ts: tf.Tensor[]) => (ts.length === 1 ? tf.reshape(ts[0]!, [-1]) : tf.concat(ts.map((x) => tf.reshape(x, [-1]))));
-        const next = this.update(flat(ps), group.m, group.v, flat(group.names.map((n) => grads[n]!)));
+        const next = this.update(flatConcat(ps), group.m, group.v, flatConcat(group.names.map((n) => grads[n]!)));
         group.m.assign(next.m as tf.Tensor1D);
         group.v.assign(next.v as tf.Tensor1D);
         const parts = ps.length === 1 ? [next.p] : tf.split(next.p, group.sizes);
@@ -230,21 +253,7 @@ export class Adam {
   /** Groups `names` (in order, each group at most FLAT_GROUP_ELEMENTS) with their moments so far. */
   private relayout(names: string[]): void {
     this.unflatten();
-    let current: string[] = [];
-    let size = 0;
-    const chunks: string[][] = [];
-    for (const name of names) {
-      const n = this.params[name]!.size;
-      if (current.length > 0 && size + n > FLAT_GROUP_ELEMENTS) {
-        chunks.push(current);
-        current = [];
-        size = 0;
-      }
-      current.push(name);
-      size += n;
-    }
-    if (current.length > 0) chunks.push(current);
-    for (const chunk of chunks) {
+    for (const chunk of flatGroups(names, (n) => this.params[n]!.size)) {
       const sizes = chunk.map((n) => this.params[n]!.size);
       const pieces = (which: Map<string, tf.Variable>) =>
         tf.tidy(() => tf.concat(chunk.map((n, i) => (which.has(n) ? tf.reshape(which.get(n)!, [-1]) : tf.zeros([sizes[i]!])))));
