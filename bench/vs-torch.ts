@@ -38,10 +38,12 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const ANCHOR = process.env.TORCH_ANCHOR ?? resolve(ROOT, '..', 'shared', 'tools', 'torch-anchor', 'bench.py');
 const WARMUP = 2;
 
-// The anchor's shapes (bench.py): images, latents, context tokens x width, training batch.
+// The anchor's shapes (bench.py): images, latents, latent channels, context tokens x width,
+// training batch. The anchor builds 3-channel latents for both presets; the desktop preset's own
+// latent has 8, so the networks below are built with the anchor's count to time the same work.
 const SHAPES = {
-  desktop: { image: [80, 112], latent: [20, 28], tokens: 4, dim: 64, trainBatch: 8 },
-  reference: { image: [160, 224], latent: [20, 28], tokens: 77, dim: 1024, trainBatch: 2 },
+  desktop: { image: [80, 112], latent: [20, 28], channels: 3, tokens: 4, dim: 64, trainBatch: 8 },
+  reference: { image: [160, 224], latent: [20, 28], channels: 3, tokens: 77, dim: 1024, trainBatch: 2 },
 }[PRESET];
 
 interface Times {
@@ -111,7 +113,7 @@ let inferenceEngine = 'tfjs';
 
 /** The anchor's cases on the project's engine; a case that fails records why instead. */
 async function runProject(failures: Record<string, string>): Promise<CaseTimes> {
-  const { image, latent, tokens, dim, trainBatch } = SHAPES;
+  const { image, latent, channels, tokens, dim, trainBatch } = SHAPES;
   const [ih, iw] = image as [number, number];
   const [lh, lw] = latent as [number, number];
   const out: CaseTimes = {};
@@ -122,9 +124,9 @@ async function runProject(failures: Record<string, string>): Promise<CaseTimes> 
       failures[name] = e instanceof Error ? e.message.split('\n')[0]! : String(e);
     }
   };
-  const ae = createNetwork('autoencoderkl', presetConfig('autoencoderkl', PRESET)).initialize(1);
-  const unet = createNetwork('diffusion_unet', presetConfig('diffusion_unet', PRESET)).initialize(2);
-  const cn = createNetwork('controlnet', presetConfig('controlnet', PRESET)).initialize(3);
+  const ae = createNetwork('autoencoderkl', { ...presetConfig('autoencoderkl', PRESET), latent_channels: channels }).initialize(1);
+  const unet = createNetwork('diffusion_unet', { ...presetConfig('diffusion_unet', PRESET), in_channels: channels, out_channels: channels }).initialize(2);
+  const cn = createNetwork('controlnet', { ...presetConfig('controlnet', PRESET), in_channels: channels }).initialize(3);
   // Sampling and decoding run on onnxruntime in the product wherever it loads: time that path.
   const { ort } = process.env.BRAINSYNTH_ONNX === '0' ? { ort: null } : await loadOnnxRuntime();
   const controlled = ort ? await OnnxControlledUNetRunner.create(ort, unet, cn, { threads: THREADS }) : null;
@@ -134,7 +136,7 @@ async function runProject(failures: Record<string, string>): Promise<CaseTimes> 
     for (const b of [1, 4]) {
       await attempt(`guided DDIM step per slice, batch ${b}`, async () => {
         const n = 2 * b; // classifier-free guidance doubles the batch
-        const z = tf.randomNormal([n, lh, lw, 3], 0, 1, 'float32', 4) as tf.Tensor4D;
+        const z = tf.randomNormal([n, lh, lw, channels], 0, 1, 'float32', 4) as tf.Tensor4D;
         const ctx = tf.randomNormal([n, tokens, dim], 0, 1, 'float32', 5) as tf.Tensor3D;
         const t = tf.fill([n], 500, 'int32') as tf.Tensor1D;
         const cond = tf.randomUniform([n, ih, iw, 1], 0, 1, 'float32', 6) as tf.Tensor4D;
@@ -149,7 +151,7 @@ async function runProject(failures: Record<string, string>): Promise<CaseTimes> 
       });
     }
     await attempt('decode per slice, batch 4', async () => {
-      const z = tf.randomNormal([4, lh, lw, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
+      const z = tf.randomNormal([4, lh, lw, channels], 0, 1, 'float32', 7) as tf.Tensor4D;
       try {
         return per(await timed(decoder ? () => decoder.decode(z) : () => tf.tidy(() => ae.decode(z)), REPS), 4);
       } finally {
@@ -157,7 +159,7 @@ async function runProject(failures: Record<string, string>): Promise<CaseTimes> 
       }
     });
     const B = trainBatch;
-    const zb = tf.randomNormal([B, lh, lw, 3], 0, 1, 'float32', 8) as tf.Tensor4D;
+    const zb = tf.randomNormal([B, lh, lw, channels], 0, 1, 'float32', 8) as tf.Tensor4D;
     const cb = tf.randomUniform([B, ih, iw, 1], 0, 1, 'float32', 9) as tf.Tensor4D;
     const cx = tf.randomNormal([B, tokens, dim], 0, 1, 'float32', 10) as tf.Tensor3D;
     const tb = tf.tensor1d(Array.from({ length: B }, (_, i) => (i * 389) % 1000), 'int32');
