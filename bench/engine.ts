@@ -119,8 +119,10 @@ function netCase(kind: NetworkKind): NetCase {
         return t;
       };
       const image = k(tf.randomUniform([BATCH, ...IMAGE, 1], 0, 1, 'float32', 3) as tf.Tensor4D);
-      const latent = k(tf.randomNormal([BATCH, ...LATENT, 3], 0, 1, 'float32', 4) as tf.Tensor4D);
-      const noise = k(tf.randomNormal([BATCH, ...LATENT, 3], 0, 1, 'float32', 5) as tf.Tensor4D);
+      // The preset's latent depth (the desktop latent has 8 channels, the reference 3).
+      const depth = kind === 'diffusion_unet' || kind === 'controlnet' ? Number(cfg.in_channels) : 3;
+      const latent = k(tf.randomNormal([BATCH, ...LATENT, depth], 0, 1, 'float32', 4) as tf.Tensor4D);
+      const noise = k(tf.randomNormal([BATCH, ...LATENT, depth], 0, 1, 'float32', 5) as tf.Tensor4D);
       const t = k(tf.tensor1d(Array.from({ length: BATCH }, (_, i) => (i * 137) % 1000), 'int32'));
       const ctxDim = 'cross_attention_dim' in cfg ? (cfg.cross_attention_dim as number) : 1;
       const context = k(tf.randomNormal([BATCH, CONTEXT_TOKENS, ctxDim], 0, 1, 'float32', 6) as tf.Tensor3D);
