@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -63,6 +63,33 @@ describe('training configs', () => {
     const { out_channels: _drop, ...unet } = ldm.ldm!.network;
     expect(mirrored).toEqual(unet);
     expect([conditioning_embedding_in_channels, conditioning_embedding_num_channels]).toEqual([1, [16, 32, 32]]);
+  });
+
+  it('a desktop child defaults to what its parents left of the 60-minute pipeline, never less than its own default', () => {
+    const runWith = (name: string, minutes: number | null): string => {
+      const dir = join(root, name);
+      mkdirSync(dir, { recursive: true });
+      if (minutes !== null) writeFileSync(join(dir, 'training-summary.json'), JSON.stringify({ schedule: { elapsedSeconds: minutes * 60 } }));
+      return dir;
+    };
+    const ae = buildTrainConfig({ stage: 'autoencoder', preset: 'desktop', overrides: [] });
+    expect(ae.loop.budgetMinutes).toBe(20);
+    const aeDir = runWith('ae-13', 13);
+    // 47 minutes left: the LDM takes its 15:40 share, the ControlNet the rest.
+    const ldm = buildTrainConfig({ stage: 'ldm', preset: 'desktop', overrides: [], parent: { ...parentOf(ae), runDir: aeDir } });
+    expect(ldm.loop.budgetMinutes).toBe(17.6);
+    const ldmParent = { ...parentOf(ldm, 2), runDir: runWith('ldm-15', 15.25), parentDirs: { autoencoder: aeDir } };
+    expect(buildTrainConfig({ stage: 'controlnet', preset: 'desktop', overrides: [], parent: ldmParent }).loop.budgetMinutes).toBe(31.7);
+    // The user's budget wins; a parent that trained longer never shortens the child.
+    expect(buildTrainConfig({ stage: 'controlnet', preset: 'desktop', overrides: ['loop.budgetMinutes=10'], parent: ldmParent }).loop.budgetMinutes).toBe(10);
+    const longAe = { ...parentOf(ae), runDir: runWith('ae-40', 40) };
+    expect(buildTrainConfig({ stage: 'ldm', preset: 'desktop', overrides: [], parent: longAe }).loop.budgetMinutes).toBe(15);
+    // A parent without a training summary (imported from a cluster): the stage's own default.
+    const unknown = { ...parentOf(ldm, 2), runDir: runWith('ldm-imported', null), parentDirs: { autoencoder: aeDir } };
+    expect(buildTrainConfig({ stage: 'controlnet', preset: 'desktop', overrides: [], parent: unknown }).loop.budgetMinutes).toBe(25);
+    // The reference preset keeps its fixed epochs.
+    const ref = buildTrainConfig({ stage: 'autoencoder', preset: 'reference', overrides: [] });
+    expect(buildTrainConfig({ stage: 'ldm', preset: 'reference', overrides: [], parent: { ...parentOf(ref), runDir: aeDir } }).loop.budgetMinutes).toBeNull();
   });
 
   it('refuses wrong parents, group mismatches and bad loop values with the reason', () => {

@@ -188,7 +188,7 @@ export function register(program: Command): void {
     .addOption(new Option('--preset <preset>', 'network/loop preset').choices([...TRAIN_PRESETS]).default('desktop'))
     .option('--parent <run>', 'parent run: an autoencoder run for ldm, an ldm run for controlnet', parsePositiveInt('--parent'))
     .option('--epochs <n>', 'number of epochs (default: the preset; with a budget, a cap)', parsePositiveInt('--epochs'))
-    .option('--budget <time>', 'train until this much wall time (e.g. 20m, 1h30m) or a validation plateau; the learning rate decays to fit (desktop default: 15m/20m/25m per stage)', parseBudget)
+    .option('--budget <time>', 'train until this much wall time (e.g. 20m, 1h30m) or a validation plateau; the learning rate decays to fit (desktop default: autoencoder 20m; an LDM or ControlNet gets what its parents left of a 60-minute pipeline, at least 15m / 25m)', parseBudget)
     .option('--seed <n>', 'random seed (default 42)', parseInteger)
     .option('--backend <name>', 'auto, tensorflow, webgpu, wasm or cpu', 'auto')
     .option('--set <key=value>', 'override a config field (dotted path, JSON value; repeatable)', collect, [] as string[])

@@ -114,6 +114,7 @@ export const REFERENCE_SCHEDULER: SchedulerParams = {
  * reconstruction (its steps are the costliest: full-resolution convolutions and a discriminator);
  * the frozen LDM under the ControlNet gets 15 (on open MS a ControlNet on a 12-minute LDM came close
  * to one on a 20-minute LDM; numbers at the LDM's learning rate below). Validation and checkpoints count against the budget.
+ * Minutes a parent leaves unused go to its children (pipeline-budget.ts).
  */
 export const DESKTOP_BUDGET_MINUTES: Readonly<Record<TrainStage, number>> = { autoencoder: 20, ldm: 15, controlnet: 25 };
 

@@ -6,6 +6,7 @@ import { AutoencoderRuntime } from './autoencoder';
 import { ControlNetRuntime } from './controlnet';
 import { checkSliceSet, type TrainingData } from './data';
 import { LdmRuntime } from './ldm';
+import { TRAINING_SUMMARY_FILE } from './pipeline-budget';
 import { runSession, type StageRuntime, type TrainHooks, type TrainResult } from './session';
 import type { TrainJobSpec } from './spec';
 import { trainingWasmThreads } from './threads';
@@ -17,7 +18,7 @@ import { trainingWasmThreads } from './threads';
  */
 
 /** The last session's summary in the run folder: status, stop reason, schedule, data scaling. */
-export const TRAINING_SUMMARY_FILE = 'training-summary.json';
+export { TRAINING_SUMMARY_FILE };
 
 export interface RunHooks extends TrainHooks {
   started?(backend: string): void;

@@ -1,0 +1,52 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DESKTOP_BUDGET_MINUTES } from './config';
+import type { TrainStage } from './session';
+
+/**
+ * The desktop pipeline's wall-time budget as a whole: 60 minutes on 2 cores for autoencoder, LDM
+ * and ControlNet together. Each stage has its own default (DESKTOP_BUDGET_MINUTES), but the
+ * autoencoder usually stops early on its validation plateau (on open MS after 13 of its 20
+ * minutes), and those minutes would otherwise be lost. So a later stage's default budget is
+ * what its parents left of the 60 minutes: the LDM its share (15 of the 40 minutes after a full
+ * autoencoder), the ControlNet all the rest; never less than the stage's own default, so a long
+ * parent never shortens its child.
+ */
+export const DESKTOP_PIPELINE_MINUTES = 60;
+
+/** Written by every training session beside the checkpoints (see run.ts). */
+export const TRAINING_SUMMARY_FILE = 'training-summary.json';
+
+/** Minutes of budgeted wall time a finished run trained for (over all its sessions), or null if unknown. */
+export function trainedMinutes(runDir: string): number | null {
+  try {
+    const summary = JSON.parse(readFileSync(join(runDir, TRAINING_SUMMARY_FILE), 'utf8')) as { schedule?: { elapsedSeconds?: unknown } };
+    const s = summary.schedule?.elapsedSeconds;
+    return typeof s === 'number' && Number.isFinite(s) && s >= 0 ? s / 60 : null;
+  } catch {
+    return null; // a run imported from a cluster, or one that never finished a session
+  }
+}
+
+/** Minutes the chain of parent runs trained for; null when any of them is unknown. */
+export function parentChainMinutes(runDirs: Array<string | undefined>): number | null {
+  let total = 0;
+  for (const dir of runDirs) {
+    const m = dir ? trainedMinutes(dir) : null;
+    if (m === null) return null;
+    total += m;
+  }
+  return total;
+}
+
+/**
+ * A desktop stage's default budget given how long its parents trained (null: unknown, so the
+ * stage's own default). Rounded to a tenth of a minute, as a person would type it.
+ */
+export function pipelineBudgetMinutes(stage: TrainStage, parentsMinutes: number | null): number {
+  const own = DESKTOP_BUDGET_MINUTES[stage];
+  if (stage === 'autoencoder' || parentsMinutes === null) return own;
+  const left = DESKTOP_PIPELINE_MINUTES - parentsMinutes;
+  const share = stage === 'ldm' ? (left * own) / (own + DESKTOP_BUDGET_MINUTES.controlnet) : left;
+  return Math.max(own, Math.floor(share * 10) / 10);
+}
