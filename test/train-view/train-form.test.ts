@@ -58,8 +58,15 @@ describe('Train view back end (train.validate, train.parents)', () => {
     expect(r.error).toMatch(/latent cannot be halved/);
     expect(r.base).toMatchObject({ stage: 'ldm', imageSize: [20, 28], ldm: { network: { in_channels: 2, out_channels: 2 } } });
     expect(r.reference).toMatchObject({ imageSize: [160, 224], ldm: { lr: 2.5e-5, network: { in_channels: 3, num_channels: [256, 512, 768] } } });
+    // The few seconds the autoencoder trained leave nearly all of the 60-minute pipeline: the LDM's
+    // default budget is its 15:40 share of that, and the form says why.
+    const budget = (r.base as { loop: { budgetMinutes: number } }).loop.budgetMinutes;
+    expect(budget).toBeGreaterThan(22);
+    expect(budget).toBeLessThanOrEqual(22.5);
+    expect(r.budgetNote).toBe(`${budget} min: the LDM's share (15 of 40) of the ${r.budgetNote!.match(/of the ([\d.]+) min/)![1]} min its autoencoder (run ${aeRunId}, ${r.budgetNote!.match(/, ([\d.]+) min\)/)![1]} min) left of the 60-minute desktop pipeline`);
     const ok = await trainForm(s, { stage: 'ldm', preset: 'desktop', datasetId, parentRunId: aeRunId, overrides: TINY.ldm });
     expect(ok.error).toBeNull();
+    expect((await trainForm(s, { stage: 'autoencoder', preset: 'desktop', datasetId })).budgetNote ?? null).toBeNull();
     expect((await trainForm(s, { stage: 'ldm', preset: 'desktop', datasetId })).error).toMatch(/needs a parent autoencoder run/);
     expect((await trainForm(s, { stage: 'controlnet', preset: 'desktop', datasetId, parentRunId: aeRunId })).error).toMatch(/needs a ldm run/);
   });

@@ -8,6 +8,7 @@ import { initEngine } from '../../src/ml/engine';
 import { applyOverrides, type TrainConfig } from '../../src/ml/train/config';
 import { ConditioningContext } from '../../src/ml/pipeline/context';
 import { buildTrainConfig, validateTrainConfig, type ParentRunInfo } from '../../src/ml/train/validate';
+import { desktopChildBudget } from '../../src/ml/train/pipeline-budget';
 import { Rng } from '../../src/ml/util/rng';
 
 let root: string;
@@ -80,6 +81,7 @@ describe('training configs', () => {
     expect(ldm.loop.budgetMinutes).toBe(17.6);
     const ldmParent = { ...parentOf(ldm, 2), runDir: runWith('ldm-15', 15.25), parentDirs: { autoencoder: aeDir } };
     expect(buildTrainConfig({ stage: 'controlnet', preset: 'desktop', overrides: [], parent: ldmParent }).loop.budgetMinutes).toBe(31.7);
+    expect(desktopChildBudget('controlnet', ldmParent).note).toBe('31.7 min: what its LDM (run 2) and autoencoder left of the 60-minute desktop pipeline (they trained 28.3 min)');
     // The user's budget wins; a parent that trained longer never shortens the child.
     expect(buildTrainConfig({ stage: 'controlnet', preset: 'desktop', overrides: ['loop.budgetMinutes=10'], parent: ldmParent }).loop.budgetMinutes).toBe(10);
     const longAe = { ...parentOf(ae), runDir: runWith('ae-40', 40) };
@@ -87,6 +89,7 @@ describe('training configs', () => {
     // A parent without a training summary (imported from a cluster): the stage's own default.
     const unknown = { ...parentOf(ldm, 2), runDir: runWith('ldm-imported', null), parentDirs: { autoencoder: aeDir } };
     expect(buildTrainConfig({ stage: 'controlnet', preset: 'desktop', overrides: [], parent: unknown }).loop.budgetMinutes).toBe(25);
+    expect(desktopChildBudget('controlnet', unknown).note).toBeNull();
     // The reference preset keeps its fixed epochs.
     const ref = buildTrainConfig({ stage: 'autoencoder', preset: 'reference', overrides: [] });
     expect(buildTrainConfig({ stage: 'ldm', preset: 'reference', overrides: [], parent: { ...parentOf(ref), runDir: aeDir } }).loop.budgetMinutes).toBeNull();

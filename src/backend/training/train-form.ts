@@ -58,6 +58,7 @@ export async function evaluateTrainForm(
 ): Promise<TrainFormAnswer> {
   // Loaded on first use: the validation constructs networks (tfjs), which quick commands never need.
   const { buildTrainConfig, validateTrainConfig } = await import('../../ml/train/validate');
+  const { desktopChildBudget } = await import('../../ml/train/pipeline-budget');
   const choices = Object.fromEntries(Object.entries(CONFIG_CHOICES).map(([k, v]) => [k, [...v]]));
   const answer: TrainFormAnswer = { base: null, reference: null, config: null, error: null, choices };
   let parent: ParentRunInfo | undefined;
@@ -65,6 +66,7 @@ export async function evaluateTrainForm(
     parent = req.parentRunId !== undefined ? resolve.parent(req.parentRunId) : undefined;
     const common = { stage: req.stage, epochs: req.epochs, seed: req.seed, parent };
     answer.base = asJson(buildTrainConfig({ ...common, preset: req.preset, overrides: [] }));
+    if (req.preset === 'desktop' && parent && req.stage !== 'autoencoder') answer.budgetNote = desktopChildBudget(req.stage, parent).note;
     try {
       // The reference column follows a reference chain (published shapes at 160x224), not the
       // chosen parent.

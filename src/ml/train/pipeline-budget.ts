@@ -50,3 +50,28 @@ export function pipelineBudgetMinutes(stage: TrainStage, parentsMinutes: number 
   const share = stage === 'ldm' ? (left * own) / (own + DESKTOP_BUDGET_MINUTES.controlnet) : left;
   return Math.max(own, Math.floor(share * 10) / 10);
 }
+
+/** The parent a child stage is built on, as far as its budget needs it. */
+export interface BudgetParent {
+  runId: number;
+  runDir: string;
+  parentDirs: { autoencoder?: string };
+}
+
+/**
+ * A desktop LDM's or ControlNet's default budget from its parent chain, and a line saying where
+ * it comes from (null when the stage's own default applies: a parent of unknown length, or parents
+ * that left less than that).
+ */
+export function desktopChildBudget(stage: 'ldm' | 'controlnet', parent: BudgetParent): { minutes: number; note: string | null } {
+  const chain = stage === 'ldm' ? [parent.runDir] : [parent.parentDirs.autoencoder, parent.runDir];
+  const used = parentChainMinutes(chain);
+  const minutes = pipelineBudgetMinutes(stage, used);
+  if (used === null || minutes === DESKTOP_BUDGET_MINUTES[stage]) return { minutes, note: null };
+  const left = (DESKTOP_PIPELINE_MINUTES - used).toFixed(1);
+  const note =
+    stage === 'ldm'
+      ? `${minutes} min: the LDM's share (15 of 40) of the ${left} min its autoencoder (run ${parent.runId}, ${used.toFixed(1)} min) left of the ${DESKTOP_PIPELINE_MINUTES}-minute desktop pipeline`
+      : `${minutes} min: what its LDM (run ${parent.runId}) and autoencoder left of the ${DESKTOP_PIPELINE_MINUTES}-minute desktop pipeline (they trained ${used.toFixed(1)} min)`;
+  return { minutes, note };
+}

@@ -5,7 +5,7 @@ import { AutoencoderKL, type AutoencoderKLConfig } from '../networks/autoencoder
 import { ControlNet, type ControlNetConfig } from '../networks/controlnet';
 import { DiffusionModelUNet, type DiffusionUNetConfig } from '../networks/diffusion-unet';
 import { PatchDiscriminator, type PatchDiscriminatorConfig } from '../networks/patch-discriminator';
-import { parentChainMinutes, pipelineBudgetMinutes } from './pipeline-budget';
+import { desktopChildBudget } from './pipeline-budget';
 import { networkPresets } from './presets';
 import { scheduleProblems, scheduleSettings } from './schedule';
 import {
@@ -86,10 +86,9 @@ export function buildTrainConfig(req: BuildRequest): TrainConfig {
   const loop = defaultLoop(req.stage, req.preset);
   if (req.epochs !== undefined) loop.epochs = req.epochs;
   if (req.seed !== undefined) loop.seed = req.seed;
-  if (req.preset === 'desktop' && req.parent) {
+  if (req.preset === 'desktop' && req.parent && req.stage !== 'autoencoder') {
     // The minutes the parents left of the 60-minute desktop pipeline (see pipeline-budget.ts).
-    const chain = req.stage === 'ldm' ? [req.parent.runDir] : [req.parent.parentDirs.autoencoder, req.parent.runDir];
-    loop.budgetMinutes = pipelineBudgetMinutes(req.stage, parentChainMinutes(chain));
+    loop.budgetMinutes = desktopChildBudget(req.stage, req.parent).minutes;
   }
   const imageSize: [number, number] = req.parent ? [...req.parent.config.imageSize] : req.preset === 'reference' ? [160, 224] : [80, 112];
   const config: TrainConfig = {

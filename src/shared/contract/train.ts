@@ -132,6 +132,8 @@ export const trainChannels = {
       config: JsonObject.nullable(),
       error: z.string().nullable(),
       choices: z.record(z.string(), z.array(z.string())).optional(),
+      /** Where the default time budget comes from when the parent runs set it (null: the stage's own default). */
+      budgetNote: z.string().nullable().optional(),
     }),
   ),
   /**
