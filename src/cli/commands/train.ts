@@ -234,7 +234,15 @@ export function register(program: Command): void {
             overrides,
             name: opts.name,
           });
-          if (!opts.json) process.stderr.write(`run ${run.id}: ${run.name} (artefacts in ${s.home.runDir(run.id)})\n`);
+          if (!opts.json) {
+            process.stderr.write(`run ${run.id}: ${run.name} (artefacts in ${s.home.runDir(run.id)})\n`);
+            // Say where a desktop child's default budget came from (its parents' unused minutes).
+            if (opts.preset === 'desktop' && opts.stage !== 'autoencoder' && opts.parent !== undefined && !overrides.some((o) => o.startsWith('loop.budgetMinutes='))) {
+              const { desktopChildBudget } = await import('../../ml/train/pipeline-budget');
+              const note = desktopChildBudget(opts.stage, s.training.parentInfo(opts.parent)).note;
+              if (note) process.stderr.write(`run ${run.id}: budget ${note}\n`);
+            }
+          }
           await follow(s, run.id, Boolean(opts.json));
         });
       },
