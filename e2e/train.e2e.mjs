@@ -177,6 +177,9 @@ describe('Train view', () => {
     await page.waitForFunction((id) => document.querySelector('[data-testid="train-parent"]')?.value === String(id), runId, { timeout: 15_000 });
     const numChannels = page.getByTestId('error-ldm.network.num_channels');
     await numChannels.waitFor({ timeout: 20_000 });
+    // Its default budget is its share of what the autoencoder left of the 60-minute pipeline, and the form says so.
+    assert.match(await form.getByTestId('train-budget-note').textContent(), /^Budget 2\d\.\d min: the LDM's share \(15 of 40\) of the /);
+    assert.match(await form.getByTestId('train-budget').inputValue(), /^2\d\.\d$/);
     assert.match(await numChannels.textContent(), /latent cannot be halved/);
     assert.equal(await form.getByTestId('train-start').isDisabled(), true);
     // The refusal above the Start button leads to its field.
