@@ -78,10 +78,10 @@ describe('training configs', () => {
     const aeDir = runWith('ae-13', 13);
     // 47 minutes left: the LDM takes its 15:40 share, the ControlNet the rest.
     const ldm = buildTrainConfig({ stage: 'ldm', preset: 'desktop', overrides: [], parent: { ...parentOf(ae), runDir: aeDir } });
-    expect(ldm.loop.budgetMinutes).toBe(17.6);
+    expect(ldm.loop.budgetMinutes).toBe(17.5);
     const ldmParent = { ...parentOf(ldm, 2), runDir: runWith('ldm-15', 15.25), parentDirs: { autoencoder: aeDir } };
-    expect(buildTrainConfig({ stage: 'controlnet', preset: 'desktop', overrides: [], parent: ldmParent }).loop.budgetMinutes).toBe(31.7);
-    expect(desktopChildBudget('controlnet', ldmParent).note).toBe('31.7 min: what its LDM (run 2) and autoencoder left of the 60-minute desktop pipeline (they trained 28.3 min)');
+    expect(buildTrainConfig({ stage: 'controlnet', preset: 'desktop', overrides: [], parent: ldmParent }).loop.budgetMinutes).toBe(31.6);
+    expect(desktopChildBudget('controlnet', ldmParent).note).toBe('31.6 min: what its LDM (run 2) and autoencoder left of the 60-minute desktop pipeline (they trained 28.3 min)');
     // The user's budget wins; a parent that trained longer never shortens the child.
     expect(buildTrainConfig({ stage: 'controlnet', preset: 'desktop', overrides: ['loop.budgetMinutes=10'], parent: ldmParent }).loop.budgetMinutes).toBe(10);
     const longAe = { ...parentOf(ae), runDir: runWith('ae-40', 40) };

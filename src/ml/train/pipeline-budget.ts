@@ -14,6 +14,13 @@ import type { TrainStage } from './session';
  */
 export const DESKTOP_PIPELINE_MINUTES = 60;
 
+/**
+ * A stage ends its last step, validation and checkpoint after its budget runs out: 5-6 s past it
+ * on open MS (LDM 15m05s of 15m, ControlNet 32m05s of 31m59s). Kept back from a child's share so
+ * the chain ends within the pipeline's minutes.
+ */
+export const FINISH_ALLOWANCE_MINUTES = 0.1;
+
 /** Written by every training session beside the checkpoints (see run.ts). */
 export const TRAINING_SUMMARY_FILE = 'training-summary.json';
 
@@ -46,7 +53,7 @@ export function parentChainMinutes(runDirs: Array<string | undefined>): number |
 export function pipelineBudgetMinutes(stage: TrainStage, parentsMinutes: number | null): number {
   const own = DESKTOP_BUDGET_MINUTES[stage];
   if (stage === 'autoencoder' || parentsMinutes === null) return own;
-  const left = DESKTOP_PIPELINE_MINUTES - parentsMinutes;
+  const left = DESKTOP_PIPELINE_MINUTES - parentsMinutes - FINISH_ALLOWANCE_MINUTES;
   const share = stage === 'ldm' ? (left * own) / (own + DESKTOP_BUDGET_MINUTES.controlnet) : left;
   return Math.max(own, Math.floor(share * 10) / 10);
 }
