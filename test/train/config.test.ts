@@ -81,7 +81,7 @@ describe('training configs', () => {
     expect(ldm.loop.budgetMinutes).toBe(17.5);
     const ldmParent = { ...parentOf(ldm, 2), runDir: runWith('ldm-15', 15.25), parentDirs: { autoencoder: aeDir } };
     expect(buildTrainConfig({ stage: 'controlnet', preset: 'desktop', overrides: [], parent: ldmParent }).loop.budgetMinutes).toBe(31.6);
-    expect(desktopChildBudget('controlnet', ldmParent).note).toBe('31.6 min: what its LDM (run 2) and autoencoder left of the 60-minute desktop pipeline (they trained 28.3 min)');
+    expect(desktopChildBudget({ preset: 'desktop', stage: 'controlnet', parent: ldmParent })?.note).toBe('31.6 min: what its LDM (run 2) and autoencoder left of the 60-minute desktop pipeline (they trained 28.3 min)');
     // The user's budget wins; a parent that trained longer never shortens the child.
     expect(buildTrainConfig({ stage: 'controlnet', preset: 'desktop', overrides: ['loop.budgetMinutes=10'], parent: ldmParent }).loop.budgetMinutes).toBe(10);
     const longAe = { ...parentOf(ae), runDir: runWith('ae-40', 40) };
@@ -89,7 +89,7 @@ describe('training configs', () => {
     // A parent without a training summary (imported from a cluster): the stage's own default.
     const unknown = { ...parentOf(ldm, 2), runDir: runWith('ldm-imported', null), parentDirs: { autoencoder: aeDir } };
     expect(buildTrainConfig({ stage: 'controlnet', preset: 'desktop', overrides: [], parent: unknown }).loop.budgetMinutes).toBe(25);
-    expect(desktopChildBudget('controlnet', unknown).note).toBeNull();
+    expect(desktopChildBudget({ preset: 'desktop', stage: 'controlnet', parent: unknown })?.note).toBeNull();
     // The reference preset keeps its fixed epochs.
     const ref = buildTrainConfig({ stage: 'autoencoder', preset: 'reference', overrides: [] });
     expect(buildTrainConfig({ stage: 'ldm', preset: 'reference', overrides: [], parent: { ...parentOf(ref), runDir: aeDir } }).loop.budgetMinutes).toBeNull();

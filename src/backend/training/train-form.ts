@@ -66,7 +66,7 @@ export async function evaluateTrainForm(
     parent = req.parentRunId !== undefined ? resolve.parent(req.parentRunId) : undefined;
     const common = { stage: req.stage, epochs: req.epochs, seed: req.seed, parent };
     answer.base = asJson(buildTrainConfig({ ...common, preset: req.preset, overrides: [] }));
-    if (req.preset === 'desktop' && parent && req.stage !== 'autoencoder') answer.budgetNote = desktopChildBudget(req.stage, parent).note;
+    answer.budgetNote = desktopChildBudget({ ...common, preset: req.preset })?.note ?? null;
     try {
       // The reference column follows a reference chain (published shapes at 160x224), not the
       // chosen parent.

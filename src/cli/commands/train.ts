@@ -237,9 +237,9 @@ export function register(program: Command): void {
           if (!opts.json) {
             process.stderr.write(`run ${run.id}: ${run.name} (artefacts in ${s.home.runDir(run.id)})\n`);
             // Say where a desktop child's default budget came from (its parents' unused minutes).
-            if (opts.preset === 'desktop' && opts.stage !== 'autoencoder' && opts.parent !== undefined && !overrides.some((o) => o.startsWith('loop.budgetMinutes='))) {
+            if (opts.parent !== undefined && !overrides.some((o) => o.startsWith('loop.budgetMinutes='))) {
               const { desktopChildBudget } = await import('../../ml/train/pipeline-budget');
-              const note = desktopChildBudget(opts.stage, s.training.parentInfo(opts.parent)).note;
+              const note = desktopChildBudget({ preset: opts.preset, stage: opts.stage, parent: s.training.parentInfo(opts.parent) })?.note;
               if (note) process.stderr.write(`run ${run.id}: budget ${note}\n`);
             }
           }

@@ -68,17 +68,21 @@ export interface BudgetParent {
 /**
  * A desktop LDM's or ControlNet's default budget from its parent chain, and a line saying where
  * it comes from (null when the stage's own default applies: a parent of unknown length, or parents
- * that left less than that).
+ * that left less than that). Null for requests it does not apply to: an autoencoder, another
+ * preset, or no parent yet.
  */
-export function desktopChildBudget(stage: 'ldm' | 'controlnet', parent: BudgetParent): { minutes: number; note: string | null } {
+export function desktopChildBudget(req: { preset: string; stage: TrainStage; parent?: BudgetParent }): { minutes: number; note: string | null } | null {
+  const { stage, parent } = req;
+  if (req.preset !== 'desktop' || !parent || stage === 'autoencoder') return null;
   const chain = stage === 'ldm' ? [parent.runDir] : [parent.parentDirs.autoencoder, parent.runDir];
   const used = parentChainMinutes(chain);
   const minutes = pipelineBudgetMinutes(stage, used);
   if (used === null || minutes === DESKTOP_BUDGET_MINUTES[stage]) return { minutes, note: null };
   const left = (DESKTOP_PIPELINE_MINUTES - used).toFixed(1);
+  const { ldm, controlnet } = DESKTOP_BUDGET_MINUTES;
   const note =
     stage === 'ldm'
-      ? `${minutes} min: the LDM's share (15 of 40) of the ${left} min its autoencoder (run ${parent.runId}, ${used.toFixed(1)} min) left of the ${DESKTOP_PIPELINE_MINUTES}-minute desktop pipeline`
+      ? `${minutes} min: the LDM's share (${ldm} of ${ldm + controlnet}) of the ${left} min its autoencoder (run ${parent.runId}, ${used.toFixed(1)} min) left of the ${DESKTOP_PIPELINE_MINUTES}-minute desktop pipeline`
       : `${minutes} min: what its LDM (run ${parent.runId}) and autoencoder left of the ${DESKTOP_PIPELINE_MINUTES}-minute desktop pipeline (they trained ${used.toFixed(1)} min)`;
   return { minutes, note };
 }

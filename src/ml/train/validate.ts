@@ -86,10 +86,9 @@ export function buildTrainConfig(req: BuildRequest): TrainConfig {
   const loop = defaultLoop(req.stage, req.preset);
   if (req.epochs !== undefined) loop.epochs = req.epochs;
   if (req.seed !== undefined) loop.seed = req.seed;
-  if (req.preset === 'desktop' && req.parent && req.stage !== 'autoencoder') {
-    // The minutes the parents left of the 60-minute desktop pipeline (see pipeline-budget.ts).
-    loop.budgetMinutes = desktopChildBudget(req.stage, req.parent).minutes;
-  }
+  // A desktop child: the minutes its parents left of the 60-minute pipeline (see pipeline-budget.ts).
+  const childBudget = desktopChildBudget(req);
+  if (childBudget) loop.budgetMinutes = childBudget.minutes;
   const imageSize: [number, number] = req.parent ? [...req.parent.config.imageSize] : req.preset === 'reference' ? [160, 224] : [80, 112];
   const config: TrainConfig = {
     stage: req.stage,
