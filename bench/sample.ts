@@ -56,6 +56,7 @@ function desktopPipeline(): SamplingPipeline {
       latentScaleFrom: 'default',
       scheduler: { ...REFERENCE_SCHEDULER },
       conditioningScale: 1,
+      brainMask: false,
       guidanceScale: 7,
       checkpoints: { controlnet: null, ldm: '(random)', autoencoder: '(random)' },
       steps: { controlnet: null, ldm: 0, autoencoder: 0 },

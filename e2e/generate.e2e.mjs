@@ -52,7 +52,7 @@ describe('Generate view', () => {
       controlnet: {
         name: `tiny controlnet ${TAG}`,
         // One epoch: a smoke run, which the Generate view says beside its results.
-        config: { stage: 'controlnet', loop: { epochs: 1 }, controlnet: { sampleSteps: 2, guidanceScale: 7, conditioningScale: 1 } },
+        config: { stage: 'controlnet', preset: 'desktop', loop: { epochs: 1 }, controlnet: { sampleSteps: 2, guidanceScale: 7, conditioningScale: 1 } },
       },
     });
     controlnetRunId = controlnet.id;
@@ -85,6 +85,7 @@ describe('Generate view', () => {
 
     await page.getByTestId('generate-run').selectOption(String(controlnetRunId));
     assert.equal(await page.getByTestId('generate-steps').inputValue(), '2', 'steps default to the run config');
+    assert.equal(await page.getByTestId('generate-brain-mask').isChecked(), true, "a desktop run masks to the FLAIR's brain by default");
     await page.getByTestId('generate-samples-count').fill('2');
     await page.getByTestId('generate-seed').fill('3');
     await page.getByTestId('generate-start').click();

@@ -136,7 +136,7 @@ describe('evaluation run (service, worker thread)', () => {
     const { run, jobId } = evaluate.start({ runId: controlnetRunId, split: 'test', steps: 2, seed: 4, limit: 2, samples: 3, guidanceScale: 3, backend: 'wasm' });
     expect((await host.wait(jobId)).error).toBeNull();
     const r = evaluate.results(run.id);
-    expect(r.sampling).toEqual({ guidanceScale: 3, conditioningScale: 1, samplesPerSlice: 3 });
+    expect(r.sampling).toEqual({ guidanceScale: 3, conditioningScale: 1, samplesPerSlice: 3, brainMask: true });
     expect(Object.keys(r.baselines).sort()).toEqual(['baseline_histmatch', 'baseline_lut', 'ceiling_autoencoder', 'posterior_mean']);
     const single = r.model.find((m) => m.name === 'psnr')!;
     const mean = r.baselines.posterior_mean!.find((m) => m.name === 'psnr')!;
@@ -147,6 +147,17 @@ describe('evaluation run (service, worker thread)', () => {
     const stdMaps = services.artefacts.list({ runId: run.id, kind: 'std-map' });
     expect(stdMaps.map((a) => a.step)).toEqual([0, 1]);
     for (const a of stdMaps) expect(existsSync(a.path)).toBe(true);
+  });
+
+  it("the brain mask follows the run (a desktop run masks) unless asked, and is recorded with its note", async () => {
+    const { evaluate, host } = services.sampling;
+    const runs = [true, false].map((mask) => evaluate.start({ runId: controlnetRunId, split: 'test', steps: 2, seed: 4, limit: 1, backend: 'wasm', ...(mask ? {} : { brainMask: false }) }));
+    for (const { jobId } of runs) expect((await host.wait(jobId)).error).toBeNull();
+    const [masked, unmasked] = runs.map(({ run }) => evaluate.results(run.id));
+    expect(masked!.sampling?.brainMask).toBe(true);
+    expect(masked!.notes.some((n) => n.includes("outside each FLAIR slice's brain"))).toBe(true);
+    expect(unmasked!.sampling?.brainMask).toBe(false);
+    expect(unmasked!.notes.some((n) => n.includes('brain'))).toBe(false);
   });
 
   it('--dataset: a model applied to another prepared dataset says how it differs from the training data', async () => {

@@ -86,14 +86,22 @@ const evalB = { ...evalA, runId: 8, runName: 'eval B', model: [stats('psnr', 26)
 
 describe("a run's sampling defaults", () => {
   it('start from its sampling conditioning scale, else its training scale, else the reference values', () => {
-    expect(runSamplingDefaults({ controlnet: { guidanceScale: 5, conditioningScale: 1, sampleConditioningScale: 1.5, sampleSteps: 25 } })).toEqual({
+    expect(runSamplingDefaults({ controlnet: { guidanceScale: 5, conditioningScale: 1, sampleConditioningScale: 1.5, sampleBrainMask: false, sampleSteps: 25 } })).toEqual({
       guidanceScale: 5,
       conditioningScale: 1.5,
+      brainMask: false,
       steps: 25,
     });
     // a run recorded before the sampling scale existed
-    expect(runSamplingDefaults({ controlnet: { guidanceScale: 7, conditioningScale: 0.8, sampleSteps: 5000 } })).toEqual({ guidanceScale: 7, conditioningScale: 0.8, steps: 1000 });
-    expect(runSamplingDefaults({ stage: 'controlnet' })).toEqual({ guidanceScale: 7, conditioningScale: 1, steps: null });
+    expect(runSamplingDefaults({ controlnet: { guidanceScale: 7, conditioningScale: 0.8, sampleSteps: 5000 } })).toEqual({ guidanceScale: 7, conditioningScale: 0.8, brainMask: false, steps: 1000 });
+    expect(runSamplingDefaults({ stage: 'controlnet' })).toEqual({ guidanceScale: 7, conditioningScale: 1, brainMask: false, steps: null });
+  });
+
+  it('mask to the brain as the run says; runs recorded before the setting do when they are desktop runs', () => {
+    expect(runSamplingDefaults({ preset: 'reference', controlnet: { sampleBrainMask: true } }).brainMask).toBe(true);
+    expect(runSamplingDefaults({ preset: 'desktop', controlnet: { sampleBrainMask: false } }).brainMask).toBe(false);
+    expect(runSamplingDefaults({ preset: 'desktop', controlnet: { conditioningScale: 1 } }).brainMask).toBe(true);
+    expect(runSamplingDefaults({ preset: 'reference', controlnet: { conditioningScale: 1 } }).brainMask).toBe(false);
   });
 });
 

@@ -31,6 +31,8 @@ describe('loadPipeline', () => {
     expect(pipeline.info.latentScale).toBeCloseTo(0.5, 6);
     expect(pipeline.info.scheduler.predictionType).toBe('v_prediction');
     expect(pipeline.info.conditioningScale).toBe(1);
+    // a desktop run recorded before the brain-mask setting existed masks
+    expect(pipeline.info.brainMask).toBe(true);
     expect(pipeline.controlnet).not.toBeNull();
   });
 
@@ -38,9 +40,10 @@ describe('loadPipeline', () => {
     const root = mkdtempSync(join(tmpdir(), 'bs-sample-scale-'));
     try {
       const dirs = { autoencoder: join(root, 'ae'), ldm: join(root, 'ldm'), controlnet: join(root, 'cn') };
-      writeTinyPipeline(dirs, 7, { conditioningScale: 1, sampleConditioningScale: 1.5 });
+      writeTinyPipeline(dirs, 7, { conditioningScale: 1, sampleConditioningScale: 1.5, sampleBrainMask: false });
       const p = loadPipeline(dirs);
       expect(p.info.conditioningScale).toBe(1.5);
+      expect(p.info.brainMask).toBe(false);
       p.dispose();
     } finally {
       rmSync(root, { recursive: true, force: true });

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readNifti, writeNifti } from '../../src/ml/data/nifti';
 import type { SamplingPipeline } from '../../src/ml/pipeline';
 import { downsampleBox, upsampleBilinear } from '../../src/ml/sample/resize';
-import { gridSlicesToVolume, translateVolume } from '../../src/ml/sample/volume';
+import { gridSlicesToVolume, translateGridSlices, translateVolume } from '../../src/ml/sample/volume';
 import { extractAxialSlice } from '../../src/ml/data/slices';
 import { openTinyPipeline } from './fixtures';
 
@@ -96,6 +96,26 @@ describe('whole-volume translation', () => {
     // undoing the mapping: the window of slice 1 read back from the output is what the sampler made
     const back = extractAxialSlice(out.data, dims, 1);
     expect(gridSlicesToVolume(back, dims, [1]).subarray(nx * ny, 2 * nx * ny)).toEqual(out.data.subarray(nx * ny, 2 * nx * ny));
+  });
+
+  it("zeroes the output outside the FLAIR's brain for a run that masks (the tiny desktop run), keeps the enclosed holes, and masks nothing when asked not to", async () => {
+    // An ellipse of signal on the 160x224 grid with a zero 'ventricle' at its centre.
+    const inEllipse = (r: number, c: number) => ((r - 80) / 60) ** 2 + ((c - 112) / 90) ** 2;
+    const flair = new Float32Array(160 * 224);
+    for (let r = 0; r < 160; r++) for (let c = 0; c < 224; c++) if (inEllipse(r, c) < 1 && inEllipse(r, c) > 0.05) flair[r * 224 + c] = 0.4 + 0.3 * Math.sin(c / 9);
+    const masked = await translateGridSlices(pipeline, flair, { seeds: [5], steps: 2 });
+    const raw = await translateGridSlices(pipeline, flair, { seeds: [5], steps: 2, brainMask: false });
+    let outsideRaw = 0;
+    for (let r = 0; r < 160; r++)
+      for (let c = 0; c < 224; c++) {
+        const i = r * 224 + c;
+        if (inEllipse(r, c) < 1) expect(masked[i]).toBe(raw[i]);
+        else {
+          expect(masked[i]).toBe(0);
+          outsideRaw = Math.max(outsideRaw, raw[i]!);
+        }
+      }
+    expect(outsideRaw).toBeGreaterThan(0);
   });
 
   it('a FLAIR stored in another orientation gives the same voxels in its own order', async () => {

@@ -66,6 +66,19 @@ describe('training configs', () => {
     expect([conditioning_embedding_in_channels, conditioning_embedding_num_channels]).toEqual([1, [16, 32, 32]]);
   });
 
+  it('a desktop ControlNet samples at 1.5 masked to the brain; the reference at 1 unmasked, as published', () => {
+    const chain = (preset: 'desktop' | 'reference') => {
+      const ae = buildTrainConfig({ stage: 'autoencoder', preset, overrides: [] });
+      const ldm = buildTrainConfig({ stage: 'ldm', preset, overrides: [], parent: parentOf(ae) });
+      return buildTrainConfig({ stage: 'controlnet', preset, overrides: [], parent: parentOf(ldm, 2) });
+    };
+    expect(chain('desktop').controlnet).toMatchObject({ sampleConditioningScale: 1.5, sampleBrainMask: true });
+    expect(chain('reference').controlnet).toMatchObject({ conditioningScale: 1, sampleConditioningScale: 1, sampleBrainMask: false });
+    const cn = chain('desktop');
+    expect(() => validateTrainConfig(applyOverrides(cn, ['controlnet.sampleBrainMask=false']))).not.toThrow();
+    expect(() => validateTrainConfig({ ...cn, controlnet: { ...cn.controlnet!, sampleBrainMask: 'yes' as never } })).toThrow(/controlnet\.sampleBrainMask must be true or false, got "yes"/);
+  });
+
   it('a desktop child defaults to what its parents left of the 60-minute pipeline, never less than its own default', () => {
     const runWith = (name: string, minutes: number | null): string => {
       const dir = join(root, name);

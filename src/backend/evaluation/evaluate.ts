@@ -146,6 +146,7 @@ export class EvaluateService {
       sampler: req.sampler ?? 'ddim',
       guidanceScale: req.guidanceScale ?? null,
       conditioningScale: req.conditioningScale ?? null,
+      brainMask: req.brainMask ?? null,
       checkpoint: req.checkpoint ?? 'last',
       samples,
       features: features ? { modelJson: features.modelJson, layer: features.layer ?? null } : null,
@@ -175,7 +176,7 @@ export class EvaluateService {
       stage,
       sources: model.sources,
       normalisation: target.normalisation,
-      settings: { steps: stage === 'autoencoder' ? undefined : steps, sampler: req.sampler, guidanceScale: req.guidanceScale, conditioningScale: req.conditioningScale, batch: req.batch },
+      settings: { steps: stage === 'autoencoder' ? undefined : steps, sampler: req.sampler, guidanceScale: req.guidanceScale, conditioningScale: req.conditioningScale, brainMask: req.brainMask, batch: req.batch },
       backend: req.backend,
       datasetDir: target.datasetDir,
       split,
@@ -245,7 +246,7 @@ export class EvaluateService {
       version: 1,
       stage: r.stage,
       ...(q ? { sampleQuality: q } : {}),
-      sampling: samplingSettings(services.runs.get(runId).config, job.pipeline, r.samplesPerSlice ?? null),
+      sampling: samplingSettings(services.runs.get(runId).config, job.pipeline, r.samplesPerSlice ?? null, r.brainMask ?? null),
       split: r.split,
       steps: r.steps,
       seed: r.seed,
@@ -400,15 +401,17 @@ export interface SamplingSettingsUsed {
   guidanceScale: number | null;
   conditioningScale: number | null;
   samplesPerSlice: number | null;
+  /** Whether outputs were zeroed outside the FLAIR's brain (absent in evaluations stored before the option). */
+  brainMask?: boolean | null;
 }
 
-function samplingSettings(config: unknown, pipeline: unknown, samplesPerSlice: number | null): SamplingSettingsUsed {
+function samplingSettings(config: unknown, pipeline: unknown, samplesPerSlice: number | null, brainMask: boolean | null): SamplingSettingsUsed {
   const c = config as { stage?: string; guidanceScale?: number | null; conditioningScale?: number | null };
   const p = pipeline as { guidanceScale?: number; conditioningScale?: number };
   if (c.stage === 'autoencoder') return { guidanceScale: null, conditioningScale: null, samplesPerSlice: null };
   // Unconditional LDM samples use the null prompt only: guidance and conditioning do not apply.
   if (c.stage === 'ldm') return { guidanceScale: null, conditioningScale: null, samplesPerSlice: null };
-  return { guidanceScale: c.guidanceScale ?? p.guidanceScale ?? null, conditioningScale: c.conditioningScale ?? p.conditioningScale ?? null, samplesPerSlice };
+  return { guidanceScale: c.guidanceScale ?? p.guidanceScale ?? null, conditioningScale: c.conditioningScale ?? p.conditioningScale ?? null, samplesPerSlice, brainMask };
 }
 
 /** What each saved evaluation image shows, left to right. */

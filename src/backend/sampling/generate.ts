@@ -79,7 +79,7 @@ export class GenerateService {
   private readonly volumeArtefacts = new Map<string, number>();
   private readonly signalProfiles = new Map<string, Promise<number[]>>();
   /** What a slice job was asked for, recorded with its panels when they are saved. */
-  private readonly sliceRequests = new Map<string, { datasetId?: number; subject?: string; steps?: number; sampler?: string; guidanceScale?: number }>();
+  private readonly sliceRequests = new Map<string, { datasetId?: number; subject?: string; steps?: number; sampler?: string; guidanceScale?: number; conditioningScale?: number; brainMask?: boolean }>();
 
   constructor(
     private readonly services: SamplingDeps,
@@ -113,14 +113,14 @@ export class GenerateService {
       kind: 'slice',
       sources: model.sources,
       normalisation: model.normalisation,
-      settings: { steps: req.steps, sampler: req.sampler, guidanceScale: req.guidanceScale, conditioningScale: req.conditioningScale, batch: req.batch },
+      settings: { steps: req.steps, sampler: req.sampler, guidanceScale: req.guidanceScale, conditioningScale: req.conditioningScale, brainMask: req.brainMask, batch: req.batch },
       backend: req.backend,
       source,
       seed: req.seed ?? 0,
       samples: req.samples ?? 1,
     };
     const jobId = this.host.submit(spec, { runId: req.runId }).id;
-    this.sliceRequests.set(jobId, { ...(subject ?? {}), steps: req.steps, sampler: req.sampler, guidanceScale: req.guidanceScale });
+    this.sliceRequests.set(jobId, { ...(subject ?? {}), steps: req.steps, sampler: req.sampler, guidanceScale: req.guidanceScale, conditioningScale: req.conditioningScale, brainMask: req.brainMask });
     return { jobId };
   }
 
@@ -186,7 +186,7 @@ export class GenerateService {
       kind: 'volume',
       sources: model.sources,
       normalisation: model.normalisation,
-      settings: { steps: req.steps, sampler: req.sampler, guidanceScale: req.guidanceScale, conditioningScale: req.conditioningScale, batch: req.batch },
+      settings: { steps: req.steps, sampler: req.sampler, guidanceScale: req.guidanceScale, conditioningScale: req.conditioningScale, brainMask: req.brainMask, batch: req.batch },
       backend: req.backend,
       flairPath: resolve(flairPath),
       outPath,
@@ -210,6 +210,7 @@ export class GenerateService {
             sampler: spec.settings.sampler ?? 'ddim',
             guidanceScale: spec.settings.guidanceScale ?? r.pipeline.guidanceScale,
             conditioningScale: spec.settings.conditioningScale ?? r.pipeline.conditioningScale,
+            brainMask: spec.settings.brainMask ?? r.pipeline.brainMask,
             sampledSlices: r.result.sampledSlices,
             secondsPerSlice: r.result.secondsPerSlice,
             modality: 'T1w (synthetic)',
@@ -277,6 +278,8 @@ export class GenerateService {
       steps: asked.steps ?? defaultSteps(asked.sampler),
       sampler: asked.sampler ?? 'ddim',
       guidanceScale: asked.guidanceScale ?? r.pipeline.guidanceScale,
+      conditioningScale: asked.conditioningScale ?? r.pipeline.conditioningScale,
+      brainMask: asked.brainMask ?? r.pipeline.brainMask,
       metrics: g.metrics,
     };
     const files: { name: string; image: GrayImage; role: string }[] = [

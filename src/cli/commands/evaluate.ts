@@ -55,7 +55,7 @@ export function resultsTable(r: EvaluationResults): string {
     '\n';
   const time = r.secondsPerSlice !== null ? `sampling time: ${r.secondsPerSlice.toFixed(2)} s per slice (backend ${r.backend ?? '?'})\n` : '';
   const notes = r.notes.map((n) => `note: ${n}\n`).join('');
-  const settings = r.sampling && r.sampling.guidanceScale !== null ? `guidance ${r.sampling.guidanceScale}, conditioning scale ${r.sampling.conditioningScale}${(r.sampling.samplesPerSlice ?? 1) > 1 ? `, ${r.sampling.samplesPerSlice} samples per slice (posterior_mean = their mean)` : ''}\n` : '';
+  const settings = r.sampling && r.sampling.guidanceScale !== null ? `guidance ${r.sampling.guidanceScale}, conditioning scale ${r.sampling.conditioningScale}${(r.sampling.samplesPerSlice ?? 1) > 1 ? `, ${r.sampling.samplesPerSlice} samples per slice (posterior_mean = their mean)` : ''}${r.sampling.brainMask ? ", brain mask on (output zeroed outside the FLAIR's brain)" : ''}\n` : '';
   const table = rows.length > 0 ? formatTable(['metric', r.stage === 'autoencoder' ? 'reconstruction' : 'model', ...baselines], rows) : '';
   return head + settings + table + sampleQualityText(r) + time + notes;
 }

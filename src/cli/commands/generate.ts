@@ -26,6 +26,7 @@ export interface SamplingCliOptions {
   batch?: string;
   guidance?: string;
   conditioningScale?: string;
+  brainMask?: 'on' | 'off';
   sampler?: 'ddim' | 'ddpm';
   checkpoint?: 'last' | 'best';
   backend?: string;
@@ -40,6 +41,7 @@ export function addSamplingOptions(cmd: Command): Command {
     .option('--batch <n>', 'slices per forward pass', '4')
     .option('--guidance <s>', 'classifier-free guidance scale (default: the run\'s, reference 7)')
     .option('--conditioning-scale <s>', 'ControlNet conditioning scale (default: the run\'s, reference 1)')
+    .addOption(new Option('--brain-mask <on|off>', "zero the output outside the FLAIR's brain (default: the run's; desktop runs on, reference off)").choices(['on', 'off']))
     .addOption(new Option('--sampler <kind>', 'sampler').choices(['ddim', 'ddpm']).default('ddim'))
     .addOption(new Option('--checkpoint <kind>', 'which checkpoint of the ControlNet run').choices(['last', 'best']).default('last'))
     .option('--backend <name>', 'compute backend (auto, tensorflow, webgpu, wasm, cpu)');
@@ -69,6 +71,7 @@ export function samplingRequest(o: SamplingCliOptions) {
     batch: int(o.batch, '--batch'),
     guidanceScale: float(o.guidance, '--guidance'),
     conditioningScale: float(o.conditioningScale, '--conditioning-scale'),
+    brainMask: o.brainMask === undefined ? undefined : o.brainMask === 'on',
     sampler: o.sampler,
     checkpoint: o.checkpoint,
     backend: o.backend,

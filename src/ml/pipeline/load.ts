@@ -27,7 +27,15 @@ export interface CheckpointConfig {
   imageSize?: [number, number];
   autoencoder?: { network: NetworkParams };
   ldm?: { network: NetworkParams; scheduler: SchedulerParams; latentScale?: number | 'auto'; guidanceScale?: number };
-  controlnet?: { network: NetworkParams; scheduler?: SchedulerParams; conditioningScale?: number; sampleConditioningScale?: number; guidanceScale?: number };
+  controlnet?: {
+    network: NetworkParams;
+    scheduler?: SchedulerParams;
+    conditioningScale?: number;
+    sampleConditioningScale?: number;
+    sampleBrainMask?: boolean;
+    guidanceScale?: number;
+  };
+  preset?: string;
 }
 
 /** A checkpoint folder given directly, or the `kind` checkpoint of a run folder; `what` names the stage in errors. */
@@ -154,6 +162,11 @@ export interface PipelineInfo {
   scheduler: SchedulerParams;
   /** The run's default ControlNet conditioning scale for sampling (its sampling scale, else its training scale; reference 1). */
   conditioningScale: number;
+  /**
+   * Whether grid outputs are zeroed outside the FLAIR's brain by default (src/ml/sample/brain-mask.ts):
+   * the run's sampling setting; false without a ControlNet (nothing to take a brain from).
+   */
+  brainMask: boolean;
   /** Guidance scale of the training config's validation figures (reference 7). */
   guidanceScale: number;
   /** Checkpoint folders actually loaded. */
@@ -283,6 +296,8 @@ export function loadPipeline(sourcesOrRunDir: PipelineSources | string): Samplin
       scheduler: { ...(stage.scheduler ?? ldmCfg.ldm!.scheduler) },
       // A run samples at its sampling scale; runs recorded before it existed at their training scale.
       conditioningScale: cnCfg?.controlnet?.sampleConditioningScale ?? cnCfg?.controlnet?.conditioningScale ?? 1,
+      // Runs recorded before the setting existed: masked when they trained with the desktop preset.
+      brainMask: cnCfg ? (cnCfg.controlnet?.sampleBrainMask ?? cnCfg.preset === 'desktop') : false,
       guidanceScale: stage.guidanceScale ?? 7,
       checkpoints: { controlnet: cnCkpt?.dir ?? null, ldm: ldmCkpt.dir, autoencoder: aeCkpt.dir },
       steps: { controlnet: cnCkpt?.meta.step ?? null, ldm: ldmCkpt.meta.step, autoencoder: aeCkpt.meta.step },

@@ -28,6 +28,7 @@ import {
 import { tileImages, writePng } from '../io/png';
 import type { SamplingPipeline } from '../pipeline';
 import type { SamplerKind } from './sampler';
+import { maskToConditionBrain } from './brain-mask';
 import { reconstructGridSlices } from './reconstruction';
 import type { DiversityReport, FrechetReport } from './sample-quality';
 import { translateGridSlices } from './volume';
@@ -60,6 +61,11 @@ export interface EvaluationOptions {
   sampler?: SamplerKind;
   guidanceScale?: number;
   conditioningScale?: number;
+  /**
+   * Zero the generated images outside each FLAIR slice's brain (default: the pipeline's). The
+   * autoencoder ceiling is masked the same way, so it stays the bound for what is scored.
+   */
+  brainMask?: boolean;
   /** K samples per slice: the single-sample metrics are sample 0's, the posterior mean's are reported beside them. */
   samplesPerSlice?: number;
   /** Lesion mask volume per subject label (LAS-readable NIfTI); lesion columns need one for every evaluated subject. */
@@ -94,6 +100,8 @@ export interface EvaluationOutput {
   baselines: Record<string, MetricTable>;
   /** Samples drawn per slice (ControlNet evaluations). */
   samplesPerSlice?: number;
+  /** Whether the generated images (and the ceiling) were zeroed outside the FLAIR's brain (ControlNet evaluations). */
+  brainMask?: boolean;
   /** Unconditional samples of an LDM: Frechet distance and diversity. */
   sampleQuality?: { samples: number; frechet: FrechetReport; diversity: DiversityReport | null };
   /** Wall seconds spent sampling, and per slice. */
@@ -240,6 +248,7 @@ export async function evaluateSplit(p: SamplingPipeline, opts: EvaluationOptions
   // Sample k of slice i uses seed + k * count + i, so sample 0 is the single-sample evaluation.
   const seeds = records.map((_, i) => seed + i);
   const perSlice = Math.max(1, Math.floor(opts.samplesPerSlice ?? 1));
+  const brainMask = opts.brainMask ?? p.info.brainMask;
   const started = performance.now();
   let done = 0;
   const total = count * perSlice;
@@ -253,6 +262,7 @@ export async function evaluateSplit(p: SamplingPipeline, opts: EvaluationOptions
       sampler: opts.sampler,
       guidanceScale: opts.guidanceScale,
       conditioningScale: opts.conditioningScale,
+      brainMask,
       batch: opts.batch,
       shouldStop: opts.shouldStop,
       onStep: (step, stepsTotal) => opts.onProgress?.({ phase: 'sampling', done, total, step, steps: stepsTotal }),
@@ -290,6 +300,10 @@ export async function evaluateSplit(p: SamplingPipeline, opts: EvaluationOptions
     shouldStop: opts.shouldStop,
     onBatch: (done, total) => opts.onProgress?.({ phase: 'reconstruction', done, total }),
   });
+  if (brainMask) {
+    maskToConditionBrain(ceiling, flair, count, SLICE_HEIGHT, SLICE_WIDTH);
+    notes.push("generated images and the autoencoder ceiling are zeroed outside each FLAIR slice's brain (its non-zero pixels and the holes they enclose)");
+  }
 
   opts.onProgress?.({ phase: 'metrics', done: 0, total: count });
   const metricOpts = await metricOptions(d, opts.lesionMasks, notes);
@@ -342,6 +356,7 @@ export async function evaluateSplit(p: SamplingPipeline, opts: EvaluationOptions
     samplingSeconds,
     secondsPerSlice: samplingSeconds / total,
     samplesPerSlice: perSlice,
+    brainMask,
     normalisation: { method: index.normalisation, percentiles: index.percentiles, slices: index.slices },
     steps,
     seed,

@@ -20,6 +20,8 @@ export interface SamplingSettings {
   sampler?: SamplerKind;
   guidanceScale?: number;
   conditioningScale?: number;
+  /** Zero grid outputs outside the FLAIR's brain (default: the run's, PipelineInfo.brainMask). */
+  brainMask?: boolean;
   batch?: number;
 }
 

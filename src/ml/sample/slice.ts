@@ -101,6 +101,8 @@ export interface SliceGenerationOptions {
   sampler?: SamplerKind;
   guidanceScale?: number;
   conditioningScale?: number;
+  /** Zero the samples outside the FLAIR's brain (default: the pipeline's). */
+  brainMask?: boolean;
   batch?: number;
   onProgress?(p: { done: number; total: number; step: number; steps: number }): void;
   shouldStop?(): boolean;
@@ -148,6 +150,7 @@ export async function generateForSlice(p: SamplingPipeline, slice: GridSlices, o
     sampler: opts.sampler,
     guidanceScale: opts.guidanceScale,
     conditioningScale: opts.conditioningScale,
+    brainMask: opts.brainMask,
     batch: opts.batch ?? Math.min(n, 4),
     shouldStop: opts.shouldStop,
     onStep: (step, steps) => opts.onProgress?.({ done, total: n, step, steps }),

@@ -31,6 +31,7 @@ import {
   type NormalisationStats,
 } from '../data/slices';
 import { hasSliceSignal } from '../data/slice-signal';
+import { maskToConditionBrain } from './brain-mask';
 import { downsampleBox, upsampleBilinear } from './resize';
 import type { SamplingPipeline } from '../pipeline';
 import { translateSlices, type SamplingOptions } from './sampler';
@@ -45,6 +46,14 @@ export interface NormalisationSpec {
   slices?: string;
 }
 
+export interface GridSamplingOptions extends SamplingOptions {
+  /** Slices per forward pass (default 4). */
+  batch?: number;
+  onBatch?(done: number, total: number): void;
+  /** Zero the output outside each FLAIR slice's brain (brain-mask.ts); default: the pipeline's. */
+  brainMask?: boolean;
+}
+
 /**
  * 160x224 grid slices (count x 160 x 224, [0,1]) -> synthetic T1w on the same grid, sampled at the
  * pipeline's size. One seed per slice; `batch` slices per forward pass.
@@ -52,18 +61,21 @@ export interface NormalisationSpec {
 export async function translateGridSlices(
   p: SamplingPipeline,
   flair: Float32Array,
-  opts: SamplingOptions & { batch?: number; onBatch?(done: number, total: number): void },
+  opts: GridSamplingOptions,
 ): Promise<Float32Array> {
   const count = opts.seeds.length;
   if (flair.length !== count * SLICE_PIXELS) throw new Error(`expected ${count} slices of 160x224, got ${flair.length} values`);
   const model = { height: p.info.imageSize[0], width: p.info.imageSize[1] };
   const batch = Math.max(1, Math.floor(opts.batch ?? 4));
+  const brainMask = opts.brainMask ?? p.info.brainMask;
   const out = new Float32Array(count * SLICE_PIXELS);
   for (let start = 0; start < count; start += batch) {
     const n = Math.min(batch, count - start);
     const small = downsampleBox(flair.subarray(start * SLICE_PIXELS, (start + n) * SLICE_PIXELS), n, GRID, model);
     const generated = await translateSlices(p, small, { ...opts, seeds: opts.seeds.slice(start, start + n) });
-    out.set(upsampleBilinear(generated, n, model, GRID), start * SLICE_PIXELS);
+    const up = upsampleBilinear(generated, n, model, GRID);
+    if (brainMask) maskToConditionBrain(up, flair.subarray(start * SLICE_PIXELS, (start + n) * SLICE_PIXELS), n, GRID.height, GRID.width);
+    out.set(up, start * SLICE_PIXELS);
     opts.onBatch?.(start + n, count);
   }
   return out;
@@ -111,10 +123,8 @@ export function gridSlicesToVolume(slices: Float32Array, dims: readonly [number,
   return out;
 }
 
-export interface TranslateVolumeOptions extends Omit<SamplingOptions, 'seeds' | 'onStep'> {
+export interface TranslateVolumeOptions extends Omit<GridSamplingOptions, 'seeds' | 'onStep' | 'onBatch'> {
   seed?: number;
-  /** Slices per forward pass (default 4). */
-  batch?: number;
   normalisation: NormalisationSpec;
   onProgress?(p: { done: number; total: number; skipped: number; step: number; steps: number }): void;
 }

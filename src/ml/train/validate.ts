@@ -290,6 +290,8 @@ export function validateTrainConfig(config: TrainConfig, ctx: ValidateContext = 
   finite((d as { conditioningScale?: unknown }).conditioningScale, 'controlnet.conditioningScale');
   const sampleScale = (d as { sampleConditioningScale?: unknown }).sampleConditioningScale;
   if (sampleScale !== undefined) finite(sampleScale, 'controlnet.sampleConditioningScale');
+  const sampleMask = (d as { sampleBrainMask?: unknown }).sampleBrainMask;
+  if (sampleMask !== undefined && typeof sampleMask !== 'boolean') fail(`controlnet.sampleBrainMask must be true or false, got ${JSON.stringify(sampleMask)}`);
   const cn = d.network as { conditioning_embedding_num_channels?: number[] };
   construct('controlnet.network', () => new ControlNet(d.network as unknown as ControlNetConfig)).dispose();
   const condDown = 2 ** ((cn.conditioning_embedding_num_channels?.length ?? 1) - 1);

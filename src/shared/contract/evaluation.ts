@@ -58,7 +58,15 @@ export const EvaluationResults = z.object({
   /** LDM evaluations: Frechet distance and diversity of the samples. */
   sampleQuality: SampleQuality.nullable(),
   /** ControlNet evaluations: the guidance, conditioning scale and samples per slice used. */
-  sampling: z.object({ guidanceScale: FiniteOrNull, conditioningScale: FiniteOrNull, samplesPerSlice: z.number().int().nullable() }).nullable(),
+  sampling: z
+    .object({
+      guidanceScale: FiniteOrNull,
+      conditioningScale: FiniteOrNull,
+      samplesPerSlice: z.number().int().nullable(),
+      /** Outputs zeroed outside the FLAIR's brain; absent in evaluations stored before the option. */
+      brainMask: z.boolean().nullable().optional(),
+    })
+    .nullable(),
   split: z.string(),
   images: z.number().int(),
   /** psnr, mae, ms_ssim (+ psnr_lesion, mae_lesion, ssim_lesion and *_nonlesion with lesion masks). */

@@ -18,6 +18,8 @@ export const SamplingFields = {
   guidanceScale: z.number().min(0).max(100).optional(),
   /** ControlNet conditioning scale (default: the run's, reference 1). */
   conditioningScale: z.number().min(0).max(10).optional(),
+  /** Zero the generated T1w outside the FLAIR's brain (default: the run's; desktop runs do). */
+  brainMask: z.boolean().optional(),
   sampler: SamplerKind.optional(),
   /** Image k uses seed + k (slice z of a volume uses seed + z). */
   seed: z.number().int().min(0).max(2 ** 31).optional(),

@@ -27,6 +27,8 @@ export interface SavedGeneration {
   z: number | null;
   steps: number | null;
   guidanceScale: number | null;
+  /** Whether the samples were zeroed outside the FLAIR's brain (null in saves from before the option). */
+  brainMask: boolean | null;
   seeds: number[];
   /** Metrics of the mean image against the real T1w, when the subject had one. */
   meanMetrics: Record<string, number | null>;
@@ -46,6 +48,7 @@ export interface TranslatedVolume {
   sampler: string | null;
   guidanceScale: number | null;
   conditioningScale: number | null;
+  brainMask: boolean | null;
   seed: number | null;
   sampledSlices: number | null;
   secondsPerSlice: number | null;
@@ -53,6 +56,7 @@ export interface TranslatedVolume {
 }
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const bool = (v: unknown): boolean | null => (typeof v === 'boolean' ? v : null);
 const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
 
 const PANEL_ORDER = ['flair', 'generated', 'mean', 'std', 't1w', 'absdiff'];
@@ -98,6 +102,7 @@ export function savedGenerations(artefacts: readonly Artefact[]): SavedGeneratio
         z: num(a.meta.z),
         steps: num(a.meta.steps),
         guidanceScale: num(a.meta.guidanceScale),
+        brainMask: bool(a.meta.brainMask),
         seeds: Array.isArray(a.meta.seeds) ? a.meta.seeds.filter((s): s is number => typeof s === 'number') : [],
         meanMetrics: Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, num(v)])),
         createdAt: a.createdAt,
@@ -134,6 +139,7 @@ export function translatedVolumes(artefacts: readonly Artefact[]): TranslatedVol
       sampler: str(a.meta.sampler),
       guidanceScale: num(a.meta.guidanceScale),
       conditioningScale: num(a.meta.conditioningScale),
+      brainMask: bool(a.meta.brainMask),
       seed: num(a.meta.seed),
       sampledSlices: num(a.meta.sampledSlices),
       secondsPerSlice: num(a.meta.secondsPerSlice),
@@ -142,10 +148,11 @@ export function translatedVolumes(artefacts: readonly Artefact[]): TranslatedVol
     .sort((a, b) => b.artefactId - a.artefactId);
 }
 
-/** "sub-01 · 200 DDIM steps · guidance 7" for a volume's row. */
+/** "sub-01 · 200 DDIM steps · guidance 7 · brain mask" for a volume's row. */
 export function describeTranslation(v: TranslatedVolume): string {
   const parts = [v.subject ?? (v.source ? v.source.split(/[\\/]/).pop()! : 'unknown FLAIR')];
   if (v.steps !== null) parts.push(`${v.steps} ${v.sampler ? `${v.sampler.toUpperCase()} ` : ''}steps`);
   parts.push(v.guidanceScale !== null ? `guidance ${v.guidanceScale}` : 'guidance: the run\'s default');
+  if (v.brainMask) parts.push('brain mask');
   return parts.join(' · ');
 }
