@@ -7,6 +7,7 @@ import type { DiffusionModelUNet } from '../networks/diffusion-unet';
 import type { NoiseSchedule } from '../schedulers';
 import type { Rng } from '../util/rng';
 import { splitBatch } from '../io/png';
+import { maskToConditionBrain } from '../sample/brain-mask';
 import {
   batchOf,
   controlledForward,
@@ -154,6 +155,8 @@ export class ControlNetRuntime implements StageRuntime {
     const img = decodeLatents(this.ae, z, this.latentScale);
     const flair = splitBatch(await readImages(batch.flair), k, h, w);
     const generated = splitBatch(await readImages(img), k, h, w);
+    // Masked as the run will sample (at the model's size here, on its box-averaged FLAIR).
+    if (this.cfg.sampleBrainMask === true) generated.forEach((g, i) => maskToConditionBrain(g.data, flair[i]!.data, 1, h, w));
     const real = splitBatch(await readImages(batch.t1w), k, h, w);
     flairs.dispose();
     [batch.t1w, batch.flair, cond, uncond, z, img].forEach((t) => t.dispose());
