@@ -182,7 +182,7 @@ describe('Run page: notes, tags and results', () => {
     const done = await waitSamplingJob(api, volume.jobId, 300_000);
     const row = page.locator(`[data-testid="run-translation"][data-artefact-id="${done.volume.artefactId}"]`);
     await row.waitFor({ timeout: 20_000 });
-    assert.equal(await row.getByTestId('translation-summary').innerText(), `${subjectLabel} · 2 DDIM steps · guidance 5`);
+    assert.equal(await row.getByTestId('translation-summary').innerText(), `${subjectLabel} · 2 DDIM steps · guidance 5 · brain mask`, 'a desktop run masks to the brain by default');
 
     await row.getByTestId('translation-open').click();
     const viewer = page.locator(`[data-testid="translation-viewer"][data-artefact-id="${done.volume.artefactId}"]`);

@@ -42,13 +42,14 @@ describe('run page artefacts', () => {
         sampler: 'ddim',
         guidanceScale: 7,
         conditioningScale: 1,
+        brainMask: true,
         seed: 2,
       }),
       artefact('image', '/h/runs/3/x.png', {}),
     ]);
-    expect(v).toMatchObject({ fileName: 'sub-02_T1w_synth.nii.gz', datasetId: 1, subject: 'sub-02', steps: 50, guidanceScale: 7, seed: 2 });
-    expect(describeTranslation(v!)).toBe('sub-02 · 50 DDIM steps · guidance 7');
-    expect(old).toMatchObject({ datasetId: null, subject: null, guidanceScale: null, sampledSlices: 150 });
+    expect(v).toMatchObject({ fileName: 'sub-02_T1w_synth.nii.gz', datasetId: 1, subject: 'sub-02', steps: 50, guidanceScale: 7, brainMask: true, seed: 2 });
+    expect(describeTranslation(v!)).toBe('sub-02 · 50 DDIM steps · guidance 7 · brain mask');
+    expect(old).toMatchObject({ datasetId: null, subject: null, guidanceScale: null, brainMask: null, sampledSlices: 150 });
     expect(describeTranslation(old!)).toBe("sub-01_FLAIR.nii.gz · 200 steps · guidance: the run's default");
   });
 });

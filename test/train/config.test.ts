@@ -66,15 +66,17 @@ describe('training configs', () => {
     expect([conditioning_embedding_in_channels, conditioning_embedding_num_channels]).toEqual([1, [16, 32, 32]]);
   });
 
-  it('a desktop ControlNet samples at 1.5 masked to the brain; the reference at 1 unmasked, as published', () => {
+  it('a desktop ControlNet samples at guidance 1, scale 1.5, masked to the brain (its LDM keeps guidance 7); the reference at 7 and 1 unmasked, as published', () => {
     const chain = (preset: 'desktop' | 'reference') => {
       const ae = buildTrainConfig({ stage: 'autoencoder', preset, overrides: [] });
       const ldm = buildTrainConfig({ stage: 'ldm', preset, overrides: [], parent: parentOf(ae) });
-      return buildTrainConfig({ stage: 'controlnet', preset, overrides: [], parent: parentOf(ldm, 2) });
+      return { ldm, cn: buildTrainConfig({ stage: 'controlnet', preset, overrides: [], parent: parentOf(ldm, 2) }) };
     };
-    expect(chain('desktop').controlnet).toMatchObject({ sampleConditioningScale: 1.5, sampleBrainMask: true });
-    expect(chain('reference').controlnet).toMatchObject({ conditioningScale: 1, sampleConditioningScale: 1, sampleBrainMask: false });
-    const cn = chain('desktop');
+    const desktop = chain('desktop');
+    expect(desktop.cn.controlnet).toMatchObject({ guidanceScale: 1, sampleConditioningScale: 1.5, sampleBrainMask: true });
+    expect(desktop.ldm.ldm).toMatchObject({ guidanceScale: 7 });
+    expect(chain('reference').cn.controlnet).toMatchObject({ guidanceScale: 7, conditioningScale: 1, sampleConditioningScale: 1, sampleBrainMask: false });
+    const cn = desktop.cn;
     expect(() => validateTrainConfig(applyOverrides(cn, ['controlnet.sampleBrainMask=false']))).not.toThrow();
     expect(() => validateTrainConfig({ ...cn, controlnet: { ...cn.controlnet!, sampleBrainMask: 'yes' as never } })).toThrow(/controlnet\.sampleBrainMask must be true or false, got "yes"/);
   });

@@ -258,6 +258,11 @@ export function defaultStageConfig(
       // / MAE unmasked 21.38 / 0.919 / 0.039, masked 21.49 / 0.923 / 0.036. The reference's
       // published evaluation scores the raw output.
       sampleBrainMask: preset !== 'reference',
+      // The desktop prompt is a learned constant, so guidance has little to amplify: on open MS's
+      // validation subject (default pipeline, DDIM 50, masked, one sample) guidance 1 scored 21.56
+      // dB / MS-SSIM 0.924 and 7 scored 21.53 / 0.923, and 1 samples 1.6x faster (no unconditional
+      // branch: 0.17 vs 0.28 s per slice). The reference samples at 7, as published.
+      guidanceScale: preset === 'reference' ? 7.0 : 1.0,
     },
   };
 }
