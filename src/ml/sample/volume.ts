@@ -6,8 +6,9 @@
  *   FLAIR volume -> extractAxialSlice (crop/pad to 160x224, negatives clipped to 0)
  *   -> normalise with the dataset's method (reference min-max over the dataset's slice band, or
  *      percentile clipping) -> box-average to the model's size (e.g. 80x112 for desktop models)
- *   -> sample (seed + z) -> bilinear back to 160x224 -> written into the volume at the voxels the
- *      mapping read (voxels outside the 160x224 window, and padding, stay 0).
+ *   -> sample (seed + z) -> bilinear back to 160x224 -> zeroed outside the FLAIR's brain when the
+ *      run masks (brain-mask.ts) -> written into the volume at the voxels the mapping read (voxels
+ *      outside the 160x224 window, and padding, stay 0).
  * Slices with (almost) no FLAIR signal inside the window (hasSliceSignal) are not sampled (they stay 0). The output has the
  * input's dims, affine, orientation and xform codes: it opens in any viewer on top of the input.
  */

@@ -78,11 +78,13 @@ export function desktopChildBudget(req: { preset: string; stage: TrainStage; par
   const used = parentChainMinutes(chain);
   const minutes = pipelineBudgetMinutes(stage, used);
   if (used === null || minutes === DESKTOP_BUDGET_MINUTES[stage]) return { minutes, note: null };
-  const left = (DESKTOP_PIPELINE_MINUTES - used).toFixed(1);
+  // What the share was taken of, so the note's numbers multiply out to the budget.
+  const left = (DESKTOP_PIPELINE_MINUTES - used - FINISH_ALLOWANCE_MINUTES).toFixed(1);
+  const allowance = `${Math.round(FINISH_ALLOWANCE_MINUTES * 60)} s`;
   const { ldm, controlnet } = DESKTOP_BUDGET_MINUTES;
   const note =
     stage === 'ldm'
-      ? `${minutes} min: the LDM's share (${ldm} of ${ldm + controlnet}) of the ${left} min its autoencoder (run ${parent.runId}, ${used.toFixed(1)} min) left of the ${DESKTOP_PIPELINE_MINUTES}-minute desktop pipeline`
-      : `${minutes} min: what its LDM (run ${parent.runId}) and autoencoder left of the ${DESKTOP_PIPELINE_MINUTES}-minute desktop pipeline (they trained ${used.toFixed(1)} min)`;
+      ? `${minutes} min: the LDM's share (${ldm} of ${ldm + controlnet}) of the ${left} min its autoencoder (run ${parent.runId}, ${used.toFixed(1)} min) left of the ${DESKTOP_PIPELINE_MINUTES}-minute desktop pipeline (less ${allowance} to finish)`
+      : `${minutes} min: what its LDM (run ${parent.runId}) and autoencoder left of the ${DESKTOP_PIPELINE_MINUTES}-minute desktop pipeline (they trained ${used.toFixed(1)} min; less ${allowance} to finish)`;
   return { minutes, note };
 }
