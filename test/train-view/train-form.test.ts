@@ -63,7 +63,7 @@ describe('Train view back end (train.validate, train.parents)', () => {
     const budget = (r.base as { loop: { budgetMinutes: number } }).loop.budgetMinutes;
     expect(budget).toBeGreaterThan(22);
     expect(budget).toBeLessThanOrEqual(22.5);
-    expect(r.budgetNote).toBe(`${budget} min: the LDM's share (15 of 40) of the ${r.budgetNote!.match(/of the ([\d.]+) min/)![1]} min its autoencoder (run ${aeRunId}, ${r.budgetNote!.match(/, ([\d.]+) min\)/)![1]} min) left of the 60-minute desktop pipeline (less 6 s to finish)`);
+    expect(r.budgetNote).toBe(`${budget} min: the LDM's share (15 of 40) of the ${r.budgetNote!.match(/of the ([\d.]+) min/)![1]} min its autoencoder (run ${aeRunId}, ${r.budgetNote!.match(/, ([\d.]+) min\)/)![1]} min) left of the 60-minute desktop pipeline (less 15 s to finish)`);
     const ok = await trainForm(s, { stage: 'ldm', preset: 'desktop', datasetId, parentRunId: aeRunId, overrides: TINY.ldm });
     expect(ok.error).toBeNull();
     expect((await trainForm(s, { stage: 'autoencoder', preset: 'desktop', datasetId })).budgetNote ?? null).toBeNull();

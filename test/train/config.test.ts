@@ -94,13 +94,13 @@ describe('training configs', () => {
     // 47 minutes left: the LDM takes its 15:40 share, the ControlNet the rest.
     const ldm = buildTrainConfig({ stage: 'ldm', preset: 'desktop', overrides: [], parent: { ...parentOf(ae), runDir: aeDir } });
     expect(ldm.loop.budgetMinutes).toBe(17.5);
-    // The note's numbers multiply out: 15/40 of 46.9 is 17.59, floored to a tenth.
+    // The note's numbers multiply out: 15/40 of 46.7 is 17.51, floored to a tenth.
     expect(desktopChildBudget({ preset: 'desktop', stage: 'ldm', parent: { ...parentOf(ae), runDir: aeDir } })?.note).toBe(
-      "17.5 min: the LDM's share (15 of 40) of the 46.9 min its autoencoder (run 1, 13.0 min) left of the 60-minute desktop pipeline (less 6 s to finish)",
+      "17.5 min: the LDM's share (15 of 40) of the 46.7 min its autoencoder (run 1, 13.0 min) left of the 60-minute desktop pipeline (less 15 s to finish)",
     );
     const ldmParent = { ...parentOf(ldm, 2), runDir: runWith('ldm-15', 15.25), parentDirs: { autoencoder: aeDir } };
-    expect(buildTrainConfig({ stage: 'controlnet', preset: 'desktop', overrides: [], parent: ldmParent }).loop.budgetMinutes).toBe(31.6);
-    expect(desktopChildBudget({ preset: 'desktop', stage: 'controlnet', parent: ldmParent })?.note).toBe('31.6 min: what its LDM (run 2) and autoencoder left of the 60-minute desktop pipeline (they trained 28.3 min; less 6 s to finish)');
+    expect(buildTrainConfig({ stage: 'controlnet', preset: 'desktop', overrides: [], parent: ldmParent }).loop.budgetMinutes).toBe(31.5);
+    expect(desktopChildBudget({ preset: 'desktop', stage: 'controlnet', parent: ldmParent })?.note).toBe('31.5 min: what its LDM (run 2) and autoencoder left of the 60-minute desktop pipeline (they trained 28.3 min; less 15 s to finish)');
     // The user's budget wins; a parent that trained longer never shortens the child.
     expect(buildTrainConfig({ stage: 'controlnet', preset: 'desktop', overrides: ['loop.budgetMinutes=10'], parent: ldmParent }).loop.budgetMinutes).toBe(10);
     const longAe = { ...parentOf(ae), runDir: runWith('ae-40', 40) };
