@@ -255,7 +255,7 @@ export function defaultStageConfig(
       // A desktop model samples at half the grid's resolution, so its upsampled output bleeds a
       // blurred rim into the background, where the real T1w is 0. Chosen on open MS's validation
       // subject (95 slices, DDIM 50, one sample, the default pipeline's ControlNet): PSNR / MS-SSIM
-      // / MAE unmasked 21.38 / 0.919 / 0.039, masked 21.49 / 0.923 / 0.036. The reference's
+      // / MAE unmasked 21.38 / 0.919 / 0.039, masked 21.53 / 0.923 / 0.035. The reference's
       // published evaluation scores the raw output.
       sampleBrainMask: preset !== 'reference',
       // The desktop prompt is a learned constant, so guidance has little to amplify: on open MS's
